@@ -1,0 +1,73 @@
+"""cuepy: load, unify and extract CUE modules from Python, fast.
+
+The Go library behind it starts on first use, not at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cuepy.api import COMPILES_PER_CONTEXT, Context, compile, encode, extract, load, unify
+from cuepy.errors import (
+    CueError,
+    CueEvalError,
+    CueForkError,
+    CueIncompleteError,
+    CueInternalError,
+    CueLoadError,
+    CueLookupError,
+    CueSyntaxError,
+    CueUsageError,
+    ErrorDetail,
+    Position,
+)
+from cuepy.trace import MemStats, StageEvent, Trace, memstats, trace
+from cuepy.value import Kind, Value
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COMPILES_PER_CONTEXT",
+    "Context",
+    "CueError",
+    "CueEvalError",
+    "CueForkError",
+    "CueIncompleteError",
+    "CueInternalError",
+    "CueLoadError",
+    "CueLookupError",
+    "CueSyntaxError",
+    "CueUsageError",
+    "ErrorDetail",
+    "Kind",
+    "MemStats",
+    "Position",
+    "StageEvent",
+    "Trace",
+    "Value",
+    "__version__",
+    "compile",
+    "encode",
+    "extract",
+    "live_handles",
+    "load",
+    "memstats",
+    "trace",
+    "unify",
+]
+
+
+def live_handles() -> int:
+    """Handles libcuepy has handed out and not had back: values, contexts, registries."""
+    from cuepy._native import live_handles as _live
+
+    return _live()
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that importing cuepy does not start the Go runtime.
+    if name == "__cue_version__":
+        from cuepy._native import cue_version
+
+        return cue_version()
+    raise AttributeError(f"module 'cuepy' has no attribute {name!r}")

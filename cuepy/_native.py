@@ -1,0 +1,116 @@
+"""The one door to libcuepy: lazy loading, version checks, the fork guard and
+the error choke point that turns every C-side failure into an exception.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from cuepy.errors import CueForkError, error_from_json
+
+# The ABI this Python code speaks; go/cuepy.h's CUEPY_ABI_VERSION must match.
+ABI_VERSION = 1
+
+_lock = threading.Lock()
+_lib: Any = None
+_ffi: Any = None
+_forked = False
+
+
+def _mark_forked() -> None:
+    global _forked
+    _forked = True
+
+
+def _load() -> tuple[Any, Any]:
+    global _lib, _ffi
+    with _lock:
+        if _lib is None:
+            try:
+                from cuepy._cue import ffi, lib
+            except ImportError as exc:
+                raise ImportError(
+                    "cuepy's native extension is missing or cannot load libcuepy.so "
+                    f"({exc}); reinstall cuepy with `pip install .` (it builds the Go library)"
+                ) from exc
+            _verify_abi(lib)
+            os.register_at_fork(after_in_child=_mark_forked)
+            _ffi, _lib = ffi, lib
+    return _lib, _ffi
+
+
+def _verify_abi(lib: Any) -> None:
+    loaded = int(lib.cue_abi_version())
+    compiled = int(lib.CUEPY_ABI_VERSION)
+    if not loaded == compiled == ABI_VERSION:
+        raise ImportError(
+            f"stale cuepy build: libcuepy.so speaks ABI {loaded}, the extension was compiled "
+            f"for {compiled} and this cuepy needs {ABI_VERSION}; reinstall cuepy"
+        )
+
+
+def native() -> tuple[Any, Any]:
+    """(lib, ffi), loading libcuepy on first use (the Go runtime starts then)."""
+    if _forked:
+        raise CueForkError(
+            "cuepy cannot be used in a process forked after its Go runtime started: "
+            "the runtime's threads do not survive fork(). Use the 'spawn' or 'forkserver' "
+            "multiprocessing start method (multiprocessing.get_context('spawn')), or start "
+            "cuepy only in the child."
+        )
+    if _lib is None:
+        return _load()
+    return _lib, _ffi
+
+
+def check(err: int) -> None:
+    """Raise the CueError for a non-zero error handle (and free it)."""
+    if err:
+        raise take_error(err)
+
+
+def take_error(err: int) -> Exception:
+    lib, ffi = native()
+    out = ffi.new("cue_bytes *")
+    lib.cue_error_take(err, out)
+    return error_from_json(take_bytes(out))
+
+
+def take_bytes(out: Any) -> bytes:
+    """Copy the bytes a cue_bytes holds, then free them."""
+    lib, ffi = native()
+    try:
+        return bytes(ffi.unpack(out.data, out.len))
+    finally:
+        lib.cue_free(out.data)
+
+
+def take_handles(out: Any) -> list[int]:
+    """Copy the handles a cue_handles holds, then free the array (not the handles)."""
+    lib, ffi = native()
+    try:
+        return list(ffi.unpack(out.items, out.len)) if out.len else []
+    finally:
+        lib.cue_free(out.items)
+
+
+def free_handle(handle: int) -> None:
+    lib, _ = native()
+    check(lib.cue_handle_free(handle))
+
+
+def live_handles() -> int:
+    """Handles the Go side has handed out and not yet had back (for leak tests)."""
+    lib, _ = native()
+    return int(lib.cue_live_handles())
+
+
+def cue_version() -> str:
+    lib, ffi = native()
+    ptr = lib.cue_version()
+    try:
+        return str(ffi.string(ptr).decode())
+    finally:
+        lib.cue_free(ptr)

@@ -1,0 +1,302 @@
+"""The top-level operations: compile, load, unify, extract, and contexts."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from cuepy import trace
+from cuepy._embedded import embedded_modules
+from cuepy._encode import to_cue
+from cuepy._native import check, free_handle, native
+from cuepy.errors import CueSyntaxError, CueUsageError
+from cuepy.value import ExportFormat, Value
+
+StrPath = str | os.PathLike[str]
+
+# A context keeps memory for everything compiled in it (about 2 KB a
+# compile); the shared context behind compile() is replaced after this many
+# compiles, and each load gets a context of its own, so a long-running
+# caller's memory stays bounded. Values keep their own context alive.
+COMPILES_PER_CONTEXT = 1000
+
+
+class Context:
+    """A CUE evaluation context: what is compiled in it shares one runtime.
+
+    Most callers never need one: ``compile`` uses a shared context that is
+    renewed regularly and ``load`` a fresh one per call. Values of different
+    contexts can be unified.
+    """
+
+    __slots__ = ("__weakref__", "_handle", "compiles")
+
+    def __init__(self) -> None:
+        lib, ffi = native()
+        out = ffi.new("cue_handle *")
+        check(lib.cue_context_new(out))
+        self._handle: int = out[0]
+        self.compiles = 0
+
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise CueUsageError("this cuepy.Context is closed")
+        return self._handle
+
+    def close(self) -> None:
+        """Drop this context; values built in it stay usable."""
+        handle, self._handle = self._handle, 0
+        if handle:
+            free_handle(handle)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def compile(self, source: str | bytes, *, filename: str | None = None) -> Value:
+        """Compile CUE source; errors carry ``filename`` in their positions."""
+        if isinstance(source, str):
+            data = source.encode()
+        elif isinstance(source, bytes | bytearray | memoryview):
+            data = bytes(source)
+        else:
+            raise TypeError(f"source must be str or bytes, not {type(source).__name__}")
+        if filename is not None and not isinstance(filename, str):
+            raise TypeError(f"filename must be str, not {type(filename).__name__}")
+        if b"\x00" in data:
+            raise CueSyntaxError(f"{filename or '<source>'}: source contains a NUL byte")
+        lib, ffi = native()
+        name = (filename or "<source>").encode()
+
+        def run() -> Value:
+            out = ffi.new("cue_handle *")
+            check(lib.cue_compile(self.handle, data, len(data), name, out))
+            return Value(out[0])
+
+        self.compiles += 1
+        return trace.run("build", run, filename=filename or "<source>", size=len(data))
+
+    def encode(self, data: Any) -> Value:
+        """Python data (dict, list, str, int, float, bool, None, bytes) as a CUE value."""
+        return self.compile(to_cue(data), filename="<python>")
+
+    def load(self, path: StrPath = ".", **options: Any) -> Value:
+        """``cuepy.load`` into this context."""
+        return _load(self, path, **options)
+
+
+class _SharedContext:
+    """The context behind compile(), renewed every COMPILES_PER_CONTEXT compiles."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._context: Context | None = None
+
+    def get(self) -> Context:
+        with self._lock:
+            if self._context is None or self._context.compiles >= COMPILES_PER_CONTEXT:
+                self._context = Context()
+            return self._context
+
+
+_shared = _SharedContext()
+
+
+def compile(source: str | bytes, *, filename: str | None = None) -> Value:  # noqa: A001 (the contract's name)
+    """Compile CUE source (str or bytes) into a Value; ``filename`` names it in error positions."""
+    return _shared.get().compile(source, filename=filename)
+
+
+def encode(data: Any) -> Value:
+    """Python data (dict, list, str, int of any size, float, bool, None, bytes) as a CUE value."""
+    return _shared.get().encode(data)
+
+
+def as_value(x: Any) -> tuple[Value, bool]:
+    """``x`` as a Value, and whether the caller owns (and must close) it."""
+    if isinstance(x, Value):
+        return x, False
+    return encode(x), True
+
+
+class RegistryLike(Protocol):
+    @property
+    def registry(self) -> str: ...
+
+
+def load(
+    path: StrPath = ".",
+    *,
+    package: str | None = None,
+    files: Sequence[StrPath] | None = None,
+    overlay: Mapping[StrPath, str | bytes] | None = None,
+    tags: Mapping[str, str] | Sequence[str] | None = None,
+    registry: str | RegistryLike | None = None,
+    cache_dir: StrPath | None = None,
+    modules: Mapping[str, StrPath] | None = None,
+    context: Context | None = None,
+) -> Value:
+    """Load a CUE module directory, a package in it, or a list of files, through cue/load.
+
+    - ``path``: a directory inside a module (the module root is found above it).
+    - ``package``: the package to load when the directory holds several.
+    - ``files``: load these files (CUE, JSON or YAML, relative to ``path``) instead of the package.
+    - ``overlay``: file path (relative to ``path``) to content that replaces or adds a file.
+    - ``tags``: values for ``@tag()`` attributes, as a mapping or ``"name=value"`` strings.
+    - ``registry``: a CUE_REGISTRY string (``"127.0.0.1:5000+insecure"``) or a served registry,
+      for this call only; ``cache_dir`` likewise for CUE_CACHE_DIR.
+    - ``modules``: ``"path@version"`` to a local directory that serves that module without a
+      registry (cuepy's embedded catalog is always among them).
+    - ``context``: load into this context instead of a fresh one.
+    """
+    return _load(context or Context(), path, package=package, files=files, overlay=overlay, tags=tags,
+                 registry=registry, cache_dir=cache_dir, modules=modules)  # fmt: skip
+
+
+def _load(context: Context, path: StrPath, **options: Any) -> Value:
+    config = _load_config(path, **options)
+    data = json.dumps(config).encode()
+    lib, ffi = native()
+
+    def run() -> Value:
+        out = ffi.new("cue_handle *")
+        check(lib.cue_load(context.handle, data, len(data), out))
+        return Value(out[0])
+
+    return trace.run("load", run, path=config["dir"], files=config["args"])
+
+
+def _load_config(
+    path: StrPath,
+    *,
+    package: str | None = None,
+    files: Sequence[StrPath] | None = None,
+    overlay: Mapping[StrPath, str | bytes] | None = None,
+    tags: Mapping[str, str] | Sequence[str] | None = None,
+    registry: str | RegistryLike | None = None,
+    cache_dir: StrPath | None = None,
+    modules: Mapping[str, StrPath] | None = None,
+) -> dict[str, Any]:
+    directory = Path(_path(path, "path")).absolute()
+    if package is not None and not isinstance(package, str):
+        raise TypeError(f"package must be str, not {type(package).__name__}")
+    if isinstance(files, str | os.PathLike):
+        raise TypeError("files must be a list of paths, not a single path")
+    args = [_path(f, "files entry") for f in files] if files is not None else []
+    return {
+        "dir": str(directory),
+        "args": args,
+        "package": package or "",
+        "tags": _tags(tags),
+        "overlay": _overlay(directory, overlay),
+        "registry": _registry(registry),
+        "cache_dir": str(Path(_path(cache_dir, "cache_dir")).absolute()) if cache_dir is not None else "",
+        "modules": _modules(modules),
+    }
+
+
+def _path(p: object, what: str) -> str:
+    if not isinstance(p, str | os.PathLike):
+        raise TypeError(f"{what} must be a str or os.PathLike, not {type(p).__name__}")
+    return os.fspath(p)  # type: ignore[arg-type]
+
+
+def _tags(tags: Mapping[str, str] | Sequence[str] | None) -> list[str]:
+    if tags is None:
+        return []
+    if isinstance(tags, Mapping):
+        return [f"{k}={v}" for k, v in tags.items()]
+    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+        raise TypeError("tags must be a mapping or a list of 'name=value' strings")
+    return list(tags)
+
+
+def _overlay(directory: Path, overlay: Mapping[StrPath, str | bytes] | None) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for name, content in (overlay or {}).items():
+        target = directory / _path(name, "overlay path")
+        if isinstance(content, bytes):
+            try:
+                content = content.decode()
+            except UnicodeDecodeError as exc:
+                raise CueSyntaxError(f"{target}: overlay is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        if not isinstance(content, str):
+            raise TypeError(f"overlay content must be str or bytes, not {type(content).__name__}")
+        result[os.path.normpath(target)] = content
+    return result
+
+
+def _registry(registry: str | RegistryLike | None) -> str:
+    if registry is None:
+        return ""
+    if isinstance(registry, str):
+        return registry
+    if hasattr(registry, "registry"):
+        return str(registry.registry)
+    raise TypeError(f"registry must be a CUE_REGISTRY string or a served registry, not {type(registry).__name__}")
+
+
+def _modules(modules: Mapping[str, StrPath] | None) -> dict[str, dict[str, str]]:
+    merged: dict[str, StrPath] = {**embedded_modules(), **(modules or {})}
+    result: dict[str, dict[str, str]] = {}
+    for key, directory in merged.items():
+        module, sep, version = key.rpartition("@")
+        if not sep or not module or not version.startswith("v"):
+            raise ValueError(f"modules keys are 'module/path@vX.Y.Z', not {key!r}")
+        result[f"{module}@{version.split('.')[0]}"] = {"version": version, "dir": str(Path(directory).absolute())}
+    return result
+
+
+def unify(*values: Any) -> Value:
+    """The unification of all ``values`` (Values or Python data)."""
+    if not values:
+        raise TypeError("unify needs at least one value")
+    converted = [as_value(v) for v in values]
+    lib, ffi = native()
+
+    def run() -> Value:
+        handles = ffi.new("cue_handle[]", [v.handle for v, _ in converted])
+        out = ffi.new("cue_handle *")
+        check(lib.cue_unify(handles, len(converted), out))
+        return Value(out[0])
+
+    try:
+        return trace.run("unify", run, count=len(values))
+    finally:
+        for v, owned in converted:
+            if owned:
+                v.close()
+
+
+Format = Literal["python"] | ExportFormat
+
+
+def extract(value: Value, path: str | None = None, *, format: Format = "python", **options: Any) -> Any:
+    """Read ``value`` (or the value at ``path``) as Python data, JSON, YAML or CUE source.
+
+    Raises CueIncompleteError when the value is not concrete and the format needs it,
+    CueLookupError when ``path`` names no field. ``options`` go to ``Value.export``.
+    """
+    if not isinstance(value, Value):
+        raise TypeError(f"extract takes a cuepy.Value, not {type(value).__name__}")
+    if format not in ("python", "json", "yaml", "cue"):
+        raise ValueError(f"format must be one of python, json, yaml, cue, not {format!r}")
+    target = value.lookup(path) if path else value
+
+    def run() -> Any:
+        if format == "python":
+            return target.to_python()
+        return target.export(format, **options)
+
+    try:
+        return trace.run("extract", run, path=path or "", format=format)
+    finally:
+        if target is not value:
+            target.close()

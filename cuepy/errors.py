@@ -1,0 +1,108 @@
+"""The exception hierarchy: every failure of the Go side arrives as one of these."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A place in CUE source."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """One CUE error: its message, the CUE path it is about and where it comes from."""
+
+    message: str
+    path: tuple[str, ...]
+    positions: tuple[Position, ...]
+
+    def __str__(self) -> str:
+        where = " ".join(str(p) for p in self.positions)
+        label = ".".join(self.path)
+        text = f"{label}: {self.message}" if label else self.message
+        return f"{text} ({where})" if where else text
+
+
+class CueError(Exception):
+    """A CUE operation failed; ``errors`` lists each CUE error with its positions.
+
+    ``str()`` gives the text as the ``cue`` command prints it.
+    """
+
+    def __init__(self, text: str, errors: tuple[ErrorDetail, ...] = ()) -> None:
+        super().__init__(text)
+        self.text = text
+        self.errors = errors
+
+    @property
+    def positions(self) -> tuple[Position, ...]:
+        """All source positions of all errors, in order."""
+        return tuple(p for e in self.errors for p in e.positions)
+
+
+class CueSyntaxError(CueError):
+    """CUE source (or a data file) could not be parsed."""
+
+
+class CueLoadError(CueError):
+    """A module, package, file or dependency could not be found or read."""
+
+
+class CueEvalError(CueError):
+    """Evaluation failed: conflicting values, a failed constraint, a cycle."""
+
+
+class CueIncompleteError(CueError):
+    """A value is not concrete where concrete data was needed."""
+
+
+class CueLookupError(CueError, LookupError):
+    """A path names no field of the value."""
+
+
+class CueUsageError(CueError, ValueError):
+    """A call was malformed: an invalid path, a closed value, a wrong handle."""
+
+
+class CueInternalError(CueError):
+    """The Go side failed unexpectedly (a recovered panic); please report it."""
+
+
+class CueForkError(CueError, RuntimeError):
+    """The Go runtime was started before this process forked and cannot be used."""
+
+
+_BY_CATEGORY: dict[str, type[CueError]] = {
+    "syntax": CueSyntaxError,
+    "load": CueLoadError,
+    "eval": CueEvalError,
+    "incomplete": CueIncompleteError,
+    "usage": CueUsageError,
+    "internal": CueInternalError,
+}
+
+
+def error_from_json(data: bytes) -> CueError:
+    """Build the exception for an error document produced by libcuepy."""
+    doc: dict[str, Any] = json.loads(data)
+    details = tuple(
+        ErrorDetail(
+            message=item["message"],
+            path=tuple(item["path"]),
+            positions=tuple(Position(p["file"], p["line"], p["column"]) for p in item["positions"]),
+        )
+        for item in doc["errors"]
+    )
+    cls = _BY_CATEGORY.get(doc["category"], CueError)
+    return cls(doc["text"].rstrip("\n") or "CUE error", details)

@@ -1,0 +1,263 @@
+"""``Value``: a CUE value held by libcuepy, and what can be asked of it."""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from cuepy import trace
+from cuepy._native import check, native, take_bytes, take_error, take_handles
+from cuepy.errors import CueLookupError, CueUsageError
+
+ExportFormat = Literal["json", "yaml", "cue"]
+_FORMATS = {"json": 0, "yaml": 1, "cue": 2}
+
+# Option bits of go/cuepy.h (CUE_OPT_*).
+_DEFINITIONS, _HIDDEN, _OPTIONAL, _CONCRETE, _FINAL = 1, 2, 4, 8, 16
+_DOCS, _ATTRIBUTES, _ALL_ERRORS, _INDENT = 32, 64, 128, 256
+_BYTES_KEY = "\x00bytes"
+
+
+class Kind(enum.Flag):
+    """The kinds a CUE value can have; a non-concrete value may have several."""
+
+    BOTTOM = 0
+    NULL = 1
+    BOOL = 2
+    INT = 4
+    FLOAT = 8
+    STRING = 16
+    BYTES = 32
+    STRUCT = 64
+    LIST = 128
+    NUMBER = INT | FLOAT
+
+
+def _opts(**flags: bool) -> int:
+    bits = {
+        "definitions": _DEFINITIONS, "hidden": _HIDDEN, "optional": _OPTIONAL, "concrete": _CONCRETE,
+        "final": _FINAL, "docs": _DOCS, "attributes": _ATTRIBUTES, "all_errors": _ALL_ERRORS, "indent": _INDENT,
+    }  # fmt: skip
+    return sum(bits[name] for name, on in flags.items() if on)
+
+
+def _check_path(path: object) -> bytes:
+    if not isinstance(path, str):
+        raise TypeError(f"a CUE path must be a str such as 'a.b.\"c-d\".#e[0]', not {type(path).__name__}")
+    return path.encode()
+
+
+def _bytes_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and _BYTES_KEY in obj:
+        return base64.b64decode(obj[_BYTES_KEY])
+    return obj
+
+
+class Value:
+    """A CUE value. Free it with ``close()`` or ``with``; garbage collection is the backstop.
+
+    Values are immutable: ``fill`` and ``unify`` return new values. Several
+    threads may read one value at once.
+    """
+
+    __slots__ = ("__weakref__", "_handle")
+
+    def __init__(self, handle: int) -> None:
+        self._handle = handle
+
+    # Lifetime ---------------------------------------------------------------
+
+    @property
+    def handle(self) -> int:
+        """The libcuepy handle; raises CueUsageError once the value is closed."""
+        if not self._handle:
+            raise CueUsageError("this cuepy.Value is closed")
+        return self._handle
+
+    @property
+    def closed(self) -> bool:
+        return not self._handle
+
+    def close(self) -> None:
+        """Free the value's handle now; further use raises CueUsageError."""
+        handle, self._handle = self._handle, 0
+        if handle:
+            lib, _ = native()
+            check(lib.cue_handle_free(handle))
+
+    def __enter__(self) -> Value:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown or a forked child: nothing to free into
+            pass
+
+    def __repr__(self) -> str:
+        if not self._handle:
+            return "<cuepy.Value closed>"
+        return f"<cuepy.Value {self.kind.name or 'BOTTOM'}{'' if self.is_concrete() else ' (incomplete)'}>"
+
+    # Navigation -------------------------------------------------------------
+
+    def lookup(self, path: str) -> Value:
+        """The value at ``path`` (CUE path syntax: ``a.b."c-d".#e[0]``); CueLookupError if absent."""
+        lib, ffi = native()
+        out = ffi.new("cue_handle *")
+        check(lib.cue_lookup(self.handle, _check_path(path), out))
+        if not out[0]:
+            raise CueLookupError(f"no field at path {path!r}")
+        return Value(out[0])
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """The value at ``path``, or ``default`` if there is none."""
+        try:
+            return self.lookup(path)
+        except CueLookupError:
+            return default
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self.get(path) is not None
+
+    def fields(self, *, definitions: bool = False, hidden: bool = False, optional: bool = False) -> Iterator[
+        tuple[str, Value]
+    ]:
+        """(label, value) for each field of a struct, in order; regular fields by default."""
+        lib, ffi = native()
+        labels_out, values_out = ffi.new("cue_bytes *"), ffi.new("cue_handles *")
+        check(lib.cue_fields(self.handle, _opts(definitions=definitions, hidden=hidden, optional=optional),
+                             labels_out, values_out))  # fmt: skip
+        labels = json.loads(take_bytes(labels_out))
+        values = [Value(h) for h in take_handles(values_out)]
+        return iter(list(zip(labels, values, strict=True)))
+
+    def elements(self) -> Iterator[Value]:
+        """The elements of a list, in order."""
+        lib, ffi = native()
+        out = ffi.new("cue_handles *")
+        check(lib.cue_elements(self.handle, out))
+        return iter([Value(h) for h in take_handles(out)])
+
+    # Kind and concreteness --------------------------------------------------
+
+    def _kinds(self) -> tuple[int, int, bool]:
+        lib, ffi = native()
+        out = ffi.new("uint32_t[2]")
+        concrete = ffi.new("int32_t *")
+        check(lib.cue_kind(self.handle, out, out + 1, concrete))
+        return out[0], out[1], bool(concrete[0])
+
+    @property
+    def kind(self) -> Kind:
+        """The value's kind: for ``5`` and for ``int`` alike Kind.INT; Kind.BOTTOM for an error."""
+        return Kind(self._kinds()[1])
+
+    def is_concrete(self) -> bool:
+        """Whether the value is concrete data (a struct or list counts, whatever it holds)."""
+        return self._kinds()[2]
+
+    def default(self) -> Value:
+        """The value's default (``*1 | int`` gives 1); the value itself if it has none."""
+        lib, ffi = native()
+        out = ffi.new("cue_handle *")
+        has = ffi.new("int32_t *")
+        check(lib.cue_default(self.handle, out, has))
+        return Value(out[0])
+
+    # Combining --------------------------------------------------------------
+
+    def unify(self, *others: Value) -> Value:
+        """This value unified with ``others``."""
+        from cuepy.api import unify
+
+        return unify(self, *others)
+
+    def fill(self, path: str, x: Any) -> Value:
+        """A new value with ``x`` (a Value or Python data) unified in at ``path`` ("" for the root)."""
+        from cuepy.api import as_value
+
+        path_bytes = _check_path(path)
+
+        def run() -> Value:
+            lib, ffi = native()
+            other, owned = as_value(x)
+            try:
+                out = ffi.new("cue_handle *")
+                check(lib.cue_fill(self.handle, path_bytes, other.handle, out))
+                return Value(out[0])
+            finally:
+                if owned:
+                    other.close()
+
+        return trace.run("fill", run, path=path)
+
+    # Checking and reading ---------------------------------------------------
+
+    def validate(self, *, concrete: bool = False, final: bool = False, all_errors: bool = False) -> None:
+        """Raise a CueError if the value has errors (or, with ``concrete``, is not concrete)."""
+        lib, _ = native()
+        opts = _opts(concrete=concrete, final=final, all_errors=all_errors)
+
+        def run() -> None:
+            check(lib.cue_validate(self.handle, opts))
+
+        trace.run("validate", run, concrete=concrete)
+
+    def to_python(self) -> Any:
+        """The value as Python data (defaults applied, ints exact); CueIncompleteError if not concrete."""
+        lib, ffi = native()
+        out = ffi.new("cue_bytes *")
+        err = lib.cue_decode(self.handle, out)
+        if err:
+            raise take_error(err)
+        data = take_bytes(out)
+        return json.loads(data, object_hook=_bytes_hook) if out.flags else json.loads(data)
+
+    def export(
+        self,
+        format: ExportFormat = "json",
+        *,
+        indent: bool = False,
+        final: bool = False,
+        concrete: bool = False,
+        docs: bool = True,
+        attributes: bool = True,
+        definitions: bool = True,
+        hidden: bool = True,
+        optional: bool = True,
+    ) -> str:
+        """The value as JSON, YAML or formatted CUE source.
+
+        JSON and YAML need concrete data (CueIncompleteError otherwise). The
+        switches shape CUE output: ``final`` resolves defaults and drops
+        definitions and optional fields, the others keep or drop what they name.
+        """
+        if format not in _FORMATS:
+            raise ValueError(f"format must be one of {sorted(_FORMATS)}, not {format!r}")
+        opts = _opts(
+            indent=indent, final=final, concrete=concrete, docs=docs, attributes=attributes,
+            definitions=definitions, hidden=hidden, optional=optional,
+        )  # fmt: skip
+        lib, ffi = native()
+
+        def run() -> str:
+            out = ffi.new("cue_bytes *")
+            check(lib.cue_export(self.handle, _FORMATS[format], opts, out))
+            return take_bytes(out).decode()
+
+        return trace.run("export", run, format=format)
+
+    def source(self) -> dict[str, Any]:
+        """Where the value's own source is: file, offset, end, line, column and the formatted text."""
+        lib, ffi = native()
+        out = ffi.new("cue_bytes *")
+        check(lib.cue_source(self.handle, out))
+        result: dict[str, Any] = json.loads(take_bytes(out))
+        return result

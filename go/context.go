@@ -1,0 +1,89 @@
+package main
+
+// #include "cuepy.h"
+import "C"
+
+import (
+	"runtime/debug"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/parser"
+)
+
+// newContextMu serialises context creation, which CUE does not document
+// as safe for concurrent use.
+var newContextMu sync.Mutex
+
+//export cue_abi_version
+func cue_abi_version() C.int32_t { return C.CUEPY_ABI_VERSION }
+
+//export cue_version
+func cue_version() *C.char { return cBytes([]byte(cueVersion()), nil) }
+
+// cueVersion is the version of cuelang.org/go linked into this library.
+func cueVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if ok {
+		for _, dep := range info.Deps {
+			if dep.Path == "cuelang.org/go" {
+				if dep.Replace != nil {
+					return dep.Replace.Version
+				}
+				return dep.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+//export cue_context_new
+func cue_context_new(out *C.cue_handle) (errh C.cue_handle) {
+	defer guard(&errh)
+	newContextMu.Lock()
+	defer newContextMu.Unlock()
+	*out = newHandle(&contextObj{ctx: cuecontext.New()})
+	return 0
+}
+
+func contextOf(h C.cue_handle) (*cue.Context, error) {
+	obj, err := resolve[*contextObj](h, "context")
+	if err != nil {
+		return nil, err
+	}
+	return obj.ctx, nil
+}
+
+//export cue_compile
+func cue_compile(ctxh C.cue_handle, src *C.char, n C.size_t, filename *C.char, out *C.cue_handle) (errh C.cue_handle) {
+	defer guard(&errh)
+	ctx, err := contextOf(ctxh)
+	if err != nil {
+		return fail(err)
+	}
+	v, err := compile(ctx, C.GoStringN(src, C.int(n)), C.GoString(filename))
+	if err != nil {
+		return fail(err)
+	}
+	*out = newValue(v)
+	return 0
+}
+
+// compile parses and builds src; parse failures are syntax errors, failures
+// of the built value are evaluation errors.
+func compile(ctx *cue.Context, src, filename string) (cue.Value, error) {
+	if filename == "" {
+		filename = "<source>"
+	}
+	f, err := parser.ParseFile(filename, src, parser.ParseComments)
+	if err != nil {
+		return cue.Value{}, withCategory(catSyntax, err)
+	}
+	v := ctx.BuildFile(f)
+	if err := v.Err(); err != nil {
+		return cue.Value{}, withCategory(catEval, err)
+	}
+	return v, nil
+}
+

@@ -1,0 +1,118 @@
+/*
+ * cuepy.h: the C ABI of libcuepy, the one source of truth.
+ *
+ * The Go side includes this header (so cgo checks every export against it)
+ * and build_cue.py hands the block between the cdef markers to cffi.
+ *
+ * Conventions
+ *  - Every object the library hands out is a cue_handle (a runtime/cgo
+ *    handle). 0 is never a valid handle. Each handle has one owner, who
+ *    releases it with cue_handle_free exactly once.
+ *  - Functions that can fail return a cue_handle naming an error object,
+ *    or 0 on success. The caller takes the error with cue_error_take,
+ *    which also frees it.
+ *  - Strings and arrays returned through out-parameters are allocated with
+ *    C malloc; the caller releases each with cue_free exactly once.
+ *  - No Go panic crosses this boundary: every export recovers and reports
+ *    an error of category "internal".
+ */
+#ifndef CUEPY_H
+#define CUEPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* cdef-begin */
+#define CUEPY_ABI_VERSION 1
+
+typedef uint64_t cue_handle;
+
+/* Bytes allocated by the library (NUL-terminated); free data with cue_free.
+ * flags carries a per-function detail (cue_decode: 1 if bytes were tagged). */
+typedef struct {
+    char *data;
+    size_t len;
+    uint32_t flags;
+} cue_bytes;
+
+/* An array of new handles allocated by the library; free items with
+ * cue_free and each handle with cue_handle_free. */
+typedef struct {
+    cue_handle *items;
+    size_t len;
+} cue_handles;
+
+/* Value kinds: a bit set, as CUE's own. */
+#define CUE_KIND_NULL 1
+#define CUE_KIND_BOOL 2
+#define CUE_KIND_INT 4
+#define CUE_KIND_FLOAT 8
+#define CUE_KIND_STRING 16
+#define CUE_KIND_BYTES 32
+#define CUE_KIND_STRUCT 64
+#define CUE_KIND_LIST 128
+
+/* Options shared by fields, export and validate. */
+#define CUE_OPT_DEFINITIONS 1
+#define CUE_OPT_HIDDEN 2
+#define CUE_OPT_OPTIONAL 4
+#define CUE_OPT_CONCRETE 8
+#define CUE_OPT_FINAL 16
+#define CUE_OPT_DOCS 32
+#define CUE_OPT_ATTRIBUTES 64
+#define CUE_OPT_ALL_ERRORS 128
+#define CUE_OPT_INDENT 256
+
+/* Export formats. */
+#define CUE_FORMAT_JSON 0
+#define CUE_FORMAT_YAML 1
+#define CUE_FORMAT_CUE 2
+
+/* Counters of the Go runtime, read without stopping the world. */
+typedef struct {
+    uint64_t alloc_bytes;    /* cumulative bytes allocated on the heap */
+    uint64_t alloc_objects;  /* cumulative heap objects allocated */
+    uint64_t heap_bytes;     /* bytes in live and not yet swept objects */
+    uint64_t heap_objects;   /* objects live and not yet swept */
+    uint64_t total_bytes;    /* all memory mapped by the Go runtime */
+    uint64_t gc_cycles;      /* completed GC cycles */
+} cue_memstats;
+
+/* Library identity and memory. */
+int32_t cue_abi_version(void);
+char *cue_version(void);
+void cue_free(void *ptr);
+cue_handle cue_handle_free(cue_handle h);
+int64_t cue_live_handles(void);
+void cue_read_memstats(cue_memstats *out);
+void cue_gc(void);
+
+/* Errors: JSON {"category", "text", "errors": [{"message", "path", "positions"}]}. */
+void cue_error_take(cue_handle err, cue_bytes *out);
+
+/* Contexts and building values. */
+cue_handle cue_context_new(cue_handle *out);
+cue_handle cue_compile(cue_handle ctx, char *src, size_t len, char *filename, cue_handle *out);
+cue_handle cue_load(cue_handle ctx, char *config_json, size_t len, cue_handle *out);
+
+/* Combining values. */
+cue_handle cue_unify(cue_handle *values, size_t n, cue_handle *out);
+cue_handle cue_fill(cue_handle v, char *path, cue_handle x, cue_handle *out);
+
+/* Reading values. */
+cue_handle cue_lookup(cue_handle v, char *path, cue_handle *out); /* *out = 0: no such field */
+cue_handle cue_fields(cue_handle v, uint32_t opts, cue_bytes *labels_json, cue_handles *values);
+cue_handle cue_elements(cue_handle v, cue_handles *values);
+cue_handle cue_kind(cue_handle v, uint32_t *kind, uint32_t *incomplete_kind, int32_t *concrete);
+cue_handle cue_default(cue_handle v, cue_handle *out, int32_t *has_default);
+cue_handle cue_decode(cue_handle v, cue_bytes *out);
+cue_handle cue_export(cue_handle v, int32_t format, uint32_t opts, cue_bytes *out);
+cue_handle cue_validate(cue_handle v, uint32_t opts);
+cue_handle cue_source(cue_handle v, cue_bytes *out);
+
+/* Module registries: serve one in memory on loopback, publish a module to one. */
+cue_handle cue_registry_serve(char *addr, cue_handle *out, char **host);
+cue_handle cue_registry_publish(char *registry, char *module_dir, char *version);
+/* cdef-end */
+
+#endif

@@ -1,0 +1,108 @@
+package main
+
+// #include "cuepy.h"
+import "C"
+
+import (
+	"fmt"
+	"runtime/cgo"
+	"sync/atomic"
+
+	"cuelang.org/go/cue"
+)
+
+// Everything handed to C is a cgo.Handle to one of these types. A handle's
+// kind is checked on every use, so a value passed where a context is
+// expected is an error, never a crash.
+type (
+	contextObj struct{ ctx *cue.Context }
+	valueObj   struct{ v cue.Value }
+)
+
+// liveHandles counts handles created and not yet freed, for leak tests.
+var liveHandles atomic.Int64
+
+func newHandle(obj any) C.cue_handle {
+	liveHandles.Add(1)
+	return C.cue_handle(cgo.NewHandle(obj))
+}
+
+// resolve returns the object behind h; it reports a clear error for 0, for
+// a freed handle and for a handle of another kind.
+func resolve[T any](h C.cue_handle, kind string) (T, error) {
+	var zero T
+	if h == 0 {
+		return zero, usageErrorf("null %s handle", kind)
+	}
+	obj, err := handleValue(h)
+	if err != nil {
+		return zero, err
+	}
+	t, ok := obj.(T)
+	if !ok {
+		return zero, usageErrorf("handle %d is a %s, not a %s", uint64(h), kindName(obj), kind)
+	}
+	return t, nil
+}
+
+// handleValue looks h up; cgo panics on a handle it never issued or has
+// already deleted, which we turn into an error.
+func handleValue(h C.cue_handle) (obj any, err error) {
+	defer func() {
+		if recover() != nil {
+			err = usageErrorf("invalid or already freed handle %d", uint64(h))
+		}
+	}()
+	return cgo.Handle(h).Value(), nil
+}
+
+func kindName(obj any) string {
+	switch obj.(type) {
+	case *contextObj:
+		return "context"
+	case *valueObj:
+		return "value"
+	case *errorObj:
+		return "error"
+	case *registryObj:
+		return "registry"
+	default:
+		return fmt.Sprintf("%T", obj)
+	}
+}
+
+func value(h C.cue_handle) (cue.Value, error) {
+	obj, err := resolve[*valueObj](h, "value")
+	if err != nil {
+		return cue.Value{}, err
+	}
+	return obj.v, nil
+}
+
+func newValue(v cue.Value) C.cue_handle { return newHandle(&valueObj{v: v}) }
+
+// freeHandle deletes h once; a second free is an error, not a crash.
+func freeHandle(h C.cue_handle) error {
+	obj, err := handleValue(h)
+	if err != nil {
+		return err
+	}
+	if r, ok := obj.(*registryObj); ok {
+		r.close()
+	}
+	cgo.Handle(h).Delete()
+	liveHandles.Add(-1)
+	return nil
+}
+
+//export cue_handle_free
+func cue_handle_free(h C.cue_handle) (errh C.cue_handle) {
+	defer guard(&errh)
+	if h == 0 {
+		return 0
+	}
+	return fail(freeHandle(h))
+}
+
+//export cue_live_handles
+func cue_live_handles() C.int64_t { return C.int64_t(liveHandles.Load()) }
