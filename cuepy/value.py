@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import enum
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from cuepy import trace
@@ -54,6 +54,16 @@ def _bytes_hook(obj: dict[str, Any]) -> Any:
     if len(obj) == 1 and _BYTES_KEY in obj:
         return base64.b64decode(obj[_BYTES_KEY])
     return obj
+
+
+# How to read cue_decode's output, by its flags (CUE_DECODED_* in go/cuepy.h).
+_DECODERS: dict[int, Callable[[bytes], Any]] = {
+    0: json.loads,
+    1: lambda data: json.loads(data, object_hook=_bytes_hook),
+    2: bytes.decode,
+    3: int,
+    4: bytes,
+}
 
 
 class Value:
@@ -217,8 +227,11 @@ class Value:
         err = lib.cue_decode(self.handle, out)
         if err:
             raise take_error(err)
-        data = take_bytes(out)
-        return json.loads(data, object_hook=_bytes_hook) if out.flags else json.loads(data)
+        try:
+            data = ffi.unpack(out.data, out.len)
+        finally:
+            lib.cue_free(out.data)
+        return _DECODERS[out.flags](data)
 
     def export(
         self,

@@ -28,7 +28,7 @@
 typedef uint64_t cue_handle;
 
 /* Bytes allocated by the library (NUL-terminated); free data with cue_free.
- * flags carries a per-function detail (cue_decode: 1 if bytes were tagged). */
+ * flags carries a per-function detail (cue_decode: a CUE_DECODED_ value). */
 typedef struct {
     char *data;
     size_t len;
@@ -67,6 +67,13 @@ typedef struct {
 #define CUE_FORMAT_JSON 0
 #define CUE_FORMAT_YAML 1
 #define CUE_FORMAT_CUE 2
+
+/* cue_decode's out.flags: how to read out.data. Scalars skip JSON. */
+#define CUE_DECODED_JSON 0        /* JSON */
+#define CUE_DECODED_JSON_BYTES 1  /* JSON with {"\u0000bytes": base64} objects for bytes */
+#define CUE_DECODED_STRING 2      /* one string, raw UTF-8 */
+#define CUE_DECODED_INT 3         /* one integer, in decimal */
+#define CUE_DECODED_BYTES 4       /* one bytes value, raw */
 
 /* Counters of the Go runtime, read without stopping the world. */
 typedef struct {

@@ -29,13 +29,36 @@ func cue_decode(vh C.cue_handle, out *C.cue_bytes) (errh C.cue_handle) {
 	if err != nil {
 		return fail(err)
 	}
+	if dv, ok := v.Default(); ok {
+		v = dv
+	}
+	switch v.Kind() {
+	case cue.StringKind:
+		s, err := v.String()
+		if err == nil {
+			putBytes(out, []byte(s), C.CUE_DECODED_STRING)
+			return 0
+		}
+	case cue.IntKind:
+		i, err := v.Int(nil)
+		if err == nil {
+			putBytes(out, i.Append(nil, 10), C.CUE_DECODED_INT)
+			return 0
+		}
+	case cue.BytesKind:
+		b, err := v.Bytes()
+		if err == nil {
+			putBytes(out, b, C.CUE_DECODED_BYTES)
+			return 0
+		}
+	}
 	d := &decoder{}
 	if err := d.decode(v); err != nil {
 		return fail(err)
 	}
-	var flags C.uint32_t
+	var flags C.uint32_t = C.CUE_DECODED_JSON
 	if d.hasBytes {
-		flags = 1
+		flags = C.CUE_DECODED_JSON_BYTES
 	}
 	putBytes(out, d.buf, flags)
 	return 0

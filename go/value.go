@@ -5,17 +5,40 @@ import "C"
 
 import (
 	"encoding/json"
+	"sync"
 	"unsafe"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/format"
 )
 
+// Parsing a path costs several times the lookup itself, and callers ask
+// for the same few paths again and again, so parsed paths are kept; the
+// cache is dropped whole when it grows past pathCacheSize.
+const pathCacheSize = 4096
+
+var (
+	pathCacheMu sync.RWMutex
+	pathCache   = map[string]cue.Path{}
+)
+
 func parsePath(s string) (cue.Path, error) {
-	p := cue.ParsePath(s)
+	pathCacheMu.RLock()
+	p, ok := pathCache[s]
+	pathCacheMu.RUnlock()
+	if ok {
+		return p, nil
+	}
+	p = cue.ParsePath(s)
 	if err := p.Err(); err != nil {
 		return p, usageErrorf("invalid path %q: %v", s, err)
 	}
+	pathCacheMu.Lock()
+	if len(pathCache) >= pathCacheSize {
+		pathCache = map[string]cue.Path{}
+	}
+	pathCache[s] = p
+	pathCacheMu.Unlock()
 	return p, nil
 }
 
