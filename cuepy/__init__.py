@@ -21,6 +21,7 @@ from cuepy.errors import (
     ErrorDetail,
     Position,
 )
+from cuepy.registry import Registry, publish
 from cuepy.trace import MemStats, StageEvent, Trace, memstats, trace
 from cuepy.value import Kind, Value
 
@@ -42,6 +43,7 @@ __all__ = [
     "Kind",
     "MemStats",
     "Position",
+    "Registry",
     "StageEvent",
     "Trace",
     "Value",
@@ -52,6 +54,7 @@ __all__ = [
     "live_handles",
     "load",
     "memstats",
+    "publish",
     "trace",
     "unify",
 ]

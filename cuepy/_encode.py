@@ -22,7 +22,7 @@ def to_cue(data: Any) -> str:
     except TypeError:
         pass  # bytes, or a type that is not data at all: the writer below says which
     except ValueError as exc:
-        if "circular" in str(exc):
+        if "circular" in str(exc).lower():
             raise ValueError("cannot convert a value that contains itself to CUE") from None
         raise ValueError("CUE has no NaN or infinity; cannot convert float value") from exc
     parts: list[str] = []

@@ -7,13 +7,16 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/ast/astutil"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/token"
 	cueyaml "cuelang.org/go/encoding/yaml"
 )
 
@@ -40,9 +43,9 @@ func cue_decode(vh C.cue_handle, out *C.cue_bytes) (errh C.cue_handle) {
 			return 0
 		}
 	case cue.IntKind:
-		i, err := v.Int(nil)
+		text, err := intText(v)
 		if err == nil {
-			putBytes(out, i.Append(nil, 10), C.CUE_DECODED_INT)
+			putBytes(out, text, C.CUE_DECODED_INT)
 			return 0
 		}
 	case cue.BytesKind:
@@ -108,16 +111,43 @@ func (d *decoder) decode(v cue.Value) error {
 }
 
 func (d *decoder) int(v cue.Value) error {
-	if i, err := v.Int64(); err == nil {
-		d.buf = strconv.AppendInt(d.buf, i, 10)
-		return nil
-	}
-	i, err := v.Int(nil)
+	text, err := intText(v)
 	if err != nil {
-		return withCategory(catEval, err)
+		return err
 	}
-	d.buf = i.Append(d.buf, 10)
+	d.buf = append(d.buf, text...)
 	return nil
+}
+
+// intText writes an integer in plain decimal. CUE computes with 34 digits,
+// so a large product can carry an exponent ("4.82E+60"), on which
+// Value.Int panics; such integers are spelled out from their decimal text.
+func intText(v cue.Value) ([]byte, error) {
+	if i, err := v.Int64(); err == nil {
+		return strconv.AppendInt(nil, i, 10), nil
+	}
+	text, err := v.MarshalJSON()
+	if err != nil {
+		return nil, withCategory(catEval, err)
+	}
+	mantissa, exp, _ := strings.Cut(strings.ToLower(string(text)), "e")
+	whole, frac, _ := strings.Cut(mantissa, ".")
+	shift := 0
+	if exp != "" {
+		if shift, err = strconv.Atoi(exp); err != nil {
+			return nil, withCategory(catEval, err)
+		}
+	}
+	digits := whole + frac
+	shift -= len(frac)
+	if shift < 0 {
+		cut := len(digits) + shift
+		if cut < 0 || strings.Trim(digits[max(cut, 0):], "0") != "" {
+			return nil, withCategory(catEval, fmt.Errorf("integer %s has a fraction", text))
+		}
+		digits = digits[:cut]
+	}
+	return []byte(digits + strings.Repeat("0", max(shift, 0))), nil
 }
 
 func (d *decoder) float(v cue.Value) error {
@@ -251,7 +281,7 @@ func exportCUE(v cue.Value, opts C.uint32_t) ([]byte, error) {
 			return nil, classify(v, err)
 		}
 	}
-	node := v.Syntax(syntaxOpts...)
+	node := filterSyntax(v.Syntax(syntaxOpts...), opts)
 	if s, ok := node.(*ast.StructLit); ok {
 		node = &ast.File{Decls: s.Elts}
 	}
@@ -283,4 +313,40 @@ func cue_validate(vh C.cue_handle, opts C.uint32_t) (errh C.cue_handle) {
 		return fail(classify(v, err))
 	}
 	return 0
+}
+
+// filterSyntax drops what the options leave out. Value.Syntax honours them
+// only for final or concrete output; a schema keeps its source as written.
+func filterSyntax(node ast.Node, opts C.uint32_t) ast.Node {
+	keepDocs := opts&C.CUE_OPT_DOCS != 0
+	keepAttrs := opts&C.CUE_OPT_ATTRIBUTES != 0
+	keepDefs := opts&C.CUE_OPT_DEFINITIONS != 0
+	keepHidden := opts&C.CUE_OPT_HIDDEN != 0
+	keepOptional := opts&C.CUE_OPT_OPTIONAL != 0
+	if keepDocs && keepAttrs && keepDefs && keepHidden && keepOptional {
+		return node
+	}
+	return astutil.Apply(node, func(c astutil.Cursor) bool {
+		n := c.Node()
+		if !keepDocs {
+			ast.SetComments(n, nil)
+		}
+		field, ok := n.(*ast.Field)
+		if !ok {
+			return true
+		}
+		name, _, _ := ast.LabelName(field.Label)
+		switch {
+		case !keepDefs && strings.HasPrefix(name, "#"),
+			!keepDefs && strings.HasPrefix(name, "_#"),
+			!keepHidden && strings.HasPrefix(name, "_") && !strings.HasPrefix(name, "_#"),
+			!keepOptional && field.Constraint == token.OPTION:
+			c.Delete()
+			return false
+		}
+		if !keepAttrs {
+			field.Attrs = nil
+		}
+		return true
+	}, nil)
 }

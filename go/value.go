@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -109,9 +110,10 @@ func cue_lookup(vh C.cue_handle, path *C.char, out *C.cue_handle) (errh C.cue_ha
 }
 
 func fieldOptions(opts C.uint32_t) []cue.Option {
+	// Hidden comes first: cue.Hidden also sets whether definitions show.
 	return []cue.Option{
-		cue.Definitions(opts&C.CUE_OPT_DEFINITIONS != 0),
 		cue.Hidden(opts&C.CUE_OPT_HIDDEN != 0),
+		cue.Definitions(opts&C.CUE_OPT_DEFINITIONS != 0),
 		cue.Optional(opts&C.CUE_OPT_OPTIONAL != 0),
 	}
 }
@@ -152,7 +154,7 @@ func label(sel cue.Selector) string {
 	if sel.LabelType() == cue.StringLabel {
 		return sel.Unquoted()
 	}
-	return sel.Optional().String()
+	return strings.TrimRight(sel.String(), "?!")
 }
 
 //export cue_elements
