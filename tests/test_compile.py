@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import math
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -96,16 +97,33 @@ def test_compile_rejects_wrong_types() -> None:
         cuepy.compile("a: 1", filename=5)  # type: ignore[arg-type]
 
 
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
 json_data = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
     | st.binary(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8).map(_nfc), children, max_size=4),
     max_leaves=20,
 )
+
+
+def _nfc_keys(data: object) -> object:
+    # CUE normalizes field labels to Unicode NFC (string values are kept as they are).
+    if isinstance(data, dict):
+        return {_nfc(k): _nfc_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_nfc_keys(x) for x in data]
+    return data
 
 
 @settings(max_examples=150, deadline=None)
 @given(json_data)
 def test_encode_to_python_round_trip(data: object) -> None:
     with cuepy.encode({"v": data}) as v:
-        assert v.to_python() == {"v": data}
+        assert v.to_python() == {"v": _nfc_keys(data)}
+
+
+def test_labels_are_nfc_normalized_values_are_not() -> None:
+    assert cuepy.encode({"\uf900": "\uf900"}).to_python() == {"\u8c48": "\uf900"}
