@@ -87,7 +87,8 @@ def build_go_library(dest: Path) -> Path:
     GO_BUILD_DIR.mkdir(parents=True, exist_ok=True)
     target = GO_BUILD_DIR / LIB_NAME
     # -z nodelete: a Go runtime can never be unloaded from a process.
-    cmd = [go, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w -extldflags=-Wl,-z,nodelete", "-o", str(target), "."]
+    ldflags = "-ldflags=-s -w -extldflags=-Wl,-z,nodelete"
+    cmd = [go, "build", "-buildmode=c-shared", "-trimpath", ldflags, "-o", str(target), "."]
     env = dict(os.environ, CGO_ENABLED="1")
     env.setdefault("GOFLAGS", "-mod=mod")
     print("building libcuepy:", " ".join(cmd), f"(in {GO_DIR})", flush=True)

@@ -58,7 +58,8 @@ def _write(x: Any, out: list[str], seen: set[int]) -> None:
         out.append("]")
         seen.discard(id(x))
     else:
-        raise TypeError(f"cannot convert {type(x).__name__} to CUE (use dict, list, str, int, float, bool, None, bytes)")
+        kinds = "dict, list, str, int, float, bool, None, bytes"
+        raise TypeError(f"cannot convert {type(x).__name__} to CUE (use {kinds})")
 
 
 def _enter(x: object, seen: set[int]) -> None:

@@ -109,7 +109,7 @@ class _SharedContext:
 _shared = _SharedContext()
 
 
-def compile(source: str | bytes, *, filename: str | None = None) -> Value:  # noqa: A001 (the contract's name)
+def compile(source: str | bytes, *, filename: str | None = None) -> Value:
     """Compile CUE source (str or bytes) into a Value; ``filename`` names it in error positions."""
     return _shared.get().compile(source, filename=filename)
 
@@ -205,7 +205,7 @@ def _load_config(
 def _path(p: object, what: str) -> str:
     if not isinstance(p, str | os.PathLike):
         raise TypeError(f"{what} must be a str or os.PathLike, not {type(p).__name__}")
-    return os.fspath(p)  # type: ignore[arg-type]
+    return os.fspath(p)
 
 
 def _tags(tags: Mapping[str, str] | Sequence[str] | None) -> list[str]:
@@ -226,7 +226,8 @@ def _overlay(directory: Path, overlay: Mapping[StrPath, str | bytes] | None) -> 
             try:
                 content = content.decode()
             except UnicodeDecodeError as exc:
-                raise CueSyntaxError(f"{target}: overlay is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+                reason = f"{exc.reason} at byte {exc.start}"
+                raise CueSyntaxError(f"{target}: overlay is not valid UTF-8 ({reason})") from None
         if not isinstance(content, str):
             raise TypeError(f"overlay content must be str or bytes, not {type(content).__name__}")
         result[os.path.normpath(target)] = content

@@ -104,7 +104,9 @@ def _nfc(text: str) -> str:
 json_data = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
     | st.binary(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8).map(_nfc), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8).map(_nfc), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -58,7 +58,7 @@ def test_forked_child_gets_clear_error() -> None:
             msg = b"no error"
         except cuepy.CueForkError as exc:
             msg = b"ok: " + str(exc).encode()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             msg = repr(exc).encode()
         os.write(write, msg)
         os._exit(0)

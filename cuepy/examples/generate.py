@@ -26,7 +26,7 @@ import random
 import tempfile
 from dataclasses import dataclass, field
 
-__all__ = ["generate", "MAX_COMPONENTS", "MODULE_PATH", "PACKAGE"]
+__all__ = ["MAX_COMPONENTS", "MODULE_PATH", "PACKAGE", "generate"]
 
 #: Largest supported number of components.
 MAX_COMPONENTS = 1024
@@ -176,7 +176,8 @@ class _Writer:
         if self.stores and rng.random() < 0.7:
             store = rng.choice(self.stores)
             env.append(f"DATASTORE_HOST: value: {_q(store)}")
-            env.append(f"DATASTORE_PASSWORD: valueFrom: secretKeyRef: {{name: {_q(store + '-credentials')}, key: \"password\"}}")
+            secret = _q(store + "-credentials")
+            env.append(f'DATASTORE_PASSWORD: valueFrom: secretKeyRef: {{name: {secret}, key: "password"}}')
         if self.services and rng.random() < 0.5:
             upstream = rng.choice(self.services)
             env.append(f"UPSTREAM_URL: value: {_q(f'http://{upstream}:8080')}")
@@ -186,7 +187,8 @@ class _Writer:
             f"image: {ref}.image",
         ]
         if role == "worker" or role == "consumer":
-            container.append(f"args: {_list(['--queue', f'{domain}-jobs', '--concurrency', str(rng.choice([2, 4, 8]))])}")
+            args = ["--queue", f"{domain}-jobs", "--concurrency", str(rng.choice([2, 4, 8]))]
+            container.append(f"args: {_list(args)}")
         if role == "scheduler":
             container.append(f"args: {_list(['--interval', f'{rng.choice([30, 60, 300])}s'])}")
         ports = [f"{'http' if http else 'metrics'}: containerPort: {port}"]
@@ -201,7 +203,8 @@ class _Writer:
         container += [
             "resources: {",
             f"\trequests: {{cpu: {ref}.cpu, memory: {ref}.memory}}",
-            f"\tlimits: {{cpu: {_q(rng.choice(['500m', '1', '2']))}, memory: {_q(rng.choice(['512Mi', '1Gi', '2Gi']))}}}",
+            f"\tlimits: {{cpu: {_q(rng.choice(['500m', '1', '2']))}, "
+            f"memory: {_q(rng.choice(['512Mi', '1Gi', '2Gi']))}}}",
             "}",
         ]
         if rng.random() < 0.5:
@@ -219,7 +222,8 @@ class _Writer:
             spec += [
                 "healthCheck: {",
                 f'\tliveness: httpGet: {{path: "/healthz", port: {probe_port}}}',
-                f'\treadiness: {{httpGet: {{path: "/readyz", port: {probe_port}}}, periodSeconds: {rng.choice([5, 10])}}}',
+                f'\treadiness: {{httpGet: {{path: "/readyz", port: {probe_port}}}, '
+                f"periodSeconds: {rng.choice([5, 10])}}}",
                 "}",
                 f'expose: ports: [{{name: "http", port: {80 if role == "web" else port}, targetPort: {port}}}]',
             ]
