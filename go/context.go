@@ -86,4 +86,3 @@ func compile(ctx *cue.Context, src, filename string) (cue.Value, error) {
 	}
 	return v, nil
 }
-

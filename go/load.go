@@ -4,13 +4,11 @@ package main
 import "C"
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -24,27 +22,22 @@ import (
 	cuejson "cuelang.org/go/encoding/json"
 	cueyaml "cuelang.org/go/encoding/yaml"
 	"cuelang.org/go/mod/modconfig"
-	"cuelang.org/go/mod/modfile"
-	"cuelang.org/go/mod/module"
+
+	"cuepy.dev/libcue/internal/localmod"
 )
 
 // loadConfig is the JSON document a caller passes to cue_load.
 type loadConfig struct {
-	Dir      string                 `json:"dir"`
-	Args     []string               `json:"args"`
-	Package  string                 `json:"package"`
-	Tags     []string               `json:"tags"`
-	Overlay  map[string]string      `json:"overlay"`
-	Registry string                 `json:"registry"`
-	CacheDir string                 `json:"cache_dir"`
-	Modules  map[string]localModule `json:"modules"`
-}
-
-// localModule is a module served from a directory on disk instead of a
-// registry, keyed by its path with major version ("example.com/m@v0").
-type localModule struct {
-	Version string `json:"version"`
-	Dir     string `json:"dir"`
+	Dir      string            `json:"dir"`
+	Args     []string          `json:"args"`
+	Package  string            `json:"package"`
+	Tags     []string          `json:"tags"`
+	Overlay  map[string]string `json:"overlay"`
+	Registry string            `json:"registry"`
+	CacheDir string            `json:"cache_dir"`
+	// Modules are served from directories on disk instead of a registry,
+	// keyed by path with major version ("example.com/m@v0").
+	Modules map[string]localmod.Module `json:"modules"`
 }
 
 // loadMu serialises cue/load, which is not safe for concurrent use.
@@ -175,9 +168,9 @@ func dataFile(ctx *cue.Context, f *build.File, overlay map[string]string) (cue.V
 // the registry configuration given for this call (or the environment's).
 func newRegistry(cfg *loadConfig) modconfig.Registry {
 	env := registryEnv(cfg)
-	return &localRegistry{
-		modules: cfg.Modules,
-		next: &modconfig.LazyRegistry{New: func() (modconfig.CachedRegistry, error) {
+	return &localmod.Registry{
+		Modules: cfg.Modules,
+		Next: &modconfig.LazyRegistry{New: func() (modconfig.CachedRegistry, error) {
 			return modconfig.NewRegistry(&modconfig.Config{Env: env, Transport: boundedTransport})
 		}},
 	}
@@ -211,42 +204,4 @@ func registryEnv(cfg *loadConfig) []string {
 		env = append(env, "CUE_CACHE_DIR="+cfg.CacheDir)
 	}
 	return env
-}
-
-type localRegistry struct {
-	modules map[string]localModule
-	next    modconfig.Registry
-}
-
-func (r *localRegistry) local(mv module.Version) (localModule, bool) {
-	m, ok := r.modules[mv.Path()]
-	return m, ok && m.Version == mv.Version()
-}
-
-func (r *localRegistry) ModFile(ctx context.Context, mv module.Version) (*modfile.File, error) {
-	m, ok := r.local(mv)
-	if !ok {
-		return r.next.ModFile(ctx, mv)
-	}
-	path := filepath.Join(m.Dir, "cue.mod", "module.cue")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return modfile.Parse(data, path)
-}
-
-func (r *localRegistry) Fetch(ctx context.Context, mv module.Version) (module.SourceLoc, error) {
-	m, ok := r.local(mv)
-	if !ok {
-		return r.next.Fetch(ctx, mv)
-	}
-	return module.SourceLoc{FS: module.OSDirFS(m.Dir), Dir: "."}, nil
-}
-
-func (r *localRegistry) ModuleVersions(ctx context.Context, mpath string) ([]string, error) {
-	if m, ok := r.modules[mpath]; ok {
-		return []string{m.Version}, nil
-	}
-	return r.next.ModuleVersions(ctx, mpath)
 }

@@ -86,4 +86,3 @@ func publish(registry, dir, version string) error {
 	}
 	return nil
 }
-

@@ -3,7 +3,8 @@
 // its binding, and prints nanoseconds per operation as JSON.
 //
 //	cuepy-native scalar -n 200000            lookup + decode of a scalar
-//	cuepy-native load -n 20 DIR [FILE...]    load + extract of a module
+//	cuepy-native load -n 20 [-module PATH@VERSION=DIR]... DIR [FILE...]
+//	                                         load + extract of a module
 package main
 
 import (
@@ -12,12 +13,32 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
+	"cuelang.org/go/mod/modconfig"
+
+	"cuepy.dev/libcue/internal/localmod"
 )
+
+// moduleFlag collects -module PATH@VERSION=DIR flags.
+type moduleFlag map[string]localmod.Module
+
+func (m moduleFlag) String() string { return fmt.Sprint(map[string]localmod.Module(m)) }
+
+func (m moduleFlag) Set(s string) error {
+	spec, dir, ok := strings.Cut(s, "=")
+	path, version, ok2 := strings.Cut(spec, "@")
+	if !ok || !ok2 {
+		return fmt.Errorf("want PATH@VERSION=DIR, got %q", s)
+	}
+	major, _, _ := strings.Cut(version, ".")
+	m[path+"@"+major] = localmod.Module{Version: version, Dir: dir}
+	return nil
+}
 
 func main() {
 	if len(os.Args) < 2 {
@@ -30,6 +51,8 @@ func main() {
 	warmup := flags.Int("warmup", 3, "untimed operations first")
 	registry := flags.String("registry", "", "CUE_REGISTRY for module dependencies")
 	cacheDir := flags.String("cache-dir", "", "CUE_CACHE_DIR")
+	modules := moduleFlag{}
+	flags.Var(modules, "module", "serve module PATH@VERSION from DIR (PATH@VERSION=DIR), as cuepy does its catalog")
 	_ = flags.Parse(os.Args[2:])
 	var op func() error
 	switch mode {
@@ -40,7 +63,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "load needs a directory")
 			os.Exit(2)
 		}
-		op = loadOp(flags.Arg(0), flags.Args()[1:], *registry, *cacheDir)
+		op = loadOp(flags.Arg(0), flags.Args()[1:], *registry, *cacheDir, modules)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown mode %q\n", mode)
 		os.Exit(2)
@@ -89,7 +112,7 @@ func scalarOp() func() error {
 
 // loadOp loads the files of dir (the package if none) in a fresh context
 // and extracts the whole value as JSON, as cuepy.load + extract does.
-func loadOp(dir string, files []string, registry, cacheDir string) func() error {
+func loadOp(dir string, files []string, registry, cacheDir string, modules moduleFlag) func() error {
 	args := files
 	if len(args) == 0 {
 		args = []string{"."}
@@ -98,8 +121,12 @@ func loadOp(dir string, files []string, registry, cacheDir string) func() error 
 	if registry != "" {
 		env = append(os.Environ(), "CUE_REGISTRY="+registry, "CUE_CACHE_DIR="+cacheDir)
 	}
+	next := &modconfig.LazyRegistry{New: func() (modconfig.CachedRegistry, error) {
+		return modconfig.NewRegistry(&modconfig.Config{Env: env})
+	}}
+	reg := &localmod.Registry{Modules: modules, Next: next}
 	return func() error {
-		insts := load.Instances(args, &load.Config{Dir: dir, Env: env})
+		insts := load.Instances(args, &load.Config{Dir: dir, Registry: reg})
 		if err := insts[0].Err; err != nil {
 			return err
 		}
