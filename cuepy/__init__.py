@@ -22,7 +22,7 @@ from cuepy.errors import (
     Position,
 )
 from cuepy.registry import Registry, publish
-from cuepy.trace import MemStats, StageEvent, Trace, memstats, trace
+from cuepy.trace import EvalStats, MemStats, StageEvent, Trace, eval_stats, memstats, trace
 from cuepy.value import Kind, Value
 
 __version__ = "0.1.0"
@@ -40,6 +40,7 @@ __all__ = [
     "CueSyntaxError",
     "CueUsageError",
     "ErrorDetail",
+    "EvalStats",
     "Kind",
     "MemStats",
     "Position",
@@ -50,6 +51,7 @@ __all__ = [
     "__version__",
     "compile",
     "encode",
+    "eval_stats",
     "extract",
     "live_handles",
     "load",

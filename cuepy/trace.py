@@ -7,8 +7,9 @@ stages later layers add) is reported as ``cuepy.<stage>.started`` and then
 ``alloc_objects``).
 
 Events are produced only when someone listens: while a :func:`trace`
-collector is active in the current context, or once the application has
-configured structlog. The library never configures logging itself, and
+collector is active in the current context (it collects them; nothing is
+printed), or once the application has configured structlog (they go through
+its pipeline). The library never configures logging itself, and
 when nobody listens the check costs one context-variable read and one
 attribute read per call.
 """
@@ -61,6 +62,45 @@ def memstats() -> MemStats:
 
 
 @dataclass(frozen=True, slots=True)
+class EvalStats:
+    """CUE's evaluator counters, cumulative for the process.
+
+    CUE adds an evaluation's counts when it builds a value, as ``cue --stats``
+    reports them; evaluation done lazily afterwards (on export, say) is not
+    counted. CUE exposes these only to its own command: libcuepy reads the
+    same internal total (see docs/benchmarks.md).
+    """
+
+    unifications: int
+    """Nodes unified."""
+    disjuncts: int
+    """Disjuncts processed."""
+    conjuncts: int
+    """Conjuncts processed."""
+    notifications: int
+    """Notifications sent between nodes."""
+    allocs: int
+    """Evaluator buffers allocated."""
+    reused: int
+    """Evaluator buffers reused instead of allocated."""
+    freed: int
+    """Evaluator buffers returned to the pool."""
+    retained: int
+    """Evaluator buffers retained on finalization."""
+
+
+def eval_stats() -> EvalStats:
+    """Read CUE's evaluator counters."""
+    lib, ffi = native()
+    out = ffi.new("cue_eval_stats *")
+    lib.cue_read_eval_stats(out)
+    return EvalStats(
+        out.unifications, out.disjuncts, out.conjuncts, out.notifications,
+        out.allocs, out.reused, out.freed, out.retained,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class StageEvent:
     """One finished stage as a trace collects it."""
 
@@ -74,6 +114,12 @@ class StageEvent:
     """Go heap bytes allocated during the stage (all threads)."""
     alloc_objects: int
     """Go heap objects allocated during the stage (all threads)."""
+    unifications: int = 0
+    """CUE unifications counted during the stage (see EvalStats)."""
+    disjuncts: int = 0
+    """CUE disjuncts counted during the stage."""
+    conjuncts: int = 0
+    """CUE conjuncts counted during the stage."""
     fields: dict[str, Any] = field(default_factory=dict)
     """What the stage was about (path, filename, format, ...) and, on failure, the error."""
 
@@ -113,8 +159,9 @@ def run(stage: str, fn: Callable[[], T], **fields: Any) -> T:
     """Run ``fn`` as a stage, reporting it when someone listens."""
     if not enabled():
         return fn()
-    _log.debug(f"cuepy.{stage}.started", **fields)
-    before = memstats()
+    if structlog.is_configured():
+        _log.debug(f"cuepy.{stage}.started", **fields)
+    before = (memstats(), eval_stats())
     start = time.perf_counter_ns()
     try:
         result = fn()
@@ -125,24 +172,32 @@ def run(stage: str, fn: Callable[[], T], **fields: Any) -> T:
     return result
 
 
-def _finish(stage: str, ok: bool, start: int, before: MemStats, fields: dict[str, Any]) -> None:
+def _finish(stage: str, ok: bool, start: int, before: tuple[MemStats, EvalStats], fields: dict[str, Any]) -> None:
     duration = time.perf_counter_ns() - start
-    after = memstats()
+    mem, evals = memstats(), eval_stats()
     event = StageEvent(
         stage=stage,
         ok=ok,
         duration_ns=duration,
-        alloc_bytes=after.alloc_bytes - before.alloc_bytes,
-        alloc_objects=after.alloc_objects - before.alloc_objects,
+        alloc_bytes=mem.alloc_bytes - before[0].alloc_bytes,
+        alloc_objects=mem.alloc_objects - before[0].alloc_objects,
+        unifications=evals.unifications - before[1].unifications,
+        disjuncts=evals.disjuncts - before[1].disjuncts,
+        conjuncts=evals.conjuncts - before[1].conjuncts,
         fields=fields,
     )
     for collector in _collectors.get():
         collector.events.append(event)
+    if not structlog.is_configured():
+        return  # only a trace() collector listens: don't print through structlog's defaults
     log = _log.debug if ok else _log.warning
     log(
         f"cuepy.{stage}.{'complete' if ok else 'failed'}",
         duration_ns=event.duration_ns,
         alloc_bytes=event.alloc_bytes,
         alloc_objects=event.alloc_objects,
+        unifications=event.unifications,
+        disjuncts=event.disjuncts,
+        conjuncts=event.conjuncts,
         **fields,
     )

@@ -85,6 +85,20 @@ typedef struct {
     uint64_t gc_cycles;      /* completed GC cycles */
 } cue_memstats;
 
+/* Evaluator counters (CUE's stats.Counts), cumulative for the process.
+ * CUE adds an evaluation's counts when it builds a value (as `cue --stats`
+ * reports them); evaluation done lazily afterwards is not counted. */
+typedef struct {
+    int64_t unifications;   /* nodes unified */
+    int64_t disjuncts;      /* disjuncts processed */
+    int64_t conjuncts;      /* conjuncts processed */
+    int64_t notifications;  /* notifications sent between nodes */
+    int64_t allocs;         /* evaluator buffers allocated */
+    int64_t reused;         /* evaluator buffers reused */
+    int64_t freed;          /* evaluator buffers returned */
+    int64_t retained;       /* evaluator buffers retained */
+} cue_eval_stats;
+
 /* Library identity and memory. */
 int32_t cue_abi_version(void);
 char *cue_version(void);
@@ -93,6 +107,7 @@ cue_handle cue_handle_free(cue_handle h);
 int64_t cue_live_handles(void);
 void cue_read_memstats(cue_memstats *out);
 void cue_gc(void);
+void cue_read_eval_stats(cue_eval_stats *out);
 
 /* Errors: JSON {"category", "text", "errors": [{"message", "path", "positions"}]}. */
 void cue_error_take(cue_handle err, cue_bytes *out);

@@ -138,6 +138,7 @@ def test_stage_events_through_structlog(make_module: MakeModule) -> None:
     assert "cuepy.extract.complete" in events and "cuepy.build.failed" in events
     load_done = next(e for e in logs if e["event"] == "cuepy.load.complete")
     assert load_done["duration_ns"] > 0 and load_done["alloc_bytes"] > 0 and load_done["alloc_objects"] > 0
+    assert load_done["unifications"] > 0 and load_done["conjuncts"] > 0
     failed = next(e for e in logs if e["event"] == "cuepy.build.failed")
     assert failed["filename"] == "broken.cue" and "expected" in failed["error"]
 
@@ -153,6 +154,12 @@ def test_trace_collects_stage_events(make_module: MakeModule) -> None:
     assert t.totals()["load"][0] == 1
     cuepy.compile("b: 1")
     assert len(t.events) == 4, "events after the block are not collected"
+
+
+def test_trace_alone_prints_nothing() -> None:
+    code = "import cuepy\nwith cuepy.trace() as t:\n    cuepy.compile('a: 1')\nprint(len(t.events))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout == "1\n" and out.stderr == ""
 
 
 def test_library_does_not_configure_logging() -> None:
