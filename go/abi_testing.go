@@ -143,6 +143,16 @@ func testCompile(ctx uint64, src, filename string) (uint64, string) {
 	return uint64(out), testTakeError(errh)
 }
 
+// testCompileRaw is testCompile without taking the error: it returns the raw
+// error handle, for tests of error handles themselves.
+func testCompileRaw(ctx uint64, src string) (value, errh uint64) {
+	csrc := testCString(src)
+	defer testFreeC(csrc)
+	var out C.cue_handle
+	e := C.cue_compile(C.cue_handle(ctx), csrc, C.size_t(len(src)), nil, &out)
+	return uint64(out), uint64(e)
+}
+
 func testLoad(ctx uint64, configJSON string) (uint64, string) {
 	ccfg := testCString(configJSON)
 	defer testFreeC(ccfg)

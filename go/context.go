@@ -62,7 +62,7 @@ func cue_compile(ctxh C.cue_handle, src *C.char, n C.size_t, filename *C.char, o
 	if err != nil {
 		return fail(err)
 	}
-	v, err := compile(ctx, C.GoStringN(src, C.int(n)), C.GoString(filename))
+	v, err := compile(ctx, goString(src, n), C.GoString(filename))
 	if err != nil {
 		return fail(err)
 	}

@@ -42,7 +42,7 @@ typedef struct {
     size_t len;
 } cue_handles;
 
-/* Value kinds: a bit set, as CUE's own. */
+/* Value kinds: a bit set (our own numbering, not CUE's). */
 #define CUE_KIND_NULL 1
 #define CUE_KIND_BOOL 2
 #define CUE_KIND_INT 4
@@ -135,6 +135,7 @@ cue_handle cue_source(cue_handle v, cue_bytes *out);
 /* Module registries: serve one in memory on loopback, publish a module to one. */
 cue_handle cue_registry_serve(char *addr, cue_handle *out, char **host);
 cue_handle cue_registry_publish(char *registry, char *module_dir, char *version);
+
 /* cdef-end */
 
 #endif

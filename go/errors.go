@@ -75,7 +75,11 @@ func newErrorObj(err error) *errorObj {
 	obj := &errorObj{Category: category, Text: cueerrors.Details(err, nil)}
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
-		item := errorItem{Message: fmt.Sprintf(format, args...), Path: e.Path(), Positions: []position{}}
+		message := fmt.Sprintf(format, args...)
+		if message == "" { // a plain Go error wrapped by CUE carries no message of its own
+			message = e.Error()
+		}
+		item := errorItem{Message: message, Path: e.Path(), Positions: []position{}}
 		if item.Path == nil {
 			item.Path = []string{}
 		}

@@ -40,7 +40,7 @@ func resolve[T any](h C.cue_handle, kind string) (T, error) {
 	}
 	t, ok := obj.(T)
 	if !ok {
-		return zero, usageErrorf("handle %d is a %s, not a %s", uint64(h), kindName(obj), kind)
+		return zero, usageErrorf("handle %d is of kind %s, not %s", uint64(h), kindName(obj), kind)
 	}
 	return t, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -51,7 +52,7 @@ func cue_load(ctxh C.cue_handle, cfgJSON *C.char, n C.size_t, out *C.cue_handle)
 		return fail(err)
 	}
 	var cfg loadConfig
-	if err := json.Unmarshal([]byte(C.GoStringN(cfgJSON, C.int(n))), &cfg); err != nil {
+	if err := json.Unmarshal([]byte(goString(cfgJSON, n)), &cfg); err != nil {
 		return fail(usageErrorf("invalid load configuration: %v", err))
 	}
 	v, err := loadValue(ctx, &cfg)
@@ -68,7 +69,11 @@ func loadValue(ctx *cue.Context, cfg *loadConfig) (cue.Value, error) {
 		return cue.Value{}, err
 	}
 	v := ctx.BuildInstance(inst)
+	named := namedFiles(cfg)
 	for _, f := range inst.OrphanedFiles {
+		if !named[f.Filename] {
+			continue // like the cue command, data files are used only when named
+		}
 		data, err := dataFile(ctx, f, cfg.Overlay)
 		if err != nil {
 			return cue.Value{}, err
@@ -79,6 +84,19 @@ func loadValue(ctx *cue.Context, cfg *loadConfig) (cue.Value, error) {
 		return cue.Value{}, withCategory(catEval, err)
 	}
 	return v, nil
+}
+
+// namedFiles is the set of files named in the load arguments, as absolute
+// paths and as given (cue/load reports either form).
+func namedFiles(cfg *loadConfig) map[string]bool {
+	named := map[string]bool{}
+	for _, arg := range cfg.Args {
+		named[arg] = true
+		if !filepath.IsAbs(arg) {
+			named[filepath.Join(cfg.Dir, arg)] = true
+		}
+	}
+	return named
 }
 
 func loadInstance(cfg *loadConfig) (*build.Instance, error) {
@@ -111,16 +129,12 @@ func loadInstance(cfg *loadConfig) (*build.Instance, error) {
 // (only on this failure path) to find them.
 func classifyLoadError(inst *build.Instance, overlay map[string]string) error {
 	var syntax cueerrors.Error
-	files := append(append([]*build.File{}, inst.BuildFiles...), inst.InvalidFiles...)
-	for _, f := range files {
-		if !strings.HasSuffix(f.Filename, ".cue") {
-			continue
-		}
-		src, err := readSource(f.Filename, overlay)
+	for _, name := range suspectFiles(inst) {
+		src, err := readSource(name, overlay)
 		if err != nil {
 			continue
 		}
-		if _, err := parser.ParseFile(f.Filename, src, parser.ParseComments); err != nil {
+		if _, err := parser.ParseFile(name, src, parser.ParseComments); err != nil {
 			syntax = cueerrors.Append(syntax, cueerrors.Promote(err, "parse"))
 		}
 	}
@@ -128,6 +142,38 @@ func classifyLoadError(inst *build.Instance, overlay map[string]string) error {
 		return withCategory(catSyntax, syntax)
 	}
 	return withCategory(catLoad, inst.Err)
+}
+
+// suspectFiles lists the CUE files a load error may come from: the files of
+// the instance and of what it imports, and every file the error points at
+// (an import that failed to parse is not among the instance's imports).
+func suspectFiles(inst *build.Instance) []string {
+	seen := map[string]bool{}
+	var names []string
+	add := func(name string) {
+		if strings.HasSuffix(name, ".cue") && !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	for _, p := range cueerrors.Positions(inst.Err) {
+		add(p.Filename())
+	}
+	var walk func(*build.Instance, map[*build.Instance]bool)
+	walk = func(i *build.Instance, done map[*build.Instance]bool) {
+		if i == nil || done[i] {
+			return
+		}
+		done[i] = true
+		for _, f := range append(append([]*build.File{}, i.BuildFiles...), i.InvalidFiles...) {
+			add(f.Filename)
+		}
+		for _, imp := range i.Imports {
+			walk(imp, done)
+		}
+	}
+	walk(inst, map[*build.Instance]bool{})
+	return names
 }
 
 func readSource(path string, overlay map[string]string) ([]byte, error) {

@@ -40,6 +40,14 @@ func putHandles(out *C.cue_handles, hs []C.cue_handle) {
 	out.items, out.len = p, C.size_t(len(hs))
 }
 
+// goString copies n bytes at p (of any size, unlike C.GoStringN's int).
+func goString(p *C.char, n C.size_t) string {
+	if n == 0 {
+		return ""
+	}
+	return string(unsafe.Slice((*byte)(unsafe.Pointer(p)), uint64(n)))
+}
+
 //export cue_free
 func cue_free(p unsafe.Pointer) { C.free(p) }
 
