@@ -98,11 +98,18 @@ def build_go_library(dest: Path) -> Path:
             "go build of libcuepy failed (see the output above); it needs a C compiler (gcc) "
             "for cgo and network access to the Go module proxy for cuelang.org/go"
         )
-    dest.mkdir(parents=True, exist_ok=True)
     if dest.resolve() != GO_BUILD_DIR.resolve():
-        shutil.copy2(target, dest / LIB_NAME)
+        install_file(target, dest / LIB_NAME)
     (GO_BUILD_DIR / "cuepy.h").unlink(missing_ok=True)  # cgo's generated header; ours is go/cuepy.h
     return dest / LIB_NAME
+
+
+def install_file(source: Path, target: Path) -> None:
+    """Copy by rename: a process that has the old library mapped keeps it intact."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copy2(source, tmp)
+    os.replace(tmp, target)
 
 
 def ffibuilder() -> Any:
@@ -128,7 +135,7 @@ def build_inplace() -> None:
     ffi = ffibuilder()
     tmp = ROOT / "build" / "cffi"
     ext = ffi.compile(tmpdir=str(tmp), verbose=False)
-    shutil.copy2(ext, ROOT / "cuepy" / Path(ext).name)
+    install_file(Path(ext), ROOT / "cuepy" / Path(ext).name)
     print("built", ROOT / "cuepy" / Path(ext).name)
 
 

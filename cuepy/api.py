@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from cuepy import trace
+from cuepy.trace import run as traced
 from cuepy._embedded import embedded_modules
 from cuepy._encode import to_cue
 from cuepy._native import check, free_handle, native
@@ -30,16 +30,20 @@ class Context:
 
     Most callers never need one: ``compile`` uses a shared context that is
     renewed regularly and ``load`` a fresh one per call. Values of different
-    contexts can be unified.
+    contexts unify as long as they do not refer to imported packages that only
+    one of the contexts has loaded; to mix such values, build them in one
+    context (``value.context.compile(...)``, ``cuepy.load(..., context=...)``).
     """
 
     __slots__ = ("__weakref__", "_handle", "compiles")
 
-    def __init__(self) -> None:
+    def __init__(self, _handle: int = 0) -> None:
         lib, ffi = native()
-        out = ffi.new("cue_handle *")
-        check(lib.cue_context_new(out))
-        self._handle: int = out[0]
+        if not _handle:
+            out = ffi.new("cue_handle *")
+            check(lib.cue_context_new(out))
+            _handle = out[0]
+        self._handle: int = _handle
         self.compiles = 0
 
     @property
@@ -81,7 +85,7 @@ class Context:
             return Value(out[0])
 
         self.compiles += 1
-        return trace.run("build", run, filename=filename or "<source>", size=len(data))
+        return traced("build", run, filename=filename or "<source>", size=len(data))
 
     def encode(self, data: Any) -> Value:
         """Python data (dict, list, str, int, float, bool, None, bytes) as a CUE value."""
@@ -170,7 +174,7 @@ def _load(context: Context, path: StrPath, **options: Any) -> Value:
         check(lib.cue_load(context.handle, data, len(data), out))
         return Value(out[0])
 
-    return trace.run("load", run, path=config["dir"], files=config["args"])
+    return traced("load", run, path=config["dir"], files=config["args"])
 
 
 def _load_config(
@@ -269,7 +273,7 @@ def unify(*values: Any) -> Value:
         return Value(out[0])
 
     try:
-        return trace.run("unify", run, count=len(values))
+        return traced("unify", run, count=len(values))
     finally:
         for v, owned in converted:
             if owned:
@@ -297,7 +301,7 @@ def extract(value: Value, path: str | None = None, *, format: Format = "python",
         return target.export(format, **options)
 
     try:
-        return trace.run("extract", run, path=path or "", format=format)
+        return traced("extract", run, path=path or "", format=format)
     finally:
         if target is not value:
             target.close()

@@ -6,11 +6,14 @@ import base64
 import enum
 import json
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from cuepy import trace
+from cuepy.trace import run as traced
 from cuepy._native import check, native, take_bytes, take_error, take_handles
 from cuepy.errors import CueLookupError, CueUsageError
+
+if TYPE_CHECKING:
+    from cuepy.api import Context
 
 ExportFormat = Literal["json", "yaml", "cue"]
 _FORMATS = {"json": 0, "yaml": 1, "cue": 2}
@@ -181,6 +184,16 @@ class Value:
         check(lib.cue_default(self.handle, out, has))
         return Value(out[0])
 
+    @property
+    def context(self) -> Context:
+        """The context the value was built in (compile more values there to mix them freely)."""
+        from cuepy.api import Context
+
+        lib, ffi = native()
+        out = ffi.new("cue_handle *")
+        check(lib.cue_value_context(self.handle, out))
+        return Context(out[0])
+
     # Combining --------------------------------------------------------------
 
     def unify(self, *others: Value) -> Value:
@@ -206,7 +219,7 @@ class Value:
                 if owned:
                     other.close()
 
-        return trace.run("fill", run, path=path)
+        return traced("fill", run, path=path)
 
     # Checking and reading ---------------------------------------------------
 
@@ -218,7 +231,7 @@ class Value:
         def run() -> None:
             check(lib.cue_validate(self.handle, opts))
 
-        trace.run("validate", run, concrete=concrete)
+        traced("validate", run, concrete=concrete)
 
     def to_python(self) -> Any:
         """The value as Python data (defaults applied, ints exact); CueIncompleteError if not concrete."""
@@ -265,7 +278,7 @@ class Value:
             check(lib.cue_export(self.handle, _FORMATS[format], opts, out))
             return take_bytes(out).decode()
 
-        return trace.run("export", run, format=format)
+        return traced("export", run, format=format)
 
     def source(self) -> dict[str, Any]:
         """Where the value's own source is: file, offset, end, line, column and the formatted text."""

@@ -47,6 +47,17 @@ func cue_context_new(out *C.cue_handle) (errh C.cue_handle) {
 	return 0
 }
 
+//export cue_value_context
+func cue_value_context(vh C.cue_handle, out *C.cue_handle) (errh C.cue_handle) {
+	defer guard(&errh)
+	v, err := value(vh)
+	if err != nil {
+		return fail(err)
+	}
+	*out = newHandle(&contextObj{ctx: v.Context()})
+	return 0
+}
+
 func contextOf(h C.cue_handle) (*cue.Context, error) {
 	obj, err := resolve[*contextObj](h, "context")
 	if err != nil {

@@ -131,6 +131,7 @@ cue_handle cue_decode(cue_handle v, cue_bytes *out);
 cue_handle cue_export(cue_handle v, int32_t format, uint32_t opts, cue_bytes *out);
 cue_handle cue_validate(cue_handle v, uint32_t opts);
 cue_handle cue_source(cue_handle v, cue_bytes *out);
+cue_handle cue_value_context(cue_handle v, cue_handle *out); /* a new handle to the value's context */
 
 /* Module registries: serve one in memory on loopback, publish a module to one. */
 cue_handle cue_registry_serve(char *addr, cue_handle *out, char **host);
