@@ -69,10 +69,18 @@ def live_handles() -> int:
     return _live()
 
 
+# Subpackages loaded on first use: importing cuepy stays cheap.
+_SUBMODULES = {"opm", "examples"}
+
+
 def __getattr__(name: str) -> Any:
     # Lazy, so that importing cuepy does not start the Go runtime.
     if name == "__cue_version__":
         from cuepy._native import cue_version
 
         return cue_version()
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"cuepy.{name}")
     raise AttributeError(f"module 'cuepy' has no attribute {name!r}")

@@ -1,0 +1,441 @@
+"""cuepy.opm: reading OPM modules into models and releasing them, on real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MakeModule
+from pydantic import TypeAdapter, ValidationError
+
+import cuepy
+from cuepy import opm
+from cuepy.examples import generate
+from cuepy.examples import path as example_path
+
+DEFINITION, COMPILED, VALUES = "module_definition.cue", "module_compiled.cue", "values.cue"
+COUNTS = {"simple": 2, "moderate": 4, "large": 12, "nested": 1}
+CATALOG_DEPS = {"cuepy.dev/opm@v0": "v0.1.0"}
+
+
+def example_values(name: str) -> dict[str, Any]:
+    """The top-level ``values`` of an example's values.cue."""
+    data: dict[str, Any] = cuepy.load(example_path(name), files=[VALUES]).lookup("values").to_python()
+    return data
+
+
+def released_components(release: opm.ModuleRelease) -> str:
+    """The components as canonical JSON, to compare releases exactly."""
+    return json.dumps(release.model_dump(mode="json")["components"], sort_keys=True)
+
+
+def line_of(source: str, marker: str) -> int:
+    """1-based line of the first occurrence of ``marker`` in ``source`` (as write_module writes it)."""
+    import textwrap
+
+    lines = textwrap.dedent(source).lstrip("\n").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if marker in line)
+
+
+# Examples ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(COUNTS))
+@pytest.mark.parametrize(("file", "cls"), [(DEFINITION, opm.ModuleDefinition), (COMPILED, opm.Module)])
+def test_read_examples(name: str, file: str, cls: type[opm.ModuleDefinition | opm.Module]) -> None:
+    module = opm.read(example_path(name), file=file)
+    assert type(module) is cls
+    assert len(module.components) == COUNTS[name]
+    for cid, component in module.components.items():
+        assert component.metadata.name == cid
+        assert "cuepy.dev/opm/resources@v0#Container" in component.resources
+        # Attached definitions are all listed once, under their FQN.
+        for fqn in (*component.resources, *component.traits, *component.blueprints):
+            assert module.definitions[fqn].metadata.fqn == fqn
+        assert bool(component.blueprints) is (cls is opm.ModuleDefinition)
+    assert module.values is None  # values.cue not loaded
+    assert module.default_values is not None
+    assert module.values_schema.startswith("{") and "_#def" not in module.values_schema
+    assert module.source == opm.ModuleSource(directory=str(example_path(name)), files=(file,))
+
+
+def test_read_simple_details() -> None:
+    module = opm.read(example_path("simple"), file=[DEFINITION, VALUES])
+    assert module.metadata.name == "simple-app"
+    assert module.metadata.default_namespace == "simple-app"
+    assert list(module.components) == ["frontend", "api"]
+    labels = module.components["frontend"].metadata.labels
+    assert labels["core.cuepy.dev/workload-type"] == "stateless"
+    assert labels["app.kubernetes.io/component"] == "frontend"
+    assert module.values == example_values("simple")
+    assert module.default_values is not None
+    assert module.default_values["frontend"]["replicas"] == 2
+    assert "replicas:   int & >=1 | *2" in module.values_schema
+    blueprint = module.definitions["cuepy.dev/opm/blueprints@v0#StatelessWorkload"]
+    assert isinstance(blueprint, opm.Blueprint)
+    assert blueprint.spec_key == "statelessWorkload"
+    assert blueprint.composed_resources == ("cuepy.dev/opm/resources@v0#Container",)
+    assert len(blueprint.composed_traits) == 7
+    replicas = module.definitions["cuepy.dev/opm/traits@v0#Replicas"]
+    assert isinstance(replicas, opm.Trait)
+    assert replicas.applies_to == ("cuepy.dev/opm/resources@v0#Container",)
+
+
+@pytest.mark.parametrize("name", list(COUNTS))
+@pytest.mark.parametrize("file", [DEFINITION, COMPILED])
+def test_examples_load_and_validate_with_values(name: str, file: str) -> None:
+    value = cuepy.load(example_path(name), files=[file, VALUES])
+    value.validate(all_errors=True)
+    value.lookup("values").validate(concrete=True)
+
+
+@pytest.mark.parametrize("name", list(COUNTS))
+def test_release_definition_and_compiled_agree(name: str) -> None:
+    values = example_values(name)
+    definition = opm.release(example_path(name), values, namespace="production", file=DEFINITION)
+    compiled = opm.release(example_path(name), values, namespace="production", file=COMPILED)
+    assert len(definition.components) == COUNTS[name]
+    assert released_components(definition) == released_components(compiled)
+    assert definition.module.kind == "ModuleDefinition"
+    assert compiled.module.kind == "Module"
+    for component in definition.components.values():
+        assert component.metadata.namespace == "production"
+        assert component.metadata.labels["module.cuepy.dev/release"] == definition.metadata.name
+        assert "container" in component.spec
+        assert not any(key.endswith("Workload") for key in component.spec)  # blueprint keys dropped
+
+
+def test_release_binds_values_and_defaults() -> None:
+    simple = example_path("simple")
+    release = opm.release(simple, example_values("simple"), namespace="prod", file=COMPILED)
+    api = release.components["api"]
+    assert api.spec["replicas"] == 4
+    assert api.spec["container"]["image"] == "ghcr.io/acme/simple-api:1.2.3"
+    assert api.spec["restartPolicy"] == "Always"  # trait default
+    assert release.metadata.labels == {
+        "module.cuepy.dev/name": "simple-app",
+        "module.cuepy.dev/version": "1.2.0",
+        "module.cuepy.dev/release": "simple-app",
+    }
+    defaults = opm.release(simple, {"api": {"replicas": 7}}, namespace="prod", name="canary", file=COMPILED)
+    assert defaults.metadata.name == "canary"
+    assert defaults.components["api"].spec["replicas"] == 7
+    assert defaults.components["frontend"].spec["replicas"] == 2  # #values default
+    assert defaults.values["api"]["logLevel"] == "info"
+
+
+def test_release_inputs_agree() -> None:
+    """A path, a model from read(), a Value with its context, values as data or as a Value."""
+    simple = example_path("simple")
+    values = cuepy.load(simple, files=[VALUES]).lookup("values")
+    expected = released_components(opm.release(simple, values.to_python(), namespace="ns", file=DEFINITION))
+    assert released_components(opm.release(opm.read(simple, file=DEFINITION), values, namespace="ns")) == expected
+    context = cuepy.Context()
+    module = context.load(simple, files=[DEFINITION])
+    assert released_components(opm.release(module, values, namespace="ns", context=context)) == expected
+    assert opm.read(module).components.keys() == {"frontend", "api"}
+    # Without values, a module loaded with its values.cue is released with them.
+    assert released_components(opm.release(simple, namespace="ns", file=[DEFINITION, VALUES])) == expected
+
+
+def test_release_json_matches_cue_release() -> None:
+    """The model's components are exactly what #ModuleRelease computes in CUE."""
+    nested = example_path("nested")
+    release = opm.release(nested, example_values("nested"), namespace="web", file=DEFINITION)
+    context = cuepy.Context()
+    module = context.load(nested, files=[DEFINITION])
+    core = context.load(cuepy._embedded.CATALOG_DIR / "core")
+    cue_release = (
+        core.lookup("#ModuleRelease")
+        .fill("#module", module)
+        .fill("values", example_values("nested"))
+        .fill("metadata.namespace", "web")
+    )
+    expected = json.loads(cue_release.lookup("components").export("json"))
+    assert release.model_dump(mode="json", exclude_none=True)["components"] == expected
+
+
+# Generated modules ------------------------------------------------------------
+
+
+def generated_values(directory: Path) -> cuepy.Value:
+    return cuepy.load(directory, files=[VALUES]).lookup("values")
+
+
+@pytest.mark.parametrize("n", [1, 50])
+def test_generated_modules_read_and_release(n: int, tmp_path: Path) -> None:
+    directory = generate(n, seed=7, directory=tmp_path / f"gen{n}")
+    module = opm.read(directory, file=DEFINITION)
+    assert len(module.components) == n
+    release = opm.release(module, generated_values(directory), namespace="generated")
+    assert len(release.components) == n
+    stateful = [c for c in release.components.values() if "cuepy.dev/opm/resources@v0#Volume" in c.resources]
+    assert len(stateful) == n // 3
+
+
+def test_generated_500_components(tmp_path: Path) -> None:
+    """The issue's size target; loaded once and released from that Value (about 30 s or more)."""
+    directory = generate(500, seed=3, directory=tmp_path / "gen500")
+    context = cuepy.Context()
+    value = context.load(directory, files=[DEFINITION])
+    module = opm.read(value)
+    assert isinstance(module, opm.ModuleDefinition)
+    assert len(module.components) == 500
+    release = opm.release(value, generated_values(directory), namespace="generated", context=context)
+    assert len(release.components) == 500
+    assert all(c.spec["replicas"] >= 1 for c in release.components.values())
+
+
+# Bad modules ------------------------------------------------------------------
+
+
+def bad_module(imports: str, body: str) -> str:
+    """A module file of package ``bad`` importing core and ``imports`` (CUE rejects unused imports)."""
+    return f"""
+package bad
+
+import (
+	core "cuepy.dev/opm/core@v0"
+	{imports} "cuepy.dev/opm/{imports}@v0"
+)
+
+core.#ModuleDefinition
+metadata: {{name: "bad", version: "0.1.0"}}
+{body}"""
+
+
+UNDECLARED_SPEC_FIELD = bad_module(
+    "resources",
+    """
+#components: db: {
+	resources.#Container
+	spec: container: {name: "db", image: "postgres:16"}
+	spec: replicas: 2
+}
+#values: {}
+""",
+)
+
+UNKNOWN_BLUEPRINT_FIELD = bad_module(
+    "blueprints",
+    """
+#components: web: {
+	blueprints.#StatelessWorkload
+	spec: statelessWorkload: {
+		container: {name: "web", image: "nginx:1.27"}
+		colour: "blue"
+	}
+}
+#values: {}
+""",
+)
+
+GOOD = bad_module(
+    "blueprints",
+    """
+#components: web: {
+	blueprints.#StatelessWorkload
+	spec: statelessWorkload: {
+		container: {name: "web", image: #values.image}
+		replicas: #values.replicas
+	}
+}
+#values: {
+	image:    string
+	replicas: int & >=1 | *1
+}
+""",
+)
+
+
+def write_bad(make_module: MakeModule, source: str) -> Path:
+    return make_module({"mod.cue": source}, module="example.com/bad@v0", deps=CATALOG_DEPS)
+
+
+def test_spec_field_no_resource_declares(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, UNDECLARED_SPEC_FIELD)
+    with pytest.raises(cuepy.CueEvalError) as info:
+        opm.read(directory)
+    message = str(info.value)
+    assert 'component "db": spec.replicas: field not allowed' in message
+    assert f"{directory / 'mod.cue'}:{line_of(UNDECLARED_SPEC_FIELD, 'spec: replicas')}:" in message
+    assert info.value.errors  # CUE's details are kept
+    assert isinstance(info.value.__cause__, cuepy.CueEvalError)
+    assert info.value.errors == info.value.__cause__.errors
+    with pytest.raises(cuepy.CueEvalError, match=r'component "db": spec\.replicas'):
+        opm.release(directory, {}, namespace="ns")
+
+
+def test_unknown_blueprint_field(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, UNKNOWN_BLUEPRINT_FIELD)
+    with pytest.raises(cuepy.CueEvalError) as info:
+        opm.read(directory)
+    message = str(info.value)
+    assert 'component "web": spec.statelessWorkload.colour: field not allowed' in message
+    assert f"mod.cue:{line_of(UNKNOWN_BLUEPRINT_FIELD, 'colour:')}:" in message
+
+
+def test_wrong_type_in_values(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, GOOD)
+    with pytest.raises(cuepy.CueEvalError) as info:
+        opm.release(directory, {"image": "nginx:1.27", "replicas": "three"}, namespace="ns")
+    message = str(info.value)
+    assert message.startswith(f"cannot release module {directory} into namespace 'ns':")
+    assert 'values.replicas: conflicting values "three" and int' in message
+    assert f"mod.cue:{line_of(GOOD, 'replicas: int')}:" in message
+    # Values written in CUE are located in their own file too.
+    values = cuepy.compile('image: "nginx:1.27"\nreplicas: "three"\n', filename="prod-values.cue")
+    with pytest.raises(cuepy.CueEvalError, match=r"values\.replicas: .*prod-values\.cue:2:"):
+        opm.release(directory, values, namespace="ns")
+
+
+def test_unknown_value(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, GOOD)
+    with pytest.raises(cuepy.CueEvalError, match=r"values\.colour: field not allowed"):
+        opm.release(directory, {"image": "nginx:1.27", "colour": "blue"}, namespace="ns")
+
+
+def test_missing_required_value(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, GOOD)
+    with pytest.raises(cuepy.CueIncompleteError) as info:
+        opm.release(directory, {"replicas": 2}, namespace="ns")
+    message = str(info.value)
+    assert "values.image: no value given (incomplete value string)" in message
+    assert f"mod.cue:{line_of(GOOD, 'image:    string')}:" in message
+
+
+def test_value_rejected_inside_component(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, GOOD)
+    with pytest.raises(cuepy.CueEvalError) as info:
+        opm.release(directory, {"image": "Not An Image!"}, namespace="ns")
+    message = str(info.value)
+    assert 'component "web": spec.statelessWorkload.container.image: invalid value "Not An Image!"' in message
+    assert f"mod.cue:{line_of(GOOD, 'image: #values.image')}:" in message
+
+
+WRONG_SPEC_TYPE = bad_module(
+    "blueprints",
+    """
+#components: web: {
+	blueprints.#StatelessWorkload
+	spec: statelessWorkload: container: {name: "web", image: "nginx:1.27", ports: http: containerPort: "x"}
+}
+#values: {}
+""",
+)
+
+
+def test_wrong_type_in_component_spec(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, WRONG_SPEC_TYPE)
+    with pytest.raises(cuepy.CueEvalError) as info:
+        opm.read(directory)
+    message = str(info.value)
+    assert 'component "web": spec.statelessWorkload.container.ports.http.containerPort: conflicting values' in message
+    assert f"mod.cue:{line_of(WRONG_SPEC_TYPE, 'containerPort')}:" in message
+
+
+def test_values_must_agree_with_the_modules_own() -> None:
+    with pytest.raises(cuepy.CueEvalError, match=r"values\.frontend\.image: conflicting values .*values\.cue:6:"):
+        opm.release(example_path("simple"), {"api": {"replicas": 9}}, namespace="ns", file=[COMPILED, VALUES])
+
+
+def test_good_module_releases(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, GOOD)
+    release = opm.release(directory, {"image": "nginx:1.27"}, namespace="ns")
+    assert release.components["web"].spec["container"]["image"] == "nginx:1.27"
+    assert release.values == {"image": "nginx:1.27", "replicas": 1}
+
+
+def test_bad_namespace(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, GOOD)
+    with pytest.raises(cuepy.CueEvalError, match=r"metadata\.namespace"):
+        opm.release(directory, {"image": "nginx:1.27"}, namespace="Not_A_Label")
+
+
+def test_usage_errors(make_module: MakeModule) -> None:
+    context = cuepy.Context()
+    value = context.load(example_path("simple"), files=[COMPILED])
+    with pytest.raises(cuepy.CueUsageError, match="context="):
+        opm.release(value, {}, namespace="ns")
+    not_a_module = make_module({"x.cue": 'package x\nkind: "Pod"\n'})
+    with pytest.raises(cuepy.CueUsageError, match="not an OPM module"):
+        opm.read(not_a_module)
+    module = opm.read(value)
+    with pytest.raises(cuepy.CueUsageError, match="not read from files"):
+        opm.release(module, {}, namespace="ns")
+
+
+# Models -----------------------------------------------------------------------
+
+
+def test_models_are_frozen() -> None:
+    module = opm.read(example_path("nested"), file=COMPILED)
+    with pytest.raises(ValidationError):
+        module.metadata.name = "other"
+    with pytest.raises(ValidationError):
+        module.components["web"].resources = ()
+
+
+def test_discriminator_picks_the_class() -> None:
+    module = opm.read(example_path("nested"), file=DEFINITION)
+    data = module.model_dump(mode="json")
+    adapter: TypeAdapter[opm.ModuleDefinition | opm.Module] = TypeAdapter(opm.AnyModule)
+    assert adapter.validate_python(data) == module
+    assert type(adapter.validate_python({**data, "kind": "Module"})) is opm.Module
+    assert type(adapter.validate_json(json.dumps(data))) is opm.ModuleDefinition
+    definitions: TypeAdapter[opm.Resource | opm.Trait | opm.Blueprint] = TypeAdapter(opm.AnyDefinition)
+    for definition in module.definitions.values():
+        again = definitions.validate_python(definition.model_dump())
+        assert type(again) is type(definition)
+    with pytest.raises(ValidationError, match="kind"):
+        adapter.validate_python({**data, "kind": "Pod"})
+    with pytest.raises(ValidationError, match="extra"):
+        adapter.validate_python({**data, "surprise": 1})
+
+
+def test_release_round_trips_through_json() -> None:
+    release = opm.release(example_path("nested"), example_values("nested"), namespace="web", file=COMPILED)
+    assert opm.ModuleRelease.model_validate_json(release.model_dump_json()) == release
+    assert release.model_dump()["apiVersion"] == opm.CORE_API_VERSION
+
+
+def _all_properties(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    models = dict(schema.get("$defs", {}))
+    if "properties" in schema:
+        models[schema.get("title", "<root>")] = schema
+    return [(model, name, prop) for model, s in models.items() for name, prop in s.get("properties", {}).items()]
+
+
+@pytest.mark.parametrize("model", [opm.AnyModule, opm.ModuleRelease, opm.AnyDefinition])
+def test_json_schema_documents_every_field(model: Any) -> None:
+    schema = opm.json_schema(model)
+    properties = _all_properties(schema)
+    assert properties
+    undocumented = [f"{m}.{name}" for m, name, prop in properties if not prop.get("description")]
+    assert undocumented == []
+    if model is opm.AnyModule:
+        assert schema["discriminator"]["propertyName"] == "kind"
+        assert "defaultNamespace" in schema["$defs"]["ModuleMetadata"]["properties"]  # camelCase on the wire
+
+
+def test_default_json_schema() -> None:
+    assert opm.json_schema() == opm.json_schema(opm.AnyModule)
+    assert opm.ModuleRelease.model_json_schema()["properties"]["components"]["description"]
+
+
+# Stages -----------------------------------------------------------------------
+
+
+def test_read_and_release_are_traced() -> None:
+    nested = example_path("nested")
+    with cuepy.trace() as collected:
+        module = opm.read(nested, file=COMPILED)
+        opm.release(module, example_values("nested"), namespace="web")
+    stages = [e.stage for e in collected.events]
+    assert "read" in stages
+    assert "release" in stages
+    release_event = next(e for e in collected.events if e.stage == "release")
+    assert release_event.ok
+    assert release_event.fields["namespace"] == "web"
