@@ -53,6 +53,7 @@ __all__ = [
     "encode",
     "eval_stats",
     "extract",
+    "flatten",
     "live_handles",
     "load",
     "memstats",
@@ -79,6 +80,10 @@ def __getattr__(name: str) -> Any:
         from cuepy._native import cue_version
 
         return cue_version()
+    if name == "flatten":  # the subpackage is callable: cuepy.flatten(source, ...)
+        import importlib
+
+        return importlib.import_module("cuepy.flatten")
     if name in _SUBMODULES:
         import importlib
 

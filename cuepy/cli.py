@@ -1,0 +1,72 @@
+"""The ``cuepy`` command line.
+
+Each subcommand is one ``_add_<name>`` function that declares its parser and
+sets ``run`` (namespace -> exit code); adding a subcommand means writing that
+function and listing it in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def _add_flatten(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "flatten",
+        help="compile a ModuleDefinition into the equivalent Module (blueprints expanded)",
+        description="Write the CUE source of the Module equivalent to the ModuleDefinition in DIR.",
+    )
+    parser.add_argument("directory", metavar="DIR", help="directory of the module (package) to flatten")
+    parser.add_argument("--file", "-f", help="the module definition file in DIR (default: the whole package)")
+    parser.add_argument("--package", "-p", help="the package in DIR, when it holds several")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    parser.add_argument("--registry", help="CUE_REGISTRY to resolve dependencies with")
+    parser.add_argument("--no-verify", action="store_true", help="skip loading the result to check it")
+    parser.set_defaults(run=_run_flatten)
+
+
+def _run_flatten(args: argparse.Namespace) -> int:
+    from cuepy.flatten import flatten
+
+    result = flatten(args.directory, file=args.file, package=args.package, registry=args.registry,
+                     verify=not args.no_verify)  # fmt: skip
+    if args.output:
+        result.write(args.output)
+    else:
+        sys.stdout.write(result.source)
+    return 0
+
+
+COMMANDS: list[Register] = [_add_flatten]
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="cuepy", description="Load, unify, extract and compile CUE modules.")
+    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in COMMANDS:
+        register(sub)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (1 for CUE errors, 2 for usage)."""
+    from cuepy.errors import CueError
+
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except CueError as exc:
+        print(f"cuepy {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"cuepy {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
