@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from cuepy.trace import run as traced
 from cuepy._embedded import embedded_modules
 from cuepy._encode import to_cue
 from cuepy._native import check, free_handle, native
 from cuepy.errors import CueSyntaxError, CueUsageError
+from cuepy.trace import run as traced
 from cuepy.value import ExportFormat, Value
 
 StrPath = str | os.PathLike[str]

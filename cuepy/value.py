@@ -8,9 +8,9 @@ import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-from cuepy.trace import run as traced
 from cuepy._native import check, native, take_bytes, take_error, take_handles
 from cuepy.errors import CueLookupError, CueUsageError
+from cuepy.trace import run as traced
 
 if TYPE_CHECKING:
     from cuepy.api import Context

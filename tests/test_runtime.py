@@ -16,11 +16,16 @@ from conftest import MakeModule
 
 import cuepy
 
-
 # Subprocesses import the same cuepy as this test process (the installed one
 # in CI), never a source tree that happens to be the working directory.
 _OUTSIDE = Path(__file__).resolve().parent
 _ENV = dict(os.environ, PYTHONPATH=str(Path(cuepy.__file__).resolve().parent.parent))
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, cwd=_OUTSIDE, env=_ENV
+    )
 
 
 def _rss_kib() -> int:
@@ -78,7 +83,7 @@ def test_forked_child_gets_clear_error() -> None:
 
 def test_child_started_with_spawn_works() -> None:
     code = "import cuepy; print(cuepy.compile('a: 20 + 22').lookup('a').to_python())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, cwd=_OUTSIDE, env=_ENV)
+    out = _run_python(code)
     assert out.stdout.strip() == "42"
 
 
@@ -164,7 +169,7 @@ def test_trace_collects_stage_events(make_module: MakeModule) -> None:
 
 def test_trace_alone_prints_nothing() -> None:
     code = "import cuepy\nwith cuepy.trace() as t:\n    cuepy.compile('a: 1')\nprint(len(t.events))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, cwd=_OUTSIDE, env=_ENV)
+    out = _run_python(code)
     assert out.stdout == "1\n" and out.stderr == ""
 
 
@@ -174,6 +179,6 @@ def test_library_does_not_configure_logging() -> None:
         cuepy.compile("a: 1").to_python()
         print(structlog.is_configured())
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, cwd=_OUTSIDE, env=_ENV)
+    out = _run_python(code)
     assert out.stdout.strip() == "False"
     assert out.stderr == ""
