@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MakeModule
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,6 @@ from cuepy._embedded import CATALOG_DIR
 from cuepy.cli import main
 from cuepy.flatten import CompiledModule, FlattenError, Provenance, flatten
 from cuepy.flatten._lexer import Kind, Source
-from tests.conftest import MakeModule
 
 DEF = "module_definition.cue"
 CORE = "cuepy.dev/opm/core@v0"
