@@ -71,7 +71,7 @@ def live_handles() -> int:
 
 
 # Subpackages loaded on first use: importing cuepy stays cheap.
-_SUBMODULES = {"opm", "examples"}
+_SUBMODULES = {"opm", "examples", "cache", "bench"}
 
 
 def __getattr__(name: str) -> Any:

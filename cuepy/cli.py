@@ -41,7 +41,13 @@ def _run_flatten(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: list[Register] = [_add_flatten]
+def _add_cache(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cuepy.cache.cli import register_cli
+
+    register_cli(sub)
+
+
+COMMANDS: list[Register] = [_add_flatten, _add_cache]
 
 
 def parser() -> argparse.ArgumentParser:

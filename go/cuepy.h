@@ -137,6 +137,20 @@ cue_handle cue_value_context(cue_handle v, cue_handle *out); /* a new handle to 
 cue_handle cue_registry_serve(char *addr, cue_handle *out, char **host);
 cue_handle cue_registry_publish(char *registry, char *module_dir, char *version);
 
+/* The parsed-source cache of cue_load (go/parsecache.go): syntax trees of
+ * the files it parsed, keyed by file name, parser configuration and sha256
+ * of the content; each load gets a deep copy. */
+typedef struct {
+    int64_t entries;    /* files cached */
+    int64_t bytes;      /* their source bytes */
+    int64_t max_bytes;  /* the bound on bytes; 0: the cache is off */
+    uint64_t hits;
+    uint64_t misses;
+    uint64_t evictions;
+} cue_parsecache_info;
+void cue_parsecache_read(cue_parsecache_info *out);
+/* Empty the cache and reset its counters; max_bytes >= 0 sets the bound (0 turns it off). */
+void cue_parsecache_reset(int64_t max_bytes);
 /* cdef-end */
 
 #endif

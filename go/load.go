@@ -101,6 +101,9 @@ func namedFiles(cfg *loadConfig) map[string]bool {
 
 func loadInstance(cfg *loadConfig) (*build.Instance, error) {
 	lc := &load.Config{Dir: cfg.Dir, Package: cfg.Package, Tags: cfg.Tags, Registry: newRegistry(cfg)}
+	if parseCache.enabled() {
+		lc.ParseFile = cachedParseFile // go/parsecache.go
+	}
 	if len(cfg.Overlay) > 0 {
 		lc.Overlay = make(map[string]load.Source, len(cfg.Overlay))
 		for path, src := range cfg.Overlay {

@@ -1,0 +1,233 @@
+"""What the caches buy: compiled-module hits, render hits, cold misses, the parsed-source cache.
+
+Measures in one run (interleaved rounds, medians; the machine may be shared):
+
+1. a ModuleDefinition loaded through a warm compiled-module cache against the
+   hand-written compiled Module loaded directly (goal <= 1.05x), for the
+   simple (2 components), moderate (4), large (12) examples and a generated
+   module of 96 components (its "hand-written" Module is the flattened one,
+   written to a file);
+2. a render-cache hit against json.loads of the same bytes (goal <= 2x) and
+   against a release through CUE (goal >= 200x faster);
+3. a cold miss (flatten + store + load) against a plain ModuleDefinition load;
+4. load + extract of the large compiled example in a warm process, with and
+   without libcuepy's parsed-source cache, against the plain Go anchor
+   (go/cmd/cuepy-native, goal <= 0.7x).
+
+Run: python benchmarks/cache_bench.py [--rounds N] [--ops N] [--skip-go]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cuepy
+import cuepy.cache
+import cuepy.examples as ex
+import cuepy.opm
+from cuepy._embedded import CATALOG_DIR, CATALOG_MODULE, CATALOG_VERSION
+from cuepy.flatten import flatten
+
+ROOT = Path(__file__).resolve().parent.parent
+DEF = "module_definition.cue"
+COMPILED = "module_compiled.cue"
+NS = "production"
+
+
+def per_op_ns(fn: Callable[[], object], ops: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    start = time.perf_counter_ns()
+    for _ in range(ops):
+        fn()
+    return (time.perf_counter_ns() - start) / ops
+
+
+def rounds(fns: dict[str, Callable[[], float]], n: int) -> dict[str, float]:
+    """Median of ``n`` interleaved rounds of each measurement."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(n):
+        for name, fn in fns.items():
+            samples[name].append(fn())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def fmt(ns: float) -> str:
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    return f"{ns / 1e3:.1f} µs"
+
+
+def values_of(directory: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cuepy.load(directory, files=["values.cue"]).lookup("values").export("json"))
+    return data
+
+
+def modules(workdir: Path) -> list[tuple[str, Path]]:
+    out = [(name, ex.path(name)) for name in ("simple", "moderate", "large")]
+    generated = ex.generate(96, seed=0, directory=workdir / "generated-96")
+    flatten(generated, file=DEF).write(generated / COMPILED)  # its hand-written stand-in
+    out.append(("generated-96", generated))
+    return out
+
+
+Rows = list[tuple[str, ...]]
+
+
+def compiled_cache(rows: Rows, name: str, directory: Path, cache: cuepy.cache.Cache, n_rounds: int, ops: int) -> None:
+    cuepy.cache.load_module(directory, file=DEF, cache=cache)  # warm it
+
+    def hit() -> float:
+        return per_op_ns(lambda: cuepy.cache.load_module(directory, file=DEF, cache=cache), ops)
+
+    def disk_hit() -> float:  # a new process's view: nothing in memory
+        return per_op_ns(
+            lambda: cuepy.cache.load_module(directory, file=DEF, cache=cuepy.cache.Cache(cache.directory)), ops
+        )
+
+    def compiled() -> float:
+        return per_op_ns(lambda: cuepy.load(directory, files=[COMPILED]), ops)
+
+    r = rounds({"hit": hit, "disk": disk_hit, "compiled": compiled}, n_rounds)
+    rows.append((f"compiled cache, {name}: hit (memory) / Module", fmt(r["hit"]), fmt(r["compiled"]),
+                 f"{r['hit'] / r['compiled']:.3f}x", "<= 1.05x"))  # fmt: skip
+    rows.append((f"compiled cache, {name}: hit (disk) / Module", fmt(r["disk"]), fmt(r["compiled"]),
+                 f"{r['disk'] / r['compiled']:.3f}x", "<= 1.05x"))  # fmt: skip
+
+
+def render_cache(rows: Rows, name: str, directory: Path, cache: cuepy.cache.Cache, n_rounds: int, ops: int) -> None:
+    values = values_of(directory)
+    data = cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    payload = json.dumps(data).encode()
+
+    def hit() -> float:
+        return per_op_ns(lambda: cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=cache),
+                         ops * 50)  # fmt: skip
+
+    def model_hit() -> float:
+        return per_op_ns(lambda: cuepy.cache.release(directory, values, namespace=NS, file=DEF, cache=cache),
+                         ops * 50)  # fmt: skip
+
+    def loads() -> float:
+        return per_op_ns(lambda: json.loads(payload), ops * 50)
+
+    def through_cue() -> float:
+        return per_op_ns(lambda: cuepy.opm.release(directory, values, namespace=NS, file=DEF), max(1, ops // 2))
+
+    r = rounds({"hit": hit, "model": model_hit, "loads": loads, "cue": through_cue}, n_rounds)
+    size = f"{len(payload) // 1024} KiB"
+    rows.append((f"render cache, {name}: hit / json.loads ({size})", fmt(r["hit"]), fmt(r["loads"]),
+                 f"{r['hit'] / r['loads']:.2f}x", "<= 2x"))  # fmt: skip
+    rows.append((f"render cache, {name}: release() model hit / json.loads", fmt(r["model"]), fmt(r["loads"]),
+                 f"{r['model'] / r['loads']:.2f}x", "(info)"))  # fmt: skip
+    rows.append((f"render cache, {name}: release through CUE / hit", fmt(r["cue"]), fmt(r["hit"]),
+                 f"{r['cue'] / r['hit']:.0f}x faster", ">= 200x"))  # fmt: skip
+
+
+def cold_miss(rows: Rows, name: str, directory: Path, workdir: Path, n_rounds: int) -> None:
+    counter = iter(range(10**6))
+
+    def miss() -> float:
+        cache = cuepy.cache.Cache(workdir / f"cold-{name}-{next(counter)}")
+        start = time.perf_counter_ns()
+        cuepy.cache.load_module(directory, file=DEF, cache=cache)
+        return time.perf_counter_ns() - start
+
+    def plain() -> float:
+        return per_op_ns(lambda: cuepy.load(directory, files=[DEF]), 1, warmup=0)
+
+    r = rounds({"miss": miss, "plain": plain}, n_rounds)
+    rows.append((f"cold miss, {name}: flatten+store+load / ModuleDefinition load", fmt(r["miss"]),
+                 fmt(r["plain"]), f"{r['miss'] / r['plain']:.2f}x", "(report)"))  # fmt: skip
+
+
+def build_anchor() -> Path:
+    sys.path.insert(0, str(ROOT))
+    build_cue = importlib.import_module("build_cue")
+    out = Path(tempfile.mkdtemp()) / "cuepy-native"
+    subprocess.run([build_cue.find_go(), "build", "-o", str(out), "./cmd/cuepy-native"], cwd=ROOT / "go", check=True)
+    return out
+
+
+def parse_cache(rows: Rows, n_rounds: int, ops: int, skip_go: bool) -> None:
+    large = ex.path("large")
+    files = [COMPILED, "values.cue"]
+
+    def op() -> None:
+        with cuepy.load(large, files=files) as v:
+            cuepy.extract(v, format="json")
+
+    def cached() -> float:
+        cuepy.cache.reset_parse_cache(4 << 20)
+        op()
+        return per_op_ns(op, ops)
+
+    def uncached() -> float:
+        cuepy.cache.reset_parse_cache(0)
+        try:
+            return per_op_ns(op, ops)
+        finally:
+            cuepy.cache.reset_parse_cache(4 << 20)
+
+    fns: dict[str, Callable[[], float]] = {"cached": cached, "uncached": uncached}
+    if not skip_go:
+        anchor = build_anchor()
+        flag = f"{CATALOG_MODULE.split('@')[0]}@{CATALOG_VERSION}={CATALOG_DIR}"
+
+        def go() -> float:
+            args = [str(anchor), "load", "-n", str(ops), "-module", flag, str(large), *files]
+            out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+            return float(json.loads(out)["ns_per_op"])
+
+        fns["go"] = go
+    r = rounds(fns, n_rounds)
+    rows.append(("load+extract large compiled: parse cache on / off", fmt(r["cached"]), fmt(r["uncached"]),
+                 f"{r['cached'] / r['uncached']:.2f}x", "(info)"))  # fmt: skip
+    if "go" in r:
+        rows.append(("load+extract large compiled: cuepy warm / Go anchor", fmt(r["cached"]), fmt(r["go"]),
+                     f"{r['cached'] / r['go']:.2f}x", "<= 0.7x"))  # fmt: skip
+        rows.append(("load+extract large compiled: cuepy, no parse cache / Go", fmt(r["uncached"]), fmt(r["go"]),
+                     f"{r['uncached'] / r['go']:.2f}x", "(info)"))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per measurement (median)")
+    parser.add_argument("--ops", type=int, default=4, help="operations per round of a CUE load")
+    parser.add_argument("--skip-go", action="store_true", help="do not build and run the Go anchor")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="cuepy-cache-bench-"))
+    try:
+        cache = cuepy.cache.Cache(workdir / "cache")
+        mods = modules(workdir)
+        rows: Rows = []
+        for name, directory in mods:
+            compiled_cache(rows, name, directory, cache, args.rounds, args.ops)
+        for name, directory in mods:
+            render_cache(rows, name, directory, cache, args.rounds, args.ops)
+        for name, directory in mods:
+            cold_miss(rows, name, directory, workdir, args.rounds)
+        parse_cache(rows, args.rounds, args.ops * 2, args.skip_go)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"cuepy {cuepy.__version__}, CUE {cuepy.__cue_version__}; medians of {args.rounds} interleaved rounds")
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    header = ("measurement", "time", "baseline", "ratio", "goal")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,526 @@
+"""The cache store: an in-process LRU in front of a directory of checksummed text entries.
+
+Layout: ``<directory>/v1/<kind>/<key>.entry``, ``kind`` being ``module`` (the
+CUE source of a compiled Module, in a JSON envelope) or ``render`` (the JSON
+of a release). Each entry is one header line and the payload::
+
+    cuepy-cache 1 <kind> <key> <payload length> <sha256 of the payload>\\n<payload>
+
+An entry is written to a temporary file in the same directory and renamed
+into place (``os.replace``), so a reader sees a whole entry or none. A reader
+checks the header against the entry's name and the payload against the
+length and digest; an entry that fails (truncated, garbled, empty, foreign) is
+removed and reported as ``cuepy.cache.corrupt``, and the caller recomputes.
+Nothing is executed or unpickled: payloads are text (CUE source and JSON).
+
+Recency is the entry's mtime, set when it is written and when another
+process reads it from disk; when the directory grows over ``max_bytes`` the
+least recently used entries are removed, under a file lock so that
+concurrent sweeps do not fight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+from filelock import FileLock
+
+from cuepy.trace import enabled as trace_enabled
+from cuepy.trace import run as trace_run
+
+StrPath = str | os.PathLike[str]
+T = TypeVar("T")
+
+FORMAT = 1
+KINDS = ("module", "render")
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
+_MAGIC = b"cuepy-cache"
+_HEADER_MAX = 256
+_KEY = re.compile(r"[0-9a-f]{64}")
+_TEMP_PREFIX = ".tmp-"
+_STALE_TEMP_SECONDS = 3600.0
+
+_log = structlog.get_logger("cuepy")
+
+
+def short(key: str) -> str:
+    """The first 12 hex digits of a key, for events and messages."""
+    return key[:12]
+
+
+def _event(name: str, *, warning: bool = False, **fields: Any) -> None:
+    if trace_enabled():
+        (_log.warning if warning else _log.debug)(f"cuepy.cache.{name}", **fields)
+
+
+def parse_size(text: str) -> int:
+    """``"512M"``, ``"2G"``, ``"1048576"`` as bytes (K, M, G: powers of 1024)."""
+    s = text.strip().upper().removesuffix("IB").removesuffix("B")
+    factor = 1
+    if s and s[-1] in "KMGT":
+        factor = 1024 ** ("KMGT".index(s[-1]) + 1)
+        s = s[:-1]
+    value = int(float(s) * factor)
+    if value < 0:
+        raise ValueError(f"a cache size cannot be negative: {text!r}")
+    return value
+
+
+@dataclass(slots=True)
+class KindStats:
+    entries: int = 0
+    bytes: int = 0
+
+
+@dataclass(slots=True)
+class Stats:
+    """What ``Cache.stats()`` reports: the directory's content and this process's counters."""
+
+    directory: str
+    max_bytes: int
+    entries: int
+    bytes: int
+    kinds: dict[str, KindStats]
+    memory_entries: int
+    memory_bytes: int
+    hits: int
+    memory_hits: int
+    misses: int
+    stores: int
+    evictions: int
+    corrupt: int
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: getattr(self, k) for k in self.__slots__ if k != "kinds"}
+        out["kinds"] = {k: {"entries": v.entries, "bytes": v.bytes} for k, v in self.kinds.items()}
+        return out
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    """What ``Cache.verify()`` found: entries checked, and the corrupt ones it removed."""
+
+    checked: int = 0
+    removed: list[str] = field(default_factory=list)
+
+
+class _Memory:
+    """A byte-bounded LRU of verified payloads."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> str | None:
+        with self._lock:
+            payload = self._items.get(key)
+            if payload is not None:
+                self._items.move_to_end(key)
+            return payload
+
+    def put(self, key: tuple[str, str], payload: str) -> None:
+        size = len(payload)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.bytes -= len(old)
+            self._items[key] = payload
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self.bytes -= len(dropped)
+
+    def discard(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.bytes -= len(old)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Cache:
+    """Compiled modules and renders, keyed by content: in memory, then on disk.
+
+    - ``directory``: where entries live; default ``$CUEPY_CACHE_DIR`` or the
+      platform's user cache directory (``platformdirs.user_cache_dir("cuepy")``).
+      Created with mode 0700.
+    - ``max_bytes``: bound on the directory's entries (default 512 MiB, or
+      ``$CUEPY_CACHE_MAX_SIZE`` such as ``"256M"``); least recently used
+      entries go first.
+    - ``memory_bytes``: bound on the in-process LRU (default 64 MiB).
+
+    Every method is safe to call from several threads and processes at once.
+    """
+
+    def __init__(
+        self,
+        directory: StrPath | None = None,
+        *,
+        max_bytes: int | None = None,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
+    ) -> None:
+        self.directory = Path(directory if directory is not None else default_directory()).absolute()
+        if max_bytes is None:
+            env = os.environ.get("CUEPY_CACHE_MAX_SIZE", "")
+            max_bytes = parse_size(env) if env else DEFAULT_MAX_BYTES
+        if max_bytes < 0:
+            raise ValueError("max_bytes cannot be negative")
+        self.max_bytes = max_bytes
+        self._memory = _Memory(memory_bytes)
+        self._counters = {"hits": 0, "memory_hits": 0, "misses": 0, "stores": 0, "evictions": 0, "corrupt": 0}
+        self._counter_lock = threading.Lock()
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"<cuepy.cache.Cache {self.directory} max_bytes={self.max_bytes}>"
+
+    # Layout -------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        """The directory of this format's entries."""
+        return self.directory / f"v{FORMAT}"
+
+    def path(self, kind: str, key: str) -> Path:
+        """Where the entry ``kind``/``key`` is stored."""
+        return self.root / kind / f"{key}.entry"
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
+        if not self.directory.is_dir():
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.directory, 0o700)
+        for kind in KINDS:
+            (self.root / kind).mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._ready = True
+
+    def _lock(self) -> FileLock:
+        self._ensure()
+        return FileLock(os.fspath(self.root / ".lock"), timeout=60)
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._counter_lock:
+            self._counters[name] += n
+
+    # Reading ------------------------------------------------------------------
+
+    def get(self, kind: str, key: str) -> str | None:
+        """The payload stored for ``kind``/``key``, or None (a corrupt entry is removed: None)."""
+        _check(kind, key)
+        memo = self._memory.get((kind, key))
+        if memo is not None:
+            self._count("memory_hits")
+            self._count("hits")
+            _event("hit", kind=kind, key=short(key), layer="memory")
+            return memo
+        return trace_run("cache.lookup", lambda: self._get_disk(kind, key), kind=kind, key=short(key))
+
+    def _get_disk(self, kind: str, key: str) -> str | None:
+        start = time.perf_counter_ns()
+        path = self.path(kind, key)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            self._count("misses")
+            _event("miss", kind=kind, key=short(key), duration_ns=time.perf_counter_ns() - start)
+            return None
+        except OSError as exc:
+            self._count("misses")
+            _event("miss", kind=kind, key=short(key), error=str(exc))
+            return None
+        payload, problem = decode_entry(data, kind, key)
+        if payload is None:
+            self._corrupt(path, kind, key, problem)
+            self._count("misses")
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recency, for eviction
+        self._memory.put((kind, key), payload)
+        self._count("hits")
+        _event("hit", kind=kind, key=short(key), layer="disk", bytes=len(data),
+               duration_ns=time.perf_counter_ns() - start)  # fmt: skip
+        return payload
+
+    def discard(self, kind: str, key: str, problem: str) -> None:
+        """Remove an entry whose payload turned out unusable, reporting it as corrupt."""
+        _check(kind, key)
+        self._corrupt(self.path(kind, key), kind, key, problem)
+
+    def _corrupt(self, path: Path, kind: str, key: str, problem: str) -> None:
+        self._count("corrupt")
+        with contextlib.suppress(OSError):
+            path.unlink()
+        self._memory.discard((kind, key))
+        _event("corrupt", warning=True, kind=kind, key=short(key), path=str(path), problem=problem)
+
+    # Writing ------------------------------------------------------------------
+
+    def put(self, kind: str, key: str, payload: str) -> None:
+        """Store ``payload`` for ``kind``/``key`` (atomically), then keep the directory within bounds.
+
+        A failure to write (disk full, read-only directory) is reported as an
+        event and otherwise ignored: the cache is an optimisation.
+        """
+        _check(kind, key)
+        self._memory.put((kind, key), payload)
+
+        def run() -> None:
+            start = time.perf_counter_ns()
+            try:
+                size = self._write(kind, key, payload)
+            except OSError as exc:
+                _event("store", warning=True, kind=kind, key=short(key), error=str(exc))
+                return
+            self._count("stores")
+            _event("store", kind=kind, key=short(key), bytes=size, duration_ns=time.perf_counter_ns() - start)
+            try:
+                self.evict()
+            except Exception as exc:  # a lock timeout or a racing delete: the next store sweeps again
+                _event("evict", warning=True, error=str(exc))
+
+        trace_run("cache.store", run, kind=kind, key=short(key))
+
+    def _write(self, kind: str, key: str, payload: str) -> int:
+        self._ensure()
+        data = encode_entry(kind, key, payload)
+        target = self.path(kind, key)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return len(data)
+
+    # Maintenance --------------------------------------------------------------
+
+    def _entries(self) -> Iterator[tuple[str, os.DirEntry[str], os.stat_result]]:
+        for kind in KINDS:
+            try:
+                it = os.scandir(self.root / kind)
+            except FileNotFoundError:
+                continue
+            with it:
+                for entry in it:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    yield kind, entry, st
+
+    def evict(self, max_bytes: int | None = None) -> int:
+        """Remove least recently used entries until the directory holds at most ``max_bytes``.
+
+        Returns the number of entries removed. Stale temporary files of
+        crashed writers are removed too.
+        """
+        bound = self.max_bytes if max_bytes is None else max_bytes
+        removed = 0
+        with self._lock():
+            now = time.time()
+            live: list[tuple[float, int, str, str]] = []
+            total = 0
+            for kind, entry, st in self._entries():
+                if entry.name.startswith(_TEMP_PREFIX):
+                    if now - st.st_mtime > _STALE_TEMP_SECONDS:
+                        with contextlib.suppress(OSError):
+                            os.unlink(entry.path)
+                    continue
+                live.append((st.st_mtime, st.st_size, entry.path, kind))
+                total += st.st_size
+            if total <= bound:
+                return 0
+            live.sort()
+            for _mtime, size, path, kind in live:
+                if total <= bound:
+                    break
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                total -= size
+                removed += 1
+                key = Path(path).stem
+                self._memory.discard((kind, key))
+                _event("evict", kind=kind, key=short(key), bytes=size)
+        self._count("evictions", removed)
+        return removed
+
+    def stats(self) -> Stats:
+        """Entries and bytes on disk (all processes), and this process's counters."""
+        kinds = {k: KindStats() for k in KINDS}
+        for kind, entry, st in self._entries():
+            if entry.name.startswith(_TEMP_PREFIX):
+                continue
+            kinds[kind].entries += 1
+            kinds[kind].bytes += st.st_size
+        with self._counter_lock:
+            counters = dict(self._counters)
+        return Stats(
+            directory=str(self.directory),
+            max_bytes=self.max_bytes,
+            entries=sum(k.entries for k in kinds.values()),
+            bytes=sum(k.bytes for k in kinds.values()),
+            kinds=kinds,
+            memory_entries=len(self._memory),
+            memory_bytes=self._memory.bytes,
+            **counters,
+        )
+
+    def verify(self) -> VerifyReport:
+        """Check every entry on disk; remove (and report) those that fail."""
+        report = VerifyReport()
+        for kind, entry, _st in list(self._entries()):
+            if entry.name.startswith(_TEMP_PREFIX):
+                continue
+            report.checked += 1
+            key = entry.name.removesuffix(".entry")
+            try:
+                data = Path(entry.path).read_bytes()
+            except FileNotFoundError:
+                continue
+            payload, problem = decode_entry(data, kind, key) if entry.name.endswith(".entry") else (None, "foreign")
+            if payload is None:
+                self._corrupt(Path(entry.path), kind, key, problem)
+                report.removed.append(entry.path)
+        return report
+
+    def clear(self) -> int:
+        """Remove every entry (this format's and older ones); returns how many."""
+        removed = 0
+        self._memory.clear()
+        if not self.directory.is_dir():
+            return 0
+        with self._lock():
+            for kind, entry, _st in list(self._entries()):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+                    if not entry.name.startswith(_TEMP_PREFIX):
+                        _event("evict", kind=kind, key=short(entry.name), reason="clear")
+        return removed
+
+    def forget_memory(self) -> None:
+        """Empty the in-process layer (entries on disk stay)."""
+        self._memory.clear()
+
+
+def _check(kind: str, key: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"cache kind must be one of {KINDS}, not {kind!r}")
+    if not _KEY.fullmatch(key):
+        raise ValueError(f"a cache key is 64 lowercase hex digits, not {key!r}")
+
+
+def encode_entry(kind: str, key: str, payload: str) -> bytes:
+    """Header line + payload, as stored."""
+    body = payload.encode()
+    header = b" ".join([_MAGIC, str(FORMAT).encode(), kind.encode(), key.encode(), str(len(body)).encode(),
+                        hashlib.sha256(body).hexdigest().encode()])  # fmt: skip
+    return header + b"\n" + body
+
+
+def decode_entry(data: bytes, kind: str, key: str) -> tuple[str | None, str]:
+    """(payload, "") when ``data`` is a sound entry for ``kind``/``key``, else (None, what is wrong)."""
+    if not data:
+        return None, "empty"
+    newline = data.find(b"\n", 0, _HEADER_MAX)
+    if newline < 0:
+        return None, "no header"
+    parts = data[:newline].split(b" ")
+    if len(parts) != 6 or parts[0] != _MAGIC:
+        return None, "foreign"
+    if parts[1] != str(FORMAT).encode():
+        return None, f"format {parts[1]!r}"
+    if parts[2] != kind.encode() or parts[3] != key.encode():
+        return None, "entry of another key"
+    body = data[newline + 1 :]
+    if not parts[4].isdigit() or int(parts[4]) != len(body):
+        return None, f"truncated ({len(body)} of {parts[4].decode(errors='replace')} bytes)"
+    if hashlib.sha256(body).hexdigest().encode() != parts[5]:
+        return None, "checksum mismatch"
+    try:
+        return body.decode(), ""
+    except UnicodeDecodeError:
+        return None, "not UTF-8"
+
+
+def default_directory() -> Path:
+    """``$CUEPY_CACHE_DIR``, else ``platformdirs.user_cache_dir("cuepy")``."""
+    env = os.environ.get("CUEPY_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("cuepy"))
+
+
+def disabled_by_env() -> bool:
+    """Whether ``CUEPY_CACHE`` turns the cache off (``off``, ``0``, ``false``, ``no``)."""
+    return os.environ.get("CUEPY_CACHE", "").strip().lower() in ("off", "0", "false", "no", "disable", "disabled")
+
+
+_default: Cache | None = None
+_default_config: tuple[str, str] | None = None
+_default_lock = threading.Lock()
+
+
+def default_cache() -> Cache | None:
+    """The process-wide cache, or None when ``CUEPY_CACHE=off``.
+
+    Made on first use from the environment, and made again when
+    ``CUEPY_CACHE_DIR`` or ``CUEPY_CACHE_MAX_SIZE`` change.
+    """
+    global _default, _default_config
+    if disabled_by_env():
+        return None
+    config = (os.environ.get("CUEPY_CACHE_DIR", ""), os.environ.get("CUEPY_CACHE_MAX_SIZE", ""))
+    with _default_lock:
+        if _default is None or _default_config != config:
+            _default, _default_config = Cache(), config
+        return _default
+
+
+def resolve(cache: Cache | bool | None) -> Cache | None:
+    """The cache a ``cache=`` argument names: a Cache; None or True, the default; False, none."""
+    if isinstance(cache, Cache):
+        return cache
+    if cache is None or cache is True:
+        return default_cache()
+    if cache is False:
+        return None
+    raise TypeError(f"cache must be a cuepy.cache.Cache, True, False or None, not {type(cache).__name__}")
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, int]:
+    """``fn()`` and its duration in ns."""
+    start = time.perf_counter_ns()
+    result = fn()
+    return result, time.perf_counter_ns() - start

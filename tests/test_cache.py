@@ -1,0 +1,457 @@
+"""The compiled-module and render caches (cuepy.cache) and the parsed-source cache of libcuepy.
+
+Real files, real processes: modules are copied or generated into temporary
+directories, caches live in temporary directories, the concurrency test runs
+spawned Python processes (tests/cache_worker.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+import cuepy
+import cuepy.cache
+import cuepy.examples as ex
+import cuepy.opm
+from cuepy._embedded import CATALOG_DIR
+from cuepy.cache import Cache, keys
+from cuepy.cache._store import decode_entry, encode_entry
+from cuepy.cache.keys import canonical_json
+from cuepy.flatten import flatten
+
+DEF = "module_definition.cue"
+NS = "production"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memos() -> Iterator[None]:
+    keys.forget()
+    yield
+    keys.forget()
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Cache:
+    return Cache(tmp_path / "cache")
+
+
+def copy_example(name: str, target: Path) -> Path:
+    shutil.copytree(ex.path(name), target)
+    return target
+
+
+def example_values(directory: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cuepy.load(directory, files=["values.cue"]).lookup("values").export("json"))
+    return data
+
+
+def uncached_release(directory: Path, values: dict[str, Any] | None, namespace: str = NS, **options: Any) -> Any:
+    """What the cache must give back: cuepy.opm.release of the ModuleDefinition, no cache involved."""
+    context = cuepy.Context()
+    module = context.load(directory, files=[DEF], **options)
+    return cuepy.opm.release(module, values, namespace=namespace, context=context).model_dump(mode="json")
+
+
+def uncached_module(directory: Path, **options: Any) -> str:
+    return str(flatten(directory, file=DEF, **options).load().export("cue"))
+
+
+def entries(cache: Cache, kind: str) -> set[str]:
+    return {p.stem for p in (cache.root / kind).glob("*.entry")}
+
+
+# Hits --------------------------------------------------------------------------
+
+
+def test_compiled_module_is_flattened_once(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = ex.path("simple")
+    first = cuepy.cache.load_module(directory, file=DEF, cache=cache)
+    assert first.lookup("kind").to_python() == "Module"
+    assert len(entries(cache, "module")) == 1
+
+    def no_flatten(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a hit must not flatten")
+
+    monkeypatch.setattr(cuepy.flatten, "flatten", no_flatten)
+    for c in (cache, Cache(cache.directory)):  # memory layer, then disk layer (a new process's view)
+        again = cuepy.cache.load_module(directory, file=DEF, cache=c)
+        assert again.export("cue") == first.export("cue")
+    monkeypatch.undo()
+    assert first.export("cue") == uncached_module(directory)
+
+
+def test_compiled_module_passes_through(cache: Cache) -> None:
+    directory = ex.path("simple")
+    value = cuepy.cache.load_module(directory, file="module_compiled.cue", cache=cache)
+    assert value.lookup("kind").to_python() == "Module"
+    assert value.export("cue") == cuepy.load(directory, files=["module_compiled.cue"]).export("cue")
+    assert entries(cache, "module") == set()
+
+
+def test_module_file_in_a_subdirectory(tmp_path: Path, cache: Cache) -> None:
+    directory = copy_example("simple", tmp_path / "simple")
+    (directory / "deploy").mkdir()
+    (directory / DEF).rename(directory / "deploy" / DEF)
+    for c in (cache, Cache(cache.directory)):  # miss, then a hit from disk
+        value = cuepy.cache.load_module(directory, file=f"deploy/{DEF}", cache=c)
+        assert value.export("cue") == flatten(directory / "deploy", file=DEF).load().export("cue")
+    assert len(entries(cache, "module")) == 1
+
+
+def test_render_hit_evaluates_no_cue(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = ex.path("simple")
+    values = example_values(directory)
+    first = cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    assert first == uncached_release(directory, values)
+
+    def no_cue(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a render hit must not evaluate CUE")
+
+    monkeypatch.setattr("cuepy.cache._modules._compute_release", no_cue)
+    monkeypatch.setattr("cuepy.cache._modules.cue_load", no_cue)
+    assert cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=Cache(cache.directory)) == first
+    model = cuepy.cache.release(directory, values, namespace=NS, file=DEF, cache=cache)
+    assert isinstance(model, cuepy.opm.ModuleRelease)
+    assert model.model_dump(mode="json") == first
+    assert model.module.kind == "ModuleDefinition"
+
+
+def test_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = ex.path("simple")
+    monkeypatch.setenv("CUEPY_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.setenv("CUEPY_CACHE", "off")
+    assert cuepy.cache.default_cache() is None
+    values = example_values(directory)
+    assert cuepy.cache.render(directory, values, namespace=NS, file=DEF) == uncached_release(directory, values)
+    assert not (tmp_path / "c").exists()
+    monkeypatch.delenv("CUEPY_CACHE")
+    default = cuepy.cache.default_cache()
+    assert default is not None and default.directory == tmp_path / "c"
+    cuepy.cache.render(directory, values, namespace=NS, file=DEF)
+    assert stat.S_IMODE(os.stat(tmp_path / "c").st_mode) == 0o700
+    assert len(entries(default, "render")) == 1
+    assert cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=False) == uncached_release(
+        directory, values
+    )
+
+
+def test_paths_and_timestamps_do_not_decide(tmp_path: Path, cache: Cache) -> None:
+    a = copy_example("simple", tmp_path / "a")
+    values = example_values(a)
+    cuepy.cache.render(a, values, namespace=NS, file=DEF, cache=cache)
+    stored = entries(cache, "render")
+    b = copy_example("simple", tmp_path / "b")  # same bytes elsewhere: same key
+    os.utime(b / DEF, (1, 1))  # another timestamp, same content: same key
+    assert cuepy.cache.render(b, values, namespace=NS, file=DEF, cache=cache) == uncached_release(b, values)
+    assert entries(cache, "render") == stored
+
+
+# Invalidation ------------------------------------------------------------------
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+INVALIDATIONS = ["source file", "value", "namespace", "dependency version", "dependency content",
+                 "cuepy version", "cue version"]  # fmt: skip
+
+
+@pytest.mark.parametrize("change", INVALIDATIONS)
+def test_a_change_misses_and_matches_uncached(
+    change: str, tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = copy_example("simple", tmp_path / "simple")
+    catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG_DIR, catalog)
+    modules: dict[str, Any] = {"cuepy.dev/opm@v0.1.0": catalog}
+    values = example_values(directory)
+    namespace = NS
+
+    def run() -> tuple[Any, str]:
+        release = cuepy.cache.render(directory, values, namespace=namespace, file=DEF, modules=modules, cache=cache)
+        module = cuepy.cache.load_module(directory, file=DEF, modules=modules, cache=cache).export("cue")
+        return release, module
+
+    run()
+    before = (entries(cache, "render"), entries(cache, "module"))
+    if change == "source file":
+        _edit(directory / DEF, '"app.kubernetes.io/part-of": "simple-app"', '"app.kubernetes.io/part-of": "simple-apq"')
+    elif change == "value":
+        values["frontend"]["replicas"] += 1
+    elif change == "namespace":
+        namespace = "staging"
+    elif change == "dependency version":
+        _edit(directory / "cue.mod" / "module.cue", '"v0.1.0"', '"v0.2.0"')
+        modules = {"cuepy.dev/opm@v0.2.0": catalog}
+    elif change == "dependency content":
+        _edit(catalog / "schemas" / "schemas.cue", '*"Always" | "OnFailure"', '"Always" | *"OnFailure"')
+    elif change == "cuepy version":
+        monkeypatch.setattr(keys, "cuepy_version", lambda: "99.0.0")
+    elif change == "cue version":
+        monkeypatch.setattr(keys, "cue_version", lambda: "v9.9.9")
+    release, module = run()
+    after = (entries(cache, "render"), entries(cache, "module"))
+    assert after[0] > before[0], "the render did not miss"
+    if change not in ("value", "namespace"):
+        assert after[1] > before[1], "the compiled module did not miss"
+    assert release == uncached_release(directory, values, namespace, modules=modules)
+    assert module == uncached_module(directory, modules=modules)
+    if change == "dependency content":
+        assert release["components"]["frontend"]["spec"]["restartPolicy"] == "OnFailure"
+
+
+def test_new_file_in_module_misses(tmp_path: Path, cache: Cache) -> None:
+    directory = copy_example("simple", tmp_path / "simple")
+    values = example_values(directory)
+    cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    (directory / "extra").mkdir()
+    (directory / "extra" / "x.cue").write_text("package extra\nx: 1\n")
+    cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    assert len(entries(cache, "render")) == 2
+
+
+# Corruption --------------------------------------------------------------------
+
+CORRUPTIONS = ["truncated", "garbled", "empty", "foreign", "other key", "header only", "bad module payload",
+               "module that does not load"]  # fmt: skip
+
+
+def _corrupt(path: Path, how: str, kind: str, key: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) * 2 // 3])
+    elif how == "garbled":
+        i = len(data) - 10
+        path.write_bytes(data[:i] + bytes([data[i] ^ 0x20]) + data[i + 1 :])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "foreign":
+        path.write_bytes(b"\x80\x04\x95 not a cuepy entry \x00\xff" * 10)
+    elif how == "other key":
+        path.write_bytes(encode_entry(kind, "0" * 64, data.split(b"\n", 1)[1].decode()))
+    elif how == "header only":
+        path.write_bytes(data.split(b"\n", 1)[0] + b"\n")
+    elif how == "bad module payload":  # sound checksum, not an entry cuepy wrote
+        path.write_bytes(encode_entry(kind, key, '{"source": 1}' if kind == "module" else "[1, 2]"))
+    elif how == "module that does not load":
+        payload = {"source_kind": "ModuleDefinition", "filename": "zz.cue", "source": "package simple\nx: 1 & 2\n"}
+        body = json.dumps(payload) if kind == "module" else '{"kind": "ModuleRelease"}'
+        path.write_bytes(encode_entry(kind, key, body))
+
+
+@pytest.mark.parametrize("kind", ["module", "render"])
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_corrupt_entry_is_evicted_and_recomputed(how: str, kind: str, cache: Cache) -> None:
+    directory = ex.path("simple")
+    values = example_values(directory)
+
+    def run(c: Cache) -> Any:
+        if kind == "module":
+            return cuepy.cache.load_module(directory, file=DEF, cache=c).export("cue")
+        return cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=c)
+
+    good = run(cache)
+    (key,) = entries(cache, kind)
+    path = cache.path(kind, key)
+    _corrupt(path, how, kind, key)
+    fresh = Cache(cache.directory)  # nothing in memory: the disk entry is read
+    try:
+        with cuepy.trace(), capture_logs() as logs:
+            again = run(fresh)
+    finally:
+        structlog.reset_defaults()  # capture_logs leaves structlog "configured": events would print
+    assert again == good
+    assert [e for e in logs if e["event"] == "cuepy.cache.corrupt" and e["log_level"] == "warning"], logs
+    assert decode_entry(path.read_bytes(), kind, key)[0] is not None, "the entry was not rewritten"
+    assert run(Cache(cache.directory)) == good
+
+
+def test_verify_removes_corrupt_entries(cache: Cache) -> None:
+    directory = ex.path("simple")
+    values = example_values(directory)
+    cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    cuepy.cache.render(directory, values, namespace="other", file=DEF, cache=cache)
+    first, second = sorted(entries(cache, "render"))
+    _corrupt(cache.path("render", first), "garbled", "render", first)
+    (cache.root / "render" / "stray.txt").write_text("hello")
+    report = cache.verify()
+    assert report.checked == 4 and len(report.removed) == 2
+    assert entries(cache, "render") == {second}
+
+
+# Eviction ----------------------------------------------------------------------
+
+
+def _key(i: int) -> str:
+    return hashlib.sha256(str(i).encode()).hexdigest()
+
+
+def test_size_bound_holds_and_evicts_least_recently_used(tmp_path: Path) -> None:
+    payload = "x" * 10_000
+    size = len(encode_entry("render", _key(0), payload))
+    bound = int(size * 3.5)
+    cache = Cache(tmp_path / "c", max_bytes=bound)
+    for i in range(3):
+        cache.put("render", _key(i), payload)
+        time.sleep(0.02)
+    assert Cache(tmp_path / "c").get("render", _key(0)) == payload  # read from disk: now the most recent
+    time.sleep(0.02)
+    for i in range(3, 12):
+        cache.put("render", _key(i), payload)
+        assert cache.stats().bytes <= bound
+        time.sleep(0.02)
+        if i == 3:
+            assert entries(cache, "render") == {_key(0), _key(2), _key(3)}, "not least recently used first"
+    assert cache.stats().entries == 3
+    assert cache.stats().evictions == 9
+
+
+def test_clear_and_stats(cache: Cache) -> None:
+    cache.put("module", _key(1), "{}")
+    cache.put("render", _key(2), "{}")
+    stats = cache.stats()
+    assert (stats.entries, stats.kinds["module"].entries, stats.kinds["render"].entries) == (2, 1, 1)
+    assert cache.clear() == 2
+    assert cache.stats().entries == 0
+    assert cache.get("module", _key(1)) is None
+
+
+# Concurrency -------------------------------------------------------------------
+
+PROCESSES, OPS, MODULES = 4, 200, 10
+
+
+def test_processes_share_the_cache(tmp_path: Path) -> None:
+    """4 spawned processes x 200 loads and renders over 10 modules, on one cold cache at once."""
+    spec: dict[str, Any] = {"namespaces": ["a", "b"], "modules": []}
+    for m in range(MODULES):
+        directory = ex.generate(1 + m % 2, seed=m, directory=tmp_path / f"m{m}")
+        values = example_values(directory)
+        other = json.loads(json.dumps(values))
+        for component in other["components"].values():
+            component["replicas"] = component.get("replicas", 1) + 1
+        spec["modules"].append({"directory": str(directory), "values": [values, other]})
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    cache_dir = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    worker = [sys.executable, str(ROOT / "tests" / "cache_worker.py"), str(spec_path), str(cache_dir)]
+    procs = [subprocess.Popen([*worker, str(seed), str(OPS)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env, text=True) for seed in range(PROCESSES)]  # fmt: skip
+    # Meanwhile, the expected results, serially and without the cache.
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from cache_worker import load_digest
+    finally:
+        sys.path.pop(0)
+    expected: dict[tuple[int, str, int, str], str] = {}
+    for m, module in enumerate(spec["modules"]):
+        expected[(m, "load", 0, "")] = load_digest(module["directory"], False)
+        for v, values in enumerate(module["values"]):
+            for ns in spec["namespaces"]:
+                expected[(m, "render", v, ns)] = hashlib.sha256(
+                    canonical_json(uncached_release(Path(module["directory"]), values, ns)).encode()
+                ).hexdigest()
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+        results.extend(json.loads(out))
+    assert len(results) == PROCESSES * OPS
+    for m, op, v, ns, digest in results:
+        assert digest == expected[(m, op, v, ns)], (m, op, v, ns)
+    assert not Cache(cache_dir).verify().removed
+    assert not list((cache_dir / "v1").rglob(".tmp-*")), "a temporary file was left behind"
+
+
+# The parsed-source cache -------------------------------------------------------
+
+
+def test_parse_cache_hits_and_agrees(make_module: Any) -> None:
+    directory = make_module({
+        "a.cue": """
+            package app
+            env: string @tag(env)
+            x: {name: env, n: len(env)}
+            y: b
+        """,
+        "b.cue": 'package app\nb: x.name\nx: name: string | *"default"\n',
+    })  # fmt: skip
+    cuepy.cache.reset_parse_cache()
+    first = cuepy.load(directory, tags={"env": "prod"}).to_python()
+    before = cuepy.cache.parse_cache_info()
+    assert before.misses >= 2 and before.entries >= 2
+    # Tag injection rewrites the syntax tree: a shared tree would keep "prod".
+    second = cuepy.load(directory, tags={"env": "staging"}).to_python()
+    assert cuepy.cache.parse_cache_info().hits >= before.hits + 2
+    assert first == {"env": "prod", "x": {"name": "prod", "n": 4}, "y": "prod", "b": "prod"}
+    assert second == {"env": "staging", "x": {"name": "staging", "n": 7}, "y": "staging", "b": "staging"}
+    # A file loaded alone after it was loaded with its package (whose fields its
+    # identifiers were bound to) agrees with an uncached load.
+    alone = cuepy.load(directory, files=["b.cue"])
+    assert alone.to_python() == {"b": "default", "x": {"name": "default"}}
+    cuepy.cache.reset_parse_cache(0)
+    try:
+        uncached = cuepy.load(directory, files=["b.cue"])
+        assert cuepy.cache.parse_cache_info().hits == 0
+    finally:
+        cuepy.cache.reset_parse_cache(4 << 20)
+    assert alone.export("cue") == uncached.export("cue")
+
+
+def test_parse_cache_on_examples_matches_uncached() -> None:
+    directory = ex.path("large")
+    cuepy.cache.reset_parse_cache(4 << 20)
+    cached = [cuepy.load(directory, files=["module_compiled.cue", "values.cue"]).export("json") for _ in range(2)]
+    assert cuepy.cache.parse_cache_info().hits > 0
+    cuepy.cache.reset_parse_cache(0)
+    try:
+        uncached = cuepy.load(directory, files=["module_compiled.cue", "values.cue"]).export("json")
+    finally:
+        cuepy.cache.reset_parse_cache(4 << 20)
+    assert cached == [uncached, uncached]
+
+
+# Command line ------------------------------------------------------------------
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from cuepy.cache.cli import register_cli
+
+    parser = argparse.ArgumentParser(prog="cuepy")
+    register_cli(parser.add_subparsers(dest="command", required=True))
+
+    def run(*argv: str) -> str:
+        args = parser.parse_args(["cache", "--dir", str(tmp_path / "c"), *argv])
+        assert args.run(args) == 0
+        return capsys.readouterr().out
+
+    cache = Cache(tmp_path / "c")
+    cache.put("render", _key(1), "{}")
+    assert run("path").strip() == str(tmp_path / "c")
+    assert json.loads(run("stats", "--json"))["entries"] == 1
+    assert "render:" in run("stats")
+    cache.path("render", _key(1)).write_text("junk")
+    assert "removed 1" in run("verify")
+    cache.put("render", _key(2), "{}")
+    assert "removed 1 entries" in run("clear")
