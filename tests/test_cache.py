@@ -352,7 +352,8 @@ def test_processes_share_the_cache(tmp_path: Path) -> None:
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))
     cache_dir = tmp_path / "cache"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    # The workers import the same cuepy as this process (the installed one in CI), not the checkout's.
+    env = {**os.environ, "PYTHONPATH": str(Path(cuepy.__file__).resolve().parent.parent)}
     worker = [sys.executable, str(ROOT / "tests" / "cache_worker.py"), str(spec_path), str(cache_dir)]
     procs = [subprocess.Popen([*worker, str(seed), str(OPS)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               env=env, text=True) for seed in range(PROCESSES)]  # fmt: skip
