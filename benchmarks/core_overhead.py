@@ -64,14 +64,14 @@ def main() -> None:
     module_flag = f"{CATALOG_MODULE.split('@')[0]}@{CATALOG_VERSION}={CATALOG_DIR}"
     rows = []
     scalar_go, scalar_py = [], []
-    for _ in range(3):  # interleaved rounds: the machine is shared and noisy
+    for _ in range(5):  # interleaved rounds: the machine is shared and noisy
         scalar_go.append(go_ns(anchor, "scalar", "-n", "200000"))
         scalar_py.append(py_scalar_ns(200000))
     rows.append(("lookup+to_python (scalar)", statistics.median(scalar_py), statistics.median(scalar_go)))
     large = path("large")
     for file in ("module_definition.cue", "module_compiled.cue"):
         go, py = [], []
-        for _ in range(3):
+        for _ in range(5):
             go.append(go_ns(anchor, "load", "-n", "5", "-module", module_flag, str(large), file, "values.cue"))
             py.append(py_load_ns(large, [file, "values.cue"], 5))
         rows.append((f"load+extract large/{file}", statistics.median(py), statistics.median(go)))
