@@ -41,13 +41,26 @@ def _run_flatten(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cuepy.bench.cli import add_arguments, run
+
+    parser = sub.add_parser(
+        "bench",
+        help="benchmark every load path on the example and generated modules (docs/benchmarks.md)",
+        description="Time each path (definition, compiled, flattened, cached, render_hit, go_native, cue_cli) "
+        "on the examples and generated modules; print the table, ratios and goals.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(run=run)
+
+
 def _add_cache(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from cuepy.cache.cli import register_cli
 
     register_cli(sub)
 
 
-COMMANDS: list[Register] = [_add_flatten, _add_cache]
+COMMANDS: list[Register] = [_add_flatten, _add_cache, _add_bench]
 
 
 def parser() -> argparse.ArgumentParser:

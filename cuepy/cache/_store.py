@@ -37,7 +37,6 @@ from typing import Any, TypeVar
 import structlog
 from filelock import FileLock
 
-from cuepy.trace import enabled as trace_enabled
 from cuepy.trace import run as trace_run
 
 StrPath = str | os.PathLike[str]
@@ -62,7 +61,9 @@ def short(key: str) -> str:
 
 
 def _event(name: str, *, warning: bool = False, **fields: Any) -> None:
-    if trace_enabled():
+    # Through structlog only once the application configured it: a trace()
+    # collector alone must not make structlog's defaults print.
+    if structlog.is_configured():
         (_log.warning if warning else _log.debug)(f"cuepy.cache.{name}", **fields)
 
 

@@ -1,0 +1,97 @@
+"""``cuepy bench``: arguments and the run (registered by cuepy.cli's ``_add_bench``)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from cuepy.bench._models import PATHS, BenchConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="the one-minute run: the three examples, fewer and shorter rounds")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print one JSON object (results, ratios, goals) only")
+    parser.add_argument("--plot", metavar="FILE", help="write time per op against components (log-log) as PNG")
+    parser.add_argument("--markdown", metavar="FILE", help="write the tables as markdown")
+    parser.add_argument("--modules", metavar="LIST",
+                        help="comma-separated examples (simple, moderate, large, nested) and component counts "
+                             "of generated modules (default: simple,moderate,large,24,48,96,192,384)")  # fmt: skip
+    parser.add_argument("--paths", metavar="LIST", help=f"comma-separated paths (default: all: {','.join(PATHS)})")
+    parser.add_argument("--repeats", type=int, metavar="N", help="timed rounds per path and module (at most)")
+    parser.add_argument("--go-dir", metavar="DIR", help="cuepy's go/ directory, for go_native and cue_cli")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    # For tests and quick looks: shorter rounds, fewer of them.
+    parser.add_argument("--round-seconds", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--path-seconds", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--min-repeats", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--stage-ops", type=int, help=argparse.SUPPRESS)
+
+
+def config_from(args: argparse.Namespace) -> BenchConfig:
+    from cuepy.bench._runner import module_names
+
+    base = BenchConfig.quick_config() if args.quick else BenchConfig()
+    update: dict[str, Any] = {}
+    if args.modules:
+        update["modules"] = module_names(args.modules)
+    if args.paths:
+        update["paths"] = module_names(args.paths)
+    if args.go_dir:
+        update["go_dir"] = Path(args.go_dir)
+    for name in ("repeats", "round_seconds", "path_seconds", "min_repeats", "stage_ops"):
+        if getattr(args, name) is not None:
+            update[name] = getattr(args, name)
+    if "repeats" in update and "min_repeats" not in update:
+        update["min_repeats"] = min(base.min_repeats, update["repeats"])
+    return BenchConfig.model_validate({**base.model_dump(), **update})
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The ``cuepy bench`` command that ``args`` stand for (recorded in the results)."""
+    words = ["cuepy", "bench"]
+    for flag in ("quick", "json", "no_progress"):
+        if getattr(args, flag, False):
+            words.append("--" + flag.replace("_", "-"))
+    for option in (
+        "modules",
+        "paths",
+        "repeats",
+        "plot",
+        "markdown",
+        "go_dir",
+        "round_seconds",
+        "path_seconds",
+        "min_repeats",
+        "stage_ops",
+    ):
+        value = getattr(args, option, None)
+        if value is not None:
+            words += ["--" + option.replace("_", "-"), str(value)]
+    return shlex.join(words)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from cuepy.bench._output import markdown, plot
+    from cuepy.bench._runner import run as run_bench
+
+    try:
+        config = config_from(args)
+    except (ValidationError, ValueError) as exc:
+        print(f"cuepy bench: {exc}", file=sys.stderr)
+        return 2
+    results = run_bench(config, progress=not args.no_progress, command=command_line(args))
+    if args.plot:
+        plot(results, args.plot)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(results), encoding="utf-8")
+    if args.json:
+        sys.stdout.write(results.model_dump_json() + "\n")
+    else:
+        sys.stdout.write(results.table())
+    return 0
