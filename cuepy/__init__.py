@@ -14,6 +14,7 @@ from cuepy.errors import (
     CueForkError,
     CueIncompleteError,
     CueInternalError,
+    CueLimitError,
     CueLoadError,
     CueLookupError,
     CueSyntaxError,
@@ -35,6 +36,7 @@ __all__ = [
     "CueForkError",
     "CueIncompleteError",
     "CueInternalError",
+    "CueLimitError",
     "CueLoadError",
     "CueLookupError",
     "CueSyntaxError",
@@ -71,7 +73,7 @@ def live_handles() -> int:
 
 
 # Subpackages loaded on first use: importing cuepy stays cheap.
-_SUBMODULES = {"opm", "examples", "cache", "bench"}
+_SUBMODULES = {"opm", "examples", "cache", "bench", "limits"}
 
 
 def __getattr__(name: str) -> Any:

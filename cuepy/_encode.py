@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from cuepy.errors import CueLimitError
 
 
 def to_cue(data: Any) -> str:
@@ -24,15 +27,28 @@ def to_cue(data: Any) -> str:
     except ValueError as exc:
         if "circular" in str(exc).lower():
             raise ValueError("cannot convert a value that contains itself to CUE") from None
-        raise ValueError("CUE has no NaN or infinity; cannot convert float value") from exc
+        if "float" in str(exc).lower():
+            raise ValueError("CUE has no NaN or infinity; cannot convert float value") from exc
+        # else an int too long for str() (sys.get_int_max_str_digits()): the writer spells it in hex
+    except RecursionError:
+        pass  # the writer below reports it
     parts: list[str] = []
-    _write(data, parts, set())
+    try:
+        _write(data, parts, set())
+    except RecursionError:
+        raise CueLimitError(
+            f"data nested deeper than Python's recursion limit ({sys.getrecursionlimit()}) "
+            "cannot be converted to CUE",
+            limit="depth",
+        ) from None
     return "".join(parts)
 
 
 def _write(x: Any, out: list[str], seen: set[int]) -> None:
-    if x is None or isinstance(x, bool | int | str):
+    if x is None or isinstance(x, bool | str):
         out.append(json.dumps(x, ensure_ascii=False))
+    elif isinstance(x, int):
+        out.append(_int_literal(x))
     elif isinstance(x, float):
         if not math.isfinite(x):
             raise ValueError("CUE has no NaN or infinity; cannot convert float value")
@@ -60,6 +76,13 @@ def _write(x: Any, out: list[str], seen: set[int]) -> None:
     else:
         kinds = "dict, list, str, int, float, bool, None, bytes"
         raise TypeError(f"cannot convert {type(x).__name__} to CUE (use {kinds})")
+
+
+def _int_literal(x: int) -> str:
+    try:
+        return str(x)
+    except ValueError:  # longer than sys.get_int_max_str_digits(): hex is exact, linear and unlimited
+        return f"-{-x:#x}" if x < 0 else f"{x:#x}"
 
 
 def _enter(x: object, seen: set[int]) -> None:

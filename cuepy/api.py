@@ -39,6 +39,8 @@ class Context:
 
     def __init__(self, _handle: int = 0) -> None:
         lib, ffi = native()
+        if type(_handle) is not int:
+            raise TypeError("cuepy.Context() takes no arguments")
         if not _handle:
             out = ffi.new("cue_handle *")
             check(lib.cue_context_new(out))
@@ -64,16 +66,25 @@ class Context:
         except Exception:
             pass
 
+    def __reduce__(self) -> Any:
+        raise TypeError("a cuepy.Context lives in libcuepy and cannot be pickled or sent to another process")
+
     def compile(self, source: str | bytes, *, filename: str | None = None) -> Value:
         """Compile CUE source; errors carry ``filename`` in their positions."""
         if isinstance(source, str):
-            data = source.encode()
+            try:
+                data = source.encode()
+            except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 spelling
+                where = f"{exc.reason} at character {exc.start}"
+                raise CueSyntaxError(f"{filename or '<source>'}: source is not valid Unicode text ({where})") from None
         elif isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
         else:
             raise TypeError(f"source must be str or bytes, not {type(source).__name__}")
         if filename is not None and not isinstance(filename, str):
             raise TypeError(f"filename must be str, not {type(filename).__name__}")
+        if filename is not None and "\x00" in filename:
+            raise CueUsageError("filename contains a NUL byte")
         if b"\x00" in data:
             raise CueSyntaxError(f"{filename or '<source>'}: source contains a NUL byte")
         lib, ffi = native()
@@ -82,7 +93,7 @@ class Context:
         def run() -> Value:
             out = ffi.new("cue_handle *")
             check(lib.cue_compile(self.handle, data, len(data), name, out))
-            return Value(out[0])
+            return Value._own(out[0])
 
         self.compiles += 1
         return traced("build", run, filename=filename or "<source>", size=len(data))
@@ -160,6 +171,8 @@ def load(
       registry (cuepy's embedded catalog is always among them).
     - ``context``: load into this context instead of a fresh one.
     """
+    if context is not None and not isinstance(context, Context):
+        raise TypeError(f"context must be a cuepy.Context, not {type(context).__name__}")
     return _load(context or Context(), path, package=package, files=files, overlay=overlay, tags=tags,
                  registry=registry, cache_dir=cache_dir, modules=modules)  # fmt: skip
 
@@ -172,7 +185,7 @@ def _load(context: Context, path: StrPath, **options: Any) -> Value:
     def run() -> Value:
         out = ffi.new("cue_handle *")
         check(lib.cue_load(context.handle, data, len(data), out))
-        return Value(out[0])
+        return Value._own(out[0])
 
     return traced("load", run, path=config["dir"], files=config["args"])
 
@@ -209,7 +222,12 @@ def _load_config(
 def _path(p: object, what: str) -> str:
     if not isinstance(p, str | os.PathLike):
         raise TypeError(f"{what} must be a str or os.PathLike, not {type(p).__name__}")
-    return os.fspath(p)
+    path = os.fspath(p)
+    if not isinstance(path, str):
+        raise TypeError(f"{what} must be a str path, not {type(path).__name__}")
+    if "\x00" in path:
+        raise CueUsageError(f"{what} contains a NUL byte: {path!r}")
+    return path
 
 
 def _tags(tags: Mapping[str, str] | Sequence[str] | None) -> list[str]:
@@ -223,6 +241,8 @@ def _tags(tags: Mapping[str, str] | Sequence[str] | None) -> list[str]:
 
 
 def _overlay(directory: Path, overlay: Mapping[StrPath, str | bytes] | None) -> dict[str, str]:
+    if overlay is not None and not isinstance(overlay, Mapping):
+        raise TypeError(f"overlay must be a mapping of path to source, not {type(overlay).__name__}")
     result: dict[str, str] = {}
     for name, content in (overlay or {}).items():
         target = directory / _path(name, "overlay path")
@@ -249,6 +269,8 @@ def _registry(registry: str | RegistryLike | None) -> str:
 
 
 def _modules(modules: Mapping[str, StrPath] | None) -> dict[str, dict[str, str]]:
+    if modules is not None and not isinstance(modules, Mapping):
+        raise TypeError(f"modules must be a mapping of 'module@version' to directory, not {type(modules).__name__}")
     merged: dict[str, StrPath] = {**embedded_modules(), **(modules or {})}
     result: dict[str, dict[str, str]] = {}
     for key, directory in merged.items():
@@ -270,7 +292,7 @@ def unify(*values: Any) -> Value:
         handles = ffi.new("cue_handle[]", [v.handle for v, _ in converted])
         out = ffi.new("cue_handle *")
         check(lib.cue_unify(handles, len(converted), out))
-        return Value(out[0])
+        return Value._own(out[0])
 
     try:
         return traced("unify", run, count=len(values))

@@ -45,6 +45,11 @@ class CueError(Exception):
         self.text = text
         self.errors = errors
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle with the details, so that errors cross process boundaries
+        # (cuepy.limits runs evaluations in a worker process) intact.
+        return (type(self), (self.text, self.errors), self.__dict__)
+
     @property
     def positions(self) -> tuple[Position, ...]:
         """All source positions of all errors, in order."""
@@ -75,6 +80,20 @@ class CueUsageError(CueError, ValueError):
     """A call was malformed: an invalid path, a closed value, a wrong handle."""
 
 
+class CueLimitError(CueError):
+    """A limit was exceeded: the caller's time or memory bound on an evaluation
+    (``cuepy.limits``), or what Python can represent (a float beyond 64 bits,
+    an integer longer than ``sys.get_int_max_str_digits()``, nesting deeper
+    than the recursion limit), or the Go stack of a worker whose evaluation
+    recursed without end. ``limit`` names it: "time", "memory", "stack",
+    "float", "int", "depth"; "" when the Go side reports it.
+    """
+
+    def __init__(self, text: str, errors: tuple[ErrorDetail, ...] = (), *, limit: str = "") -> None:
+        super().__init__(text, errors)
+        self.limit = limit
+
+
 class CueInternalError(CueError):
     """The Go side failed unexpectedly (a recovered panic); please report it."""
 
@@ -89,6 +108,7 @@ _BY_CATEGORY: dict[str, type[CueError]] = {
     "eval": CueEvalError,
     "incomplete": CueIncompleteError,
     "usage": CueUsageError,
+    "limit": CueLimitError,
     "internal": CueInternalError,
 }
 

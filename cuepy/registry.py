@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from cuepy._native import check, free_handle, native
 
@@ -15,11 +16,13 @@ class Registry:
     """
 
     def __init__(self, address: str = "127.0.0.1:0") -> None:
+        self._handle: int = 0
+        _check_str(address, "address")
         lib, ffi = native()
         out = ffi.new("cue_handle *")
         host = ffi.new("char **")
         check(lib.cue_registry_serve(address.encode(), out, host))
-        self._handle: int = out[0]
+        self._handle = out[0]
         try:
             self.host: str = ffi.string(host[0]).decode()
         finally:
@@ -39,6 +42,9 @@ class Registry:
         if handle:
             free_handle(handle)
 
+    def __reduce__(self) -> Any:
+        raise TypeError(f"a cuepy.Registry cannot be pickled; pass its address ({self.registry!r}) instead")
+
     def __enter__(self) -> Registry:
         return self
 
@@ -54,5 +60,17 @@ class Registry:
 
 def publish(registry: str, module_dir: str | os.PathLike[str], version: str) -> None:
     """Zip the module in ``module_dir`` and push it as ``version`` to ``registry`` (CUE_REGISTRY syntax)."""
+    _check_str(registry, "registry")
+    _check_str(version, "version")
+    if not isinstance(module_dir, str | os.PathLike):
+        raise TypeError(f"module_dir must be a str or os.PathLike, not {type(module_dir).__name__}")
+    _check_str(os.fspath(module_dir), "module_dir")
     lib, _ = native()
     check(lib.cue_registry_publish(registry.encode(), os.fspath(module_dir).encode(), version.encode()))
+
+
+def _check_str(x: object, what: str) -> None:
+    if not isinstance(x, str):
+        raise TypeError(f"{what} must be a str, not {type(x).__name__}")
+    if "\x00" in x:
+        raise ValueError(f"{what} contains a NUL byte")

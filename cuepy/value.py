@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import enum
 import json
+import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from cuepy._native import check, native, take_bytes, take_error, take_handles
-from cuepy.errors import CueLookupError, CueUsageError
+from cuepy.errors import CueLimitError, CueLookupError, CueUsageError
 from cuepy.trace import run as traced
 
 if TYPE_CHECKING:
@@ -50,19 +51,26 @@ def _opts(**flags: bool) -> int:
 def _check_path(path: object) -> bytes:
     if not isinstance(path, str):
         raise TypeError(f"a CUE path must be a str such as 'a.b.\"c-d\".#e[0]', not {type(path).__name__}")
-    return path.encode()
+    if "\x00" in path:  # C strings end there: the Go side would see a shorter path
+        raise CueUsageError(f"invalid path {path!r}: contains a NUL byte")
+    try:
+        return path.encode()
+    except UnicodeEncodeError:
+        raise CueUsageError(f"invalid path {path!r}: not valid Unicode text") from None
 
 
-def _bytes_hook(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1 and _BYTES_KEY in obj:
-        return base64.b64decode(obj[_BYTES_KEY])
-    return obj
+def _bytes_hook(pairs: list[tuple[str, Any]]) -> Any:
+    # A bytes value is the one pair ("\x00bytes", base64); a struct's own field of
+    # that name comes as two pairs (go/export.go), so the two never mix.
+    if len(pairs) == 1 and pairs[0][0] == _BYTES_KEY:
+        return base64.b64decode(pairs[0][1])
+    return dict(pairs)
 
 
 # How to read cue_decode's output, by its flags (CUE_DECODED_* in go/cuepy.h).
 _DECODERS: dict[int, Callable[[bytes], Any]] = {
     0: json.loads,
-    1: lambda data: json.loads(data, object_hook=_bytes_hook),
+    1: lambda data: json.loads(data, object_pairs_hook=_bytes_hook),
     2: bytes.decode,
     3: int,
     4: bytes,
@@ -79,7 +87,28 @@ class Value:
     __slots__ = ("__weakref__", "_handle")
 
     def __init__(self, handle: int) -> None:
+        """Take ownership of a libcuepy value handle (cuepy's functions make Values; this checks its kind)."""
+        self._handle = 0
+        if type(handle) is not int or handle <= 0:
+            raise TypeError("cuepy.Value takes a libcuepy value handle; make values with cuepy.compile, encode or load")
+        lib, ffi = native()
+        out = ffi.new("uint32_t[2]")
+        concrete = ffi.new("int32_t *")
+        check(lib.cue_kind(handle, out, out + 1, concrete))  # a usage error for any other kind of handle
         self._handle = handle
+
+    @classmethod
+    def _own(cls, handle: int) -> Value:
+        """A Value owning ``handle``, fresh from libcuepy (no check: the fast path)."""
+        v = object.__new__(cls)
+        v._handle = handle
+        return v
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "a cuepy.Value lives in libcuepy and cannot be pickled or sent to another process; "
+            "send its data instead (cuepy.extract(value), value.export('cue'))"
+        )
 
     # Lifetime ---------------------------------------------------------------
 
@@ -127,7 +156,7 @@ class Value:
         check(lib.cue_lookup(self.handle, _check_path(path), out))
         if not out[0]:
             raise CueLookupError(f"no field at path {path!r}")
-        return Value(out[0])
+        return Value._own(out[0])
 
     def get(self, path: str, default: Any = None) -> Any:
         """The value at ``path``, or ``default`` if there is none."""
@@ -148,7 +177,7 @@ class Value:
         check(lib.cue_fields(self.handle, _opts(definitions=definitions, hidden=hidden, optional=optional),
                              labels_out, values_out))  # fmt: skip
         labels = json.loads(take_bytes(labels_out))
-        values = [Value(h) for h in take_handles(values_out)]
+        values = [Value._own(h) for h in take_handles(values_out)]
         return iter(list(zip(labels, values, strict=True)))
 
     def elements(self) -> Iterator[Value]:
@@ -156,7 +185,7 @@ class Value:
         lib, ffi = native()
         out = ffi.new("cue_handles *")
         check(lib.cue_elements(self.handle, out))
-        return iter([Value(h) for h in take_handles(out)])
+        return iter([Value._own(h) for h in take_handles(out)])
 
     # Kind and concreteness --------------------------------------------------
 
@@ -182,7 +211,7 @@ class Value:
         out = ffi.new("cue_handle *")
         has = ffi.new("int32_t *")
         check(lib.cue_default(self.handle, out, has))
-        return Value(out[0])
+        return Value._own(out[0])
 
     @property
     def context(self) -> Context:
@@ -214,7 +243,7 @@ class Value:
             try:
                 out = ffi.new("cue_handle *")
                 check(lib.cue_fill(self.handle, path_bytes, other.handle, out))
-                return Value(out[0])
+                return Value._own(out[0])
             finally:
                 if owned:
                     other.close()
@@ -244,7 +273,22 @@ class Value:
             data = ffi.unpack(out.data, out.len)
         finally:
             lib.cue_free(out.data)
-        return _DECODERS[out.flags](data)
+        try:
+            return _DECODERS[out.flags](data)
+        except RecursionError:
+            raise CueLimitError(
+                f"value nested deeper than Python's recursion limit ({sys.getrecursionlimit()}) allows "
+                "as Python data; export it (value.export('json')) instead",
+                limit="depth",
+            ) from None
+        except ValueError as exc:
+            if "integer string conversion" not in str(exc):
+                raise
+            raise CueLimitError(
+                f"value holds an integer longer than Python converts from text ({exc}); "
+                "raise sys.set_int_max_str_digits() or export it (value.export('json')) instead",
+                limit="int",
+            ) from None
 
     def export(
         self,

@@ -91,6 +91,11 @@ func compile(ctx *cue.Context, src, filename string) (cue.Value, error) {
 	if err != nil {
 		return cue.Value{}, withCategory(catSyntax, err)
 	}
+	if hasLongExponent(src) { // go/numbers.go
+		if err := checkNumbers(f); err != nil {
+			return cue.Value{}, err
+		}
+	}
 	v := ctx.BuildFile(f)
 	if err := v.Err(); err != nil {
 		return cue.Value{}, withCategory(catEval, err)

@@ -70,7 +70,8 @@ typedef struct {
 
 /* cue_decode's out.flags: how to read out.data. Scalars skip JSON. */
 #define CUE_DECODED_JSON 0        /* JSON */
-#define CUE_DECODED_JSON_BYTES 1  /* JSON with {"\u0000bytes": base64} objects for bytes */
+#define CUE_DECODED_JSON_BYTES 1  /* JSON with {"\u0000bytes": base64} objects for bytes; a struct's
+                                     own field "\u0000bytes" is written twice (read the pairs) */
 #define CUE_DECODED_STRING 2      /* one string, raw UTF-8 */
 #define CUE_DECODED_INT 3         /* one integer, in decimal */
 #define CUE_DECODED_BYTES 4       /* one bytes value, raw */

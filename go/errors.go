@@ -19,6 +19,7 @@ const (
 	catEval       = "eval"
 	catIncomplete = "incomplete"
 	catUsage      = "usage"
+	catLimit      = "limit" // a value beyond what the caller's side can represent
 	catInternal   = "internal"
 )
 

@@ -79,7 +79,7 @@ func (d *decoder) decode(v cue.Value) error {
 		v = dv
 	}
 	if err := v.Err(); err != nil {
-		return withCategory(catEval, err)
+		return classify(v, err) // as cue_validate: a non-concrete failure is incomplete
 	}
 	switch v.Kind() {
 	case cue.NullKind:
@@ -155,6 +155,12 @@ func (d *decoder) float(v cue.Value) error {
 	if err != nil {
 		return withCategory(catEval, err)
 	}
+	// CUE's decimals reach far beyond a 64-bit float: Python would read
+	// 1e400 as inf and 1e-400 as 0.0, silently.
+	if _, err := v.Float64(); err != nil {
+		return withCategory(catLimit, cueerrors.Newf(v.Pos(),
+			"%s: float %s is out of the range of a 64-bit float (export it as JSON or CUE text to keep it)", v.Path(), text))
+	}
 	d.buf = append(d.buf, text...)
 	if !bytes.ContainsAny(text, ".eE") {
 		d.buf = append(d.buf, ".0"...)
@@ -177,10 +183,21 @@ func (d *decoder) structure(v cue.Value) error {
 		if !first {
 			d.buf = append(d.buf, ',')
 		}
-		d.str(iter.Selector().Unquoted())
+		label := iter.Selector().Unquoted()
+		d.str(label)
 		d.buf = append(d.buf, ':')
+		start := len(d.buf)
 		if err := d.decode(iter.Value()); err != nil {
 			return err
+		}
+		if end := len(d.buf); label == bytesKey {
+			// A field of the user's named like the bytes marker is written
+			// twice, so that the reader, which sees each pair, can tell the
+			// struct {"\u0000bytes": "..."} from a bytes value.
+			d.buf = append(d.buf, ',')
+			d.str(label)
+			d.buf = append(d.buf, ':')
+			d.buf = append(d.buf, d.buf[start:end]...)
 		}
 	}
 	d.buf = append(d.buf, '}')
@@ -212,12 +229,13 @@ func incomplete(v cue.Value) error {
 	if err == nil {
 		err = cueerrors.Newf(v.Pos(), "%s: incomplete value %v", v.Path(), v)
 	}
-	return withCategory(catIncomplete, err)
+	return withCategory(catIncomplete, locate(v, err))
 }
 
 // classify tells an incomplete value from an invalid one after a failure
 // that needed concrete data.
 func classify(v cue.Value, err error) error {
+	err = locate(v, err)
 	if v.Validate() == nil {
 		return withCategory(catIncomplete, err)
 	}
@@ -238,6 +256,11 @@ func cue_export(vh C.cue_handle, formatID C.int32_t, opts C.uint32_t, out *C.cue
 	case C.CUE_FORMAT_YAML:
 		data, err = cueyaml.Encode(v)
 		if err != nil {
+			// The YAML encoder names the node it cannot write, not where it
+			// is; a concrete check says which field and where.
+			if verr := v.Validate(cue.Concrete(true)); verr != nil {
+				err = verr
+			}
 			err = classify(v, err)
 		}
 	case C.CUE_FORMAT_CUE:

@@ -124,6 +124,9 @@ func loadInstance(cfg *loadConfig) (*build.Instance, error) {
 	if inst.Err != nil {
 		return nil, classifyLoadError(inst, cfg.Overlay)
 	}
+	if err := confine(inst, cfg); err != nil { // go/confine.go
+		return nil, err
+	}
 	return inst, nil
 }
 
@@ -194,6 +197,9 @@ func dataFile(ctx *cue.Context, f *build.File, overlay map[string]string) (cue.V
 	if err != nil {
 		return cue.Value{}, withCategory(catLoad, err)
 	}
+	if err := checkUTF8(f.Filename, src); err != nil { // the decoders say less, without a line
+		return cue.Value{}, err
+	}
 	var expr ast.Expr
 	switch f.Encoding {
 	case build.JSON:
@@ -202,13 +208,24 @@ func dataFile(ctx *cue.Context, f *build.File, overlay map[string]string) (cue.V
 		var file *ast.File
 		file, err = cueyaml.Extract(f.Filename, src)
 		if err == nil {
+			if hasLongExponent(src) {
+				if err := checkNumbers(file); err != nil {
+					return cue.Value{}, err
+				}
+			}
 			return ctx.BuildFile(file), nil
 		}
+		err = yamlError(f.Filename, src, err) // go/locate.go
 	default:
 		return cue.Value{}, withCategory(catLoad, fmt.Errorf("%s: unsupported file type %q", f.Filename, f.Encoding))
 	}
 	if err != nil {
 		return cue.Value{}, withCategory(catSyntax, err)
+	}
+	if hasLongExponent(src) {
+		if err := checkNumbers(expr); err != nil {
+			return cue.Value{}, err
+		}
 	}
 	return ctx.BuildExpr(expr), nil
 }
