@@ -143,7 +143,7 @@ cue_handle cue_registry_publish(char *registry, char *module_dir, char *version)
  * of the content; each load gets a deep copy. */
 typedef struct {
     int64_t entries;    /* files cached */
-    int64_t bytes;      /* their source bytes */
+    int64_t bytes;      /* their source bytes plus a fixed charge per entry */
     int64_t max_bytes;  /* the bound on bytes; 0: the cache is off */
     uint64_t hits;
     uint64_t misses;

@@ -113,7 +113,13 @@ func (c *parseCacheT) get(key parseKey) *ast.File {
 	return el.Value.(*parseEntry).file
 }
 
+// entryOverhead is charged for every entry on top of its source bytes: a
+// tree costs kilobytes of heap even for a one-line file, so a stream of
+// distinct small overlays must not grow the cache past its bound in spirit.
+const entryOverhead = 8 << 10
+
 func (c *parseCacheT) put(key parseKey, f *ast.File, size int64) {
+	size += entryOverhead
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if size > c.max {

@@ -14,7 +14,7 @@ class ParseCacheInfo:
     entries: int
     """Files whose tree is kept."""
     bytes: int
-    """Their source bytes."""
+    """Their source bytes plus a fixed 8 KiB charge per entry (a tree's heap cost even for a tiny file)."""
     max_bytes: int
     """The bound on ``bytes``; 0 when the cache is off."""
     hits: int

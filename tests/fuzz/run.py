@@ -38,7 +38,10 @@ from typing import Any
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent.parent))  # the cuepy of this checkout
+# cuepy itself comes from the environment (the installed package; in a source
+# tree built in place, PYTHONPATH=.): never put the checkout on sys.path
+# here, since the test suite imports this module and its worker processes
+# would then import an unbuilt source tree.
 
 _STATE = struct.Struct("<qq")  # (index being run, inputs done)
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))  # the cuepy of this checkout
-
+# cuepy comes from the environment (installed, or PYTHONPATH=. in a source
+# tree built in place); the test suite imports this module, so it must not
+# put the checkout on sys.path.
 import cuepy
 from cuepy._native import native
 from cuepy.value import ExportFormat
