@@ -166,6 +166,7 @@ func (c *parseCacheT) enabled() bool {
 
 //export cue_parsecache_read
 func cue_parsecache_read(out *C.cue_parsecache_info) {
+	defer func() { _ = recover() }() // no Go panic crosses the C boundary
 	c := parseCache
 	c.mu.Lock()
 	out.entries = C.int64_t(len(c.entries))
@@ -179,6 +180,7 @@ func cue_parsecache_read(out *C.cue_parsecache_info) {
 
 //export cue_parsecache_reset
 func cue_parsecache_reset(maxBytes C.int64_t) {
+	defer func() { _ = recover() }() // no Go panic crosses the C boundary
 	parseCache.reset(int64(maxBytes))
 }
 
