@@ -228,6 +228,79 @@ def test_new_file_in_module_misses(tmp_path: Path, cache: Cache) -> None:
     assert len(entries(cache, "render")) == 2
 
 
+def _replace_atomically(path: Path, old: str, new: str) -> None:
+    """As editors and deployment tools save: a new file renamed over the old one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(path.read_text().replace(old, new, 1))
+    os.replace(tmp, path)
+
+
+LABEL = '"1.2.0"'
+OTHER_LABEL = '"1.2.1"'
+DISK_CHANGES = ["edit in place", "replace by rename", "delete a sibling", "new file in cue.mod",
+                "directory swapped", "symlink retargeted", "file behind a symlink edited"]  # fmt: skip
+
+
+@pytest.mark.parametrize("change", DISK_CHANGES)
+def test_a_change_on_disk_misses_after_warm_hits(change: str, tmp_path: Path, cache: Cache) -> None:
+    # Warm hits check the files through descriptors held open on them; every
+    # way a file or directory can change on disk must still be seen.
+    store = tmp_path / "store"
+    copy_example("simple", store / "v1")
+    if change == "directory swapped":
+        (tmp_path / "current").symlink_to(store / "v1")
+        directory = tmp_path / "current"
+    else:
+        directory = store / "v1"
+    versions = directory / ".versions"  # (a link may not leave the module root)
+    if change in ("symlink retargeted", "file behind a symlink edited"):
+        versions.mkdir()
+        for version, label in (("a", LABEL), ("b", OTHER_LABEL)):
+            (versions / f"def-{version}.cue").write_text((directory / DEF).read_text().replace(LABEL, label, 1))
+        (directory / DEF).unlink()
+        (directory / DEF).symlink_to(versions / "def-a.cue")
+    values = example_values(directory)
+    for _ in range(3):  # a miss, a hit checked by path, hits checked through descriptors
+        assert cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    assert len(entries(cache, "render")) == 1
+    if change == "edit in place":
+        _edit(directory / DEF, LABEL, OTHER_LABEL)
+    elif change == "replace by rename":
+        _replace_atomically(directory / DEF, LABEL, OTHER_LABEL)
+    elif change == "delete a sibling":
+        (directory / "module_compiled.cue").unlink()
+    elif change == "new file in cue.mod":
+        (directory / "cue.mod" / "extra.cue").write_text("package extra\n")
+    elif change == "directory swapped":
+        shutil.copytree(store / "v1", store / "v2", symlinks=True)
+        _edit(store / "v2" / DEF, LABEL, OTHER_LABEL)
+        (tmp_path / "next").symlink_to(store / "v2")
+        os.replace(tmp_path / "next", tmp_path / "current")
+    elif change == "symlink retargeted":
+        (directory / "next.cue").symlink_to(versions / "def-b.cue")
+        os.replace(directory / "next.cue", directory / DEF)
+    elif change == "file behind a symlink edited":
+        _edit(versions / "def-a.cue", LABEL, OTHER_LABEL)
+    release = cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    assert len(entries(cache, "render")) == 2, "the change was not seen"
+    assert release == uncached_release(directory, values)
+    if change not in ("delete a sibling", "new file in cue.mod"):
+        assert release["module"]["version"] == "1.2.1"
+
+
+def test_descriptors_are_bounded(tmp_path: Path, cache: Cache) -> None:
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    for i in range(keys._HELD_SETS * 2):
+        directory = copy_example("simple", tmp_path / f"m{i}")
+        for _ in range(3):
+            cuepy.cache.render(directory, None, namespace=NS, file=DEF, cache=cache)
+    if before is not None:
+        held = len(os.listdir("/proc/self/fd")) - before
+        files_per_set = 6  # the directory, cue.mod, cue.mod/module.cue and three .cue files (the root by path)
+        assert held <= keys._HELD_SETS * files_per_set, held
+    keys.forget()
+
+
 # Corruption --------------------------------------------------------------------
 
 CORRUPTIONS = ["truncated", "garbled", "empty", "foreign", "other key", "header only", "bad module payload",

@@ -7,7 +7,6 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cuepy.api import Context, RegistryLike, _registry
@@ -29,7 +28,8 @@ ModuleKind = str  # "ModuleDefinition" or "Module"
 class _Request:
     """One module to load: where, which file or package, and how dependencies resolve."""
 
-    directory: Path
+    directory: str
+    """Absolute path of the module's directory."""
     file: str | None
     package: str | None
     registry: str
@@ -72,10 +72,9 @@ def _request(
     cache_dir: StrPath | None,
     verify: bool,
 ) -> _Request:
-    if file is not None and not isinstance(file, str | os.PathLike):
-        raise TypeError("file must be one path (the module file), not a list")
+    _check_file(file)
     return _Request(
-        directory=Path(path).absolute(),
+        directory=os.path.abspath(path),
         file=os.fspath(file) if file is not None else None,
         package=package,
         registry=_registry(registry),
@@ -84,6 +83,11 @@ def _request(
         cache_dir=cache_dir,
         verify=verify,
     )
+
+
+def _check_file(file: object) -> None:
+    if file is not None and not isinstance(file, str | os.PathLike):
+        raise TypeError("file must be one path (the module file), not a list")
 
 
 # Compiled modules ---------------------------------------------------------------
@@ -174,7 +178,7 @@ def _compile(request: _Request, cache: Cache | None, key: str, context: Context)
     kind = _kind(value)
     if kind == "Module":
         return value, kind  # already compiled: passes through
-    source: Value | Path = value if request.file is not None else request.directory
+    source: Value | str = value if request.file is not None else request.directory
     compiled = flatten(source, package=request.package, verify=request.verify, **options)
     # The Module belongs in the definition's directory (its imports resolve
     # there): named relative to the directory the load starts from.
@@ -269,35 +273,70 @@ def _render(
     cache_arg: Cache | bool | None,
 ) -> T:
     """The release parsed by ``parse``, from the cache or computed (and stored)."""
-    request = _request(path, file, package, registry, modules, cache_dir, verify)
+    _check_file(file)
     cache = resolve(cache_arg)
     if not isinstance(namespace, str):
         raise TypeError(f"namespace must be a str, not {type(namespace).__name__}")
     try:
-        values_json = None if values is None else keys.canonical_json(dict(values))
+        values_json = None if values is None else keys.canonical_json(_as_dict(values))
     except (TypeError, ValueError):
         cache = None  # not JSON data: computed every time
         values_json = None
     if cache is None:
+        request = _request(path, file, package, registry, modules, cache_dir, verify)
         return parse(_compute_release(request, values, namespace, name, None))
 
-    def key() -> str:
-        return keys.digest("render", request.sources(), **request.key_parts(),
-                           values=values_digest, namespace=namespace, name=name)  # fmt: skip
+    # A hit must cost little more than reading its JSON: the key of the same
+    # call is remembered while no file it was computed from has changed.
+    versions = (keys.cuepy_version(), keys.cue_version())
+    call = (_where(path), file, package, _registry(registry), os.environ.get("CUE_REGISTRY", ""),
+            _modules_key(modules), verify, values_json, namespace, name, versions)  # fmt: skip
+    known = keys.recall(call)
+    if known is not None:
+        payload = cache.get("render", known)
+        if payload is not None:
+            try:
+                return parse(payload)
+            except ValueError as exc:  # sound bytes, unusable content (pydantic's errors are ValueErrors)
+                cache.discard("render", known, f"unusable release: {str(exc).splitlines()[0]}")
 
-    values_digest = None if values_json is None else hashlib.sha256(values_json.encode()).hexdigest()
-    first = key()
-    payload = cache.get("render", first)
+    request = _request(path, file, package, registry, modules, cache_dir, verify)
+    sources = request.sources()
+    key = _render_key(request, sources, values_json, namespace, name)
+    keys.remember(call, sources, key)
+    payload = cache.get("render", key)
     if payload is not None:
         try:
             return parse(payload)
-        except ValueError as exc:  # sound bytes, unusable content (pydantic's errors are ValueErrors)
-            cache.discard("render", first, f"unusable release: {str(exc).splitlines()[0]}")
+        except ValueError as exc:
+            cache.discard("render", key, f"unusable release: {str(exc).splitlines()[0]}")
     payload = _compute_release(request, values, namespace, name, cache)
     result = parse(payload)
-    if key() == first:  # (sources changed while computing: the result is returned, not stored)
-        cache.put("render", first, payload)
+    if _render_key(request, request.sources(), values_json, namespace, name) == key:
+        cache.put("render", key, payload)  # (sources changed while computing: returned, not stored)
     return result
+
+
+def _as_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    return values if type(values) is dict else dict(values)
+
+
+def _where(path: StrPath) -> str:
+    """``path`` as given, with the working directory when relative (it resolves against it)."""
+    given = os.fspath(path)
+    return given if os.path.isabs(given) else os.path.join(os.getcwd(), given)
+
+
+def _modules_key(modules: Mapping[str, StrPath] | None) -> tuple[tuple[str, str], ...]:
+    return tuple((k, os.fspath(v)) for k, v in modules.items()) if modules else ()
+
+
+def _render_key(
+    request: _Request, sources: keys.SourceSet, values_json: str | None, namespace: str, name: str | None
+) -> str:
+    values_digest = None if values_json is None else hashlib.sha256(values_json.encode()).hexdigest()
+    return keys.digest("render", sources, **request.key_parts(), values=values_digest, namespace=namespace,
+                       name=name)  # fmt: skip
 
 
 def _compute_release(

@@ -20,18 +20,28 @@ Paths and timestamps never decide a hit: each file is named by its path
 relative to the module root and represented by the sha256 of its content.
 Within one process, the digest of a file is remembered against its
 ``(mtime, ctime, size, inode)``, so an unchanged file is not read again; a
-changed byte changes the ctime and the mtime, hence a new digest.
+changed byte changes the ctime and the mtime, hence a new digest. The key of
+a whole call (``recall``/``remember``) is remembered the same way, against
+the signatures of every file and directory it read, so that a warm hit costs
+a few ``stat`` calls (see ``_Seen``) and no hashing.
+
+The embedded catalog is part of the installed cuepy, like its Python code:
+it is hashed once per process (so a catalog edited between two runs changes
+every key), and not watched for edits while a process runs.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import hashlib
 import json
 import os
 import stat
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import weakref
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -97,41 +107,128 @@ def forget() -> None:
         _memo.clear()
     with _sets_lock:
         _sets.clear()
+    _calls.clear()
+    with _holders_lock:
+        holders = list(_holders)
+        _holders.clear()
+    for seen in holders:
+        seen.release()
+    global _embedded
+    _embedded = None
 
 
 class _Seen:
-    """The files and directories a digest was computed from, with their stat signatures."""
+    """The files and directories a digest was computed from, with their stat signatures.
+
+    ``unchanged()`` re-stats them all. The walk's roots, and whatever was
+    reached through a symbolic link, are stat-ed by path; everything else,
+    once a set is validated again, through a descriptor held open on it
+    (``fstat`` skips the path lookup). That is as strict: an edit changes the
+    file's own signature, and a file or directory replaced by rename or
+    deleted changes the signature of the directory that holds it, which is
+    watched too, up to the roots checked by path. Only the
+    ``_HELD_SETS`` most recently validated sets hold descriptors.
+    """
 
     def __init__(self) -> None:
         self.paths: dict[str, _Signature] = {}
+        self.by_path: set[str] = set()
+        self._held: list[tuple[int, _Signature]] | None = None
+        self._lock = threading.Lock()
 
-    def add(self, path: str, st: os.stat_result) -> None:
+    def add(self, path: str, st: os.stat_result, *, by_path: bool = False) -> None:
         self.paths[path] = _signature(st)
+        if by_path:
+            self.by_path.add(path)
 
     def unchanged(self) -> bool:
         """Whether every file and directory still has its signature (a new or removed file
         changes its directory's)."""
+        held = self._held
+        if held is None:
+            return self._unchanged_by_path() and self._hold()
         try:
-            for path, sig in self.paths.items():
-                st = os.stat(path)
-                if (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev) != sig:
+            for path in self.by_path:
+                if _signature(os.stat(path)) != self.paths[path]:
+                    return False
+            for fd, sig in held:
+                if _signature(os.fstat(fd)) != sig:
                     return False
         except OSError:
             return False
         return True
 
+    def _unchanged_by_path(self) -> bool:
+        try:
+            return all(_signature(os.stat(path)) == sig for path, sig in self.paths.items())
+        except OSError:
+            return False
 
-def _walk(root: str, seen: _Seen, *, cue_only: bool, recursive: bool = True) -> Iterable[tuple[str, os.stat_result]]:
-    """(path, stat) of the regular files under ``root``, sorted, skipping dot-directories."""
+    def _hold(self) -> bool:
+        """Open descriptors on the paths not checked by path (best effort); always True."""
+        with self._lock:
+            if self._held is not None:
+                return True
+            held: list[tuple[int, _Signature]] = []
+            try:
+                for path, sig in self.paths.items():
+                    if path not in self.by_path:
+                        held.append((os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)), sig))
+            except OSError:  # e.g. no permission to open, or a platform that cannot open directories
+                _close(held)
+                self.by_path = set(self.paths)
+                held = []
+            self._held = held
+        if held:
+            weakref.finalize(self, _close, held)
+            _remember_held(self)
+        return True
+
+    def release(self) -> None:
+        """Close the descriptors (checks go by path again)."""
+        with self._lock:
+            held, self._held = self._held, None
+        if held:
+            _close(held)
+
+
+def _close(held: list[tuple[int, _Signature]]) -> None:
+    while held:
+        with contextlib.suppress(OSError):
+            os.close(held.pop()[0])
+
+
+_HELD_SETS = 16
+_holders: collections.deque[_Seen] = collections.deque()
+_holders_lock = threading.Lock()
+
+
+def _remember_held(seen: _Seen) -> None:
+    with _holders_lock:
+        _holders.append(seen)
+        dropped = _holders.popleft() if len(_holders) > _HELD_SETS else None
+    if dropped is not None:
+        dropped.release()
+
+
+def _walk(
+    root: str, seen: _Seen, *, cue_only: bool, recursive: bool = True, linked: bool = False, top: bool = True
+) -> Iterable[tuple[str, os.stat_result]]:
+    """(path, stat) of the regular files under ``root``, sorted, skipping dot-directories.
+
+    The top ``root`` is recorded to be checked by path, and so is everything
+    reached through a symbolic link (``linked``).
+    """
     try:
-        seen.add(root, os.stat(root))
+        seen.add(root, os.stat(root), by_path=top or linked)
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except FileNotFoundError:
         return
     for entry in entries:
+        through_link = linked or entry.is_symlink()
         if entry.is_dir(follow_symlinks=True):
             if recursive and not entry.name.startswith("."):
-                yield from _walk(entry.path, seen, cue_only=cue_only)
+                yield from _walk(entry.path, seen, cue_only=cue_only, linked=through_link, top=False)
             continue
         if cue_only and not entry.name.endswith(".cue"):
             continue
@@ -140,7 +237,7 @@ def _walk(root: str, seen: _Seen, *, cue_only: bool, recursive: bool = True) -> 
         except FileNotFoundError:
             continue
         if stat.S_ISREG(st.st_mode):
-            seen.add(entry.path, st)
+            seen.add(entry.path, st, by_path=through_link)
             yield entry.path, st
 
 
@@ -180,6 +277,12 @@ class SourceSet:
     """(``path@version``, tree sha256) of every module served from a directory."""
     fingerprint: str = ""
     """sha256 of the above (computed once)."""
+    seen: _Seen | None = field(default=None, compare=False, repr=False)
+    """The files and directories read, with their stat signatures when read."""
+
+    def current(self) -> bool:
+        """Whether no file or directory this set was computed from has changed since."""
+        return self.seen is not None and self.seen.unchanged()
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -190,6 +293,15 @@ class SourceSet:
 
 _sets: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[_Seen, SourceSet]] = {}
 _sets_lock = threading.Lock()
+_embedded: tuple[tuple[str, str], ...] | None = None
+
+
+def _embedded_digests() -> tuple[tuple[str, str], ...]:
+    """(``path@version``, tree sha256) of the modules shipped in cuepy, hashed once per process."""
+    global _embedded
+    if _embedded is None:
+        _embedded = tuple(sorted((key, tree_digest(d)) for key, d in embedded_modules().items()))
+    return _embedded
 
 
 def source_set(directory: StrPath, *, modules: Mapping[str, StrPath] | None = None) -> SourceSet:
@@ -208,7 +320,7 @@ def source_set(directory: StrPath, *, modules: Mapping[str, StrPath] | None = No
     if cached is not None and cached[0].unchanged():
         return cached[1]
     path = Path(directory).absolute()
-    served = {**embedded_modules(), **(modules or {})}
+    served = dict(_embedded_digests())
     seen = _Seen()
     root = module_root(path) or path
     base = os.fspath(root)
@@ -219,8 +331,10 @@ def source_set(directory: StrPath, *, modules: Mapping[str, StrPath] | None = No
         rel = _relative(file, base)
         if rel not in files:
             files[rel] = file_digest(file, st)
-    module_digests = tuple(sorted((key, tree_digest(d, seen=seen)) for key, d in served.items()))
-    result = SourceSet(path, root, tuple(sorted(files.items())), module_digests)
+    for key, d in (modules or {}).items():  # the caller's modules may change while we run: watched
+        served[key] = tree_digest(d, seen=seen)
+    module_digests = tuple(sorted(served.items()))
+    result = SourceSet(path, root, tuple(sorted(files.items())), module_digests, seen=seen)
     with _sets_lock:
         if len(_sets) >= 1024:
             _sets.clear()
@@ -228,9 +342,31 @@ def source_set(directory: StrPath, *, modules: Mapping[str, StrPath] | None = No
     return result
 
 
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+# Keys of whole calls ------------------------------------------------------------
+
+_calls: dict[Hashable, tuple[SourceSet, str]] = {}
+_CALLS_MAX = 4096
+
+
+def recall(call: Hashable) -> str | None:
+    """The key remembered for ``call`` (its arguments, as data), if no file it read has changed since."""
+    known = _calls.get(call)
+    return known[1] if known is not None and known[0].current() else None
+
+
+def remember(call: Hashable, sources: SourceSet, key: str) -> None:
+    """Remember ``key`` for ``call``, valid while ``sources`` are current."""
+    if len(_calls) >= _CALLS_MAX:
+        _calls.clear()
+    _calls[call] = (sources, key)
+
+
 def canonical_json(data: Any) -> str:
     """JSON with sorted keys and no whitespace; TypeError/ValueError for what JSON cannot hold."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _canonical.encode(data)
 
 
 def digest(kind: str, sources: SourceSet, **parts: Any) -> str:

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -53,6 +54,7 @@ func main() {
 	cacheDir := flags.String("cache-dir", "", "CUE_CACHE_DIR")
 	modules := moduleFlag{}
 	flags.Var(modules, "module", "serve module PATH@VERSION from DIR (PATH@VERSION=DIR), as cuepy does its catalog")
+	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the timed operations to this file")
 	_ = flags.Parse(os.Args[2:])
 	var op func() error
 	switch mode {
@@ -71,6 +73,11 @@ func main() {
 	for i := 0; i < *warmup; i++ {
 		check(op())
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
@@ -78,6 +85,7 @@ func main() {
 		check(op())
 	}
 	elapsed := time.Since(start)
+	pprof.StopCPUProfile()
 	runtime.ReadMemStats(&after)
 	out := map[string]any{
 		"mode":          mode,
