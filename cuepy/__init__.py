@@ -23,7 +23,7 @@ from cuepy.errors import (
     Position,
 )
 from cuepy.registry import Registry, publish
-from cuepy.trace import EvalStats, MemStats, StageEvent, Trace, eval_stats, memstats, trace
+from cuepy.trace import EvalStats, MemStats, StageEvent, Trace, eval_stats, memstats, set_gc_percent, trace
 from cuepy.value import Kind, Value
 
 __version__ = "0.1.0"
@@ -60,6 +60,7 @@ __all__ = [
     "load",
     "memstats",
     "publish",
+    "set_gc_percent",
     "trace",
     "unify",
 ]

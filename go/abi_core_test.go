@@ -408,3 +408,25 @@ func TestMemstats(t *testing.T) {
 		t.Fatalf("gc_cycles went from %d to %d across cue_gc", m2.GCCycles, m3.GCCycles)
 	}
 }
+
+func TestSetGCPercent(t *testing.T) {
+	// The test binary's environment may set GOGC; libcuepy's default applies otherwise.
+	want := int32(defaultGCPercent)
+	if v, ok := os.LookupEnv("GOGC"); ok {
+		want = 100 // what Go makes of a value it cannot read
+		if n, err := strconv.Atoi(v); err == nil {
+			want = int32(n)
+		} else if v == "off" {
+			want = -1
+		}
+	}
+	if got := testSetGCPercent(250); got != want {
+		t.Fatalf("initial GC percent %d, want %d", got, want)
+	}
+	if got := testSetGCPercent(-1); got != 250 {
+		t.Fatalf("previous GC percent %d, want 250", got)
+	}
+	if got := testSetGCPercent(want); got != -1 {
+		t.Fatalf("previous GC percent %d, want -1 (off)", got)
+	}
+}

@@ -127,6 +127,8 @@ func testReadMemstats() testMemstats {
 
 func testGC() { C.cue_gc() }
 
+func testSetGCPercent(p int32) int32 { return int32(C.cue_set_gc_percent(C.int32_t(p))) }
+
 func testContextNew() (uint64, string) {
 	var out C.cue_handle
 	errh := C.cue_context_new(&out)

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 /* cdef-begin */
-#define CUEPY_ABI_VERSION 1
+#define CUEPY_ABI_VERSION 2
 
 typedef uint64_t cue_handle;
 
@@ -108,6 +108,8 @@ cue_handle cue_handle_free(cue_handle h);
 int64_t cue_live_handles(void);
 void cue_read_memstats(cue_memstats *out);
 void cue_gc(void);
+/* Go's GC target (GOGC): set it to percent (< 0: off) and return the previous one. */
+int32_t cue_set_gc_percent(int32_t percent);
 void cue_read_eval_stats(cue_eval_stats *out);
 
 /* Errors: JSON {"category", "text", "errors": [{"message", "path", "positions"}]}. */

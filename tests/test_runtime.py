@@ -23,10 +23,11 @@ _OUTSIDE = Path(__file__).resolve().parent
 _ENV = dict(os.environ, PYTHONPATH=str(Path(cuepy.__file__).resolve().parent.parent))
 
 
-def _run_python(code: str) -> subprocess.CompletedProcess[str]:
+def _run_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, cwd=_OUTSIDE, env=_ENV
-    )
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, cwd=_OUTSIDE,
+        env=_ENV if env is None else env,
+    )  # fmt: skip
 
 
 def _rss_kib() -> int:
@@ -199,3 +200,13 @@ def test_library_does_not_configure_logging() -> None:
     out = _run_python(code)
     assert out.stdout.strip() == "False"
     assert out.stderr == ""
+
+
+def test_gc_target_defaults_to_400_and_honours_gogc() -> None:
+    # A process of its own each time: the GC target is process-wide.
+    code = "import cuepy; print(cuepy.set_gc_percent(100)); print(cuepy.set_gc_percent(-5))"
+    env = {k: v for k, v in _ENV.items() if k != "GOGC"}
+    assert _run_python(code, env=env).stdout.split() == ["400", "100"]
+    assert _run_python(code, env={**env, "GOGC": "150"}).stdout.split() == ["150", "100"]
+    with pytest.raises(TypeError):
+        cuepy.set_gc_percent("400")  # type: ignore[arg-type]

@@ -146,15 +146,27 @@ def anchor_startup_cpu(anchor: Path) -> int:
     return min(costs)
 
 
+def gc_percent() -> int:
+    """libcuepy's GC target (read by setting it and setting it back)."""
+    previous = cuepy.set_gc_percent(100)
+    cuepy.set_gc_percent(previous)
+    return previous
+
+
 def run_anchor(anchor: Path, directory: Path, files: list[str], modules: dict[str, Path], n: int,
                warmup: int) -> AnchorResult:  # fmt: skip
-    """``cuepy-native load``: n timed load + JSON exports in one process, after ``warmup`` untimed ones."""
+    """``cuepy-native load``: n timed load + JSON exports in one process, after ``warmup`` untimed ones.
+
+    The anchor runs with libcuepy's GC target (``GOGC``), so that the two
+    differ only in what the binding adds.
+    """
     args = [str(anchor), "load", "-n", str(n), "-warmup", str(warmup)]
     for spec, d in modules.items():
         args += ["-module", f"{spec}={d}"]
     args += [str(directory), *files]
     before = _children_cpu_ns()
-    done = subprocess.run(args, capture_output=True, text=True, cwd=directory)
+    env = dict(os.environ, GOGC=str(gc_percent()))
+    done = subprocess.run(args, capture_output=True, text=True, cwd=directory, env=env)
     cpu = _children_cpu_ns() - before
     if done.returncode != 0:
         raise RuntimeError(f"cuepy-native failed: {done.stderr.strip()}")
