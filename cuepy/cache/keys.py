@@ -134,6 +134,7 @@ class _Seen:
         self.paths: dict[str, _Signature] = {}
         self.by_path: set[str] = set()
         self._held: list[tuple[int, _Signature]] | None = None
+        self._closer: weakref.finalize[Any, Any] | None = None
         self._lock = threading.Lock()
 
     def add(self, path: str, st: os.stat_result, *, by_path: bool = False) -> None:
@@ -178,24 +179,31 @@ class _Seen:
                 _close(held)
                 self.by_path = set(self.paths)
                 held = []
+            # Closed exactly once: by release() or when this set is collected.
+            self._closer = weakref.finalize(self, _close, held) if held else None
             self._held = held
         if held:
-            weakref.finalize(self, _close, held)
             _remember_held(self)
         return True
 
     def release(self) -> None:
-        """Close the descriptors (checks go by path again)."""
+        """Close the descriptors (checks go by path again).
+
+        A check running meanwhile in another thread may fstat a descriptor
+        just closed (an error) or reused for another file (another inode):
+        either reads as "changed", a miss, never as a false hit.
+        """
         with self._lock:
-            held, self._held = self._held, None
-        if held:
-            _close(held)
+            closer, self._closer = self._closer, None
+            self._held = None
+        if closer is not None:
+            closer()
 
 
 def _close(held: list[tuple[int, _Signature]]) -> None:
-    while held:
+    for fd, _sig in held:
         with contextlib.suppress(OSError):
-            os.close(held.pop()[0])
+            os.close(fd)
 
 
 _HELD_SETS = 16
