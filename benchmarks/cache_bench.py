@@ -5,7 +5,8 @@ so the cache-versus-baseline ratios are medians of per-round ratios, each
 round running both back to back):
 
 1. a ModuleDefinition loaded through a warm compiled-module cache against the
-   hand-written compiled Module loaded directly (goal <= 1.05x), for the
+   hand-written compiled Module loaded directly (goal <= 1.05x; the two run
+   alternately, call by call, and each round gives a ratio), for the
    simple (2 components), moderate (4), large (12) examples and a generated
    module of 96 components (its "hand-written" Module is the flattened one,
    written to a file);
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +54,27 @@ COMPILED = "module_compiled.cue"
 NS = "production"
 
 
-def per_op_ns(fn: Callable[[], object], ops: int, warmup: int = 1) -> float:
+MIN_SAMPLE_NS = 200_000_000  # a sample lasts at least 0.2 s: short ones are mostly noise here
+
+
+def per_op(fn: Callable[[], object], ops: int, warmup: int = 1) -> tuple[float, float]:
+    """Mean wall and CPU time (all threads, Go's included) of one call, over at least
+    ``ops`` calls and ``MIN_SAMPLE_NS``."""
     for _ in range(warmup):
         fn()
-    start = time.perf_counter_ns()
-    for _ in range(ops):
+    done = 0
+    start, cpu = time.perf_counter_ns(), time.process_time_ns()
+    while True:
         fn()
-    return (time.perf_counter_ns() - start) / ops
+        done += 1
+        elapsed = time.perf_counter_ns() - start
+        if done >= ops and elapsed >= MIN_SAMPLE_NS:
+            return elapsed / done, (time.process_time_ns() - cpu) / done
+
+
+def per_op_ns(fn: Callable[[], object], ops: int, warmup: int = 1) -> float:
+    """Mean wall time of one call (see ``per_op``)."""
+    return per_op(fn, ops, warmup)[0]
 
 
 def samples(fns: dict[str, Callable[[], float]], n: int) -> dict[str, list[float]]:
@@ -102,26 +118,69 @@ def modules(workdir: Path) -> list[tuple[str, Path]]:
 Rows = list[tuple[str, ...]]
 
 
+def alternated(a: Callable[[], None], b: Callable[[], None], n_rounds: int) -> tuple[list[float], list[float]]:
+    """Per round, a and b alternately (a b, then b a, ...) for at least ``MIN_SAMPLE_NS`` each:
+    the per-round ratios of wall and of CPU time, a over b. Alternating call by call
+    exposes both to the same load of a shared machine."""
+    walls: list[float] = []
+    cpus: list[float] = []
+    for _ in range(n_rounds):
+        spent = {a: [0, 0], b: [0, 0]}
+        turn = 0
+        while min(spent[a][0], spent[b][0]) < MIN_SAMPLE_NS:
+            for fn in (a, b) if turn % 2 == 0 else (b, a):
+                start, cpu = time.perf_counter_ns(), time.process_time_ns()
+                fn()
+                spent[fn][0] += time.perf_counter_ns() - start
+                spent[fn][1] += time.process_time_ns() - cpu
+            turn += 1
+        walls.append(spent[a][0] / spent[b][0])
+        cpus.append(spent[a][1] / max(1, spent[b][1]))
+    return walls, cpus
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """Go heap allocations of one call (medians): a measure of CUE's work that noise does not move."""
+
+    bytes: float
+    objects: float
+
+
+def anatomy(fn: Callable[[], None], n: int) -> Anatomy:
+    allocated, objects = [], []
+    for _ in range(max(n, 5)):
+        before = cuepy.memstats()
+        fn()
+        after = cuepy.memstats()
+        allocated.append(after.alloc_bytes - before.alloc_bytes)
+        objects.append(after.alloc_objects - before.alloc_objects)
+    return Anatomy(statistics.median(allocated), statistics.median(objects))
+
+
 def compiled_cache(rows: Rows, name: str, directory: Path, cache: cuepy.cache.Cache, n_rounds: int, ops: int) -> None:
     cuepy.cache.load_module(directory, file=DEF, cache=cache)  # warm it
 
-    def hit() -> float:
-        return per_op_ns(lambda: cuepy.cache.load_module(directory, file=DEF, cache=cache), ops)
+    def hit() -> None:
+        cuepy.cache.load_module(directory, file=DEF, cache=cache).close()
 
-    def disk_hit() -> float:  # a new process's view: nothing in memory
-        return per_op_ns(
-            lambda: cuepy.cache.load_module(directory, file=DEF, cache=cuepy.cache.Cache(cache.directory)), ops
-        )
+    def disk_hit() -> None:  # a new process's view: nothing in memory
+        cuepy.cache.load_module(directory, file=DEF, cache=cuepy.cache.Cache(cache.directory)).close()
 
-    def compiled() -> float:
-        return per_op_ns(lambda: cuepy.load(directory, files=[COMPILED]), ops)
+    def compiled() -> None:
+        cuepy.load(directory, files=[COMPILED]).close()
 
-    s = samples({"hit": hit, "compiled": compiled, "disk": disk_hit, "compiled2": compiled}, n_rounds)
-    r = {k: statistics.median(v) for k, v in s.items()}
-    rows.append((f"compiled cache, {name}: hit (memory) / Module", fmt(r["hit"]), fmt(r["compiled"]),
-                 f"{paired(s['hit'], s['compiled']):.3f}x", "<= 1.05x"))  # fmt: skip
-    rows.append((f"compiled cache, {name}: hit (disk) / Module", fmt(r["disk"]), fmt(r["compiled2"]),
-                 f"{paired(s['disk'], s['compiled2']):.3f}x", "<= 1.05x"))  # fmt: skip
+    base = anatomy(compiled, n_rounds)
+    for layer, fn in (("memory", hit), ("disk", disk_hit)):
+        fn()
+        compiled()
+        walls, cpus = alternated(fn, compiled, n_rounds)
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
+        rows.append((f"compiled cache, {name}: hit ({layer}) / Module, alternated", f"{wall:.3f}x",
+                     f"CPU {cpu:.3f}x", f"rounds {min(walls):.3f}-{max(walls):.3f}x", "<= 1.05x"))  # fmt: skip
+        parts = anatomy(fn, n_rounds)
+        rows.append(("  the same CUE work: Go allocations, hit / Module", f"{parts.bytes / base.bytes:.3f}x bytes",
+                     f"{parts.objects / base.objects:.3f}x objects", "", "(info)"))  # fmt: skip
 
 
 def render_cache(rows: Rows, name: str, directory: Path, cache: cuepy.cache.Cache, n_rounds: int, ops: int) -> None:
@@ -243,7 +302,7 @@ def parse_cache(rows: Rows, n_rounds: int, ops: int, skip_go: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per measurement (median)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (median)")
     parser.add_argument("--ops", type=int, default=4, help="operations per round of a CUE load")
     parser.add_argument("--skip-go", action="store_true", help="do not build and run the Go anchor")
     parser.add_argument("--only", default="compiled,render,cold,parse",
