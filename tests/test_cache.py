@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,53 @@ def test_compiled_module_is_flattened_once(cache: Cache, monkeypatch: pytest.Mon
         assert again.export("cue") == first.export("cue")
     monkeypatch.undo()
     assert first.export("cue") == uncached_module(directory)
+
+
+def test_loaded_module_kept_in_memory(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = ex.path("simple")
+    first = cuepy.cache.load_module(directory, file=DEF, cache=cache)
+    expected = first.export("cue")
+    first.close()  # the caller's handle: the kept value lives on
+
+    def no_load(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a kept module must not be loaded again")
+
+    monkeypatch.setattr("cuepy.cache._modules.cue_load", no_load)
+    try:
+        with capture_logs() as logs:
+            again = cuepy.cache.load_module(directory, file=DEF, cache=cache)
+    finally:
+        structlog.reset_defaults()  # capture_logs leaves structlog "configured": events would print
+    assert again.export("cue") == expected
+    assert {"event": "cuepy.cache.hit", "kind": "module", "layer": "loaded"}.items() <= logs[-1].items()
+    assert cache.stats().loaded_modules == 1
+    with pytest.raises(AssertionError, match="must not be loaded"):  # a context of the caller's: loaded into it
+        cuepy.cache.load_module(directory, file=DEF, cache=cache, context=cuepy.Context())
+    monkeypatch.undo()
+    off = Cache(cache.directory, loaded_modules=0)
+    assert off.stats().loaded_modules == 0
+    assert cuepy.cache.load_module(directory, file=DEF, cache=off).export("cue") == expected
+    cache.forget_memory()
+    assert cache.stats().loaded_modules == 0
+
+
+def test_loaded_modules_are_bounded(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", loaded_modules=2)
+    for name in ("simple", "moderate", "large"):
+        cuepy.cache.load_module(ex.path(name), file=DEF, cache=cache)
+    assert cache.stats().loaded_modules == 2
+
+
+def test_threads_share_a_kept_module(cache: Cache) -> None:
+    directory = ex.path("moderate")
+    expected = uncached_module(directory)
+
+    def work(_: int) -> str:
+        with cuepy.cache.load_module(directory, file=DEF, cache=cache) as value:
+            return str(value.export("cue"))
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(work, range(64))) == {expected}
 
 
 def test_compiled_module_passes_through(cache: Cache) -> None:

@@ -122,17 +122,37 @@ def load_module(
       (``CUEPY_CACHE_DIR``, ``CUEPY_CACHE=off``); False to bypass it.
 
     Returns the module Value: the compiled Module for a ModuleDefinition.
+    Without ``context``, the cache also keeps the loaded Value in memory
+    (``Cache(loaded_modules=)``): loading the same unchanged module again in
+    this process returns it at once, as a new handle on the same immutable
+    value (close yours freely).
     """
     request = _request(path, file, package, registry, modules, cache_dir, verify)
-    value, _kind = _load(request, resolve(cache), context or Context())
+    store = resolve(cache)
+    if context is not None or store is None:
+        value, _kind = _load(request, store, context or Context())
+        return value
+    key = _module_key(request)
+    kept = store.loaded(key)
+    if kept is not None:
+        return kept
+    value, _kind = _load(request, store, Context(), key=key)
+    if _module_key(request) == key:  # (a source that changed while loading: returned, not kept)
+        store.keep_loaded(key, value)
     return value
 
 
-def _load(request: _Request, cache: Cache | None, context: Context) -> tuple[Value, ModuleKind]:
+def _module_key(request: _Request) -> str:
+    return keys.digest("module", request.sources(), **request.key_parts())
+
+
+def _load(
+    request: _Request, cache: Cache | None, context: Context, *, key: str | None = None
+) -> tuple[Value, ModuleKind]:
     """The module Value and the kind of the module the user wrote."""
     if cache is None:
         return _compile(request, None, "", context)
-    key = keys.digest("module", request.sources(), **request.key_parts())
+    key = key or _module_key(request)
     payload = cache.get("module", key)
     if payload is not None:
         entry = _module_entry(payload)
@@ -184,7 +204,7 @@ def _compile(request: _Request, cache: Cache | None, key: str, context: Context)
     # there): named relative to the directory the load starts from.
     filename = os.path.relpath(compiled.directory / compiled.filename, request.directory)
     entry = {"source_kind": kind, "filename": filename, "source": compiled.source}
-    if cache is not None and keys.digest("module", request.sources(), **request.key_parts()) == key:
+    if cache is not None and _module_key(request) == key:
         # (a file that changed while flattening gives another key: nothing is stored)
         cache.put("module", key, json.dumps(entry, ensure_ascii=False))
     value.close()

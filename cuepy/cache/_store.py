@@ -38,6 +38,7 @@ import structlog
 from filelock import FileLock
 
 from cuepy.trace import run as trace_run
+from cuepy.value import Value
 
 StrPath = str | os.PathLike[str]
 T = TypeVar("T")
@@ -46,6 +47,7 @@ FORMAT = 1
 KINDS = ("module", "render")
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
+DEFAULT_LOADED_MODULES = 8
 _MAGIC = b"cuepy-cache"
 _HEADER_MAX = 256
 _KEY = re.compile(r"[0-9a-f]{64}")
@@ -96,6 +98,7 @@ class Stats:
     bytes: int
     kinds: dict[str, KindStats]
     memory_entries: int
+    loaded_modules: int
     memory_bytes: int
     hits: int
     memory_hits: int
@@ -172,7 +175,11 @@ class Cache:
     - ``max_bytes``: bound on the directory's entries (default 512 MiB, or
       ``$CUEPY_CACHE_MAX_SIZE`` such as ``"256M"``); least recently used
       entries go first.
-    - ``memory_bytes``: bound on the in-process LRU (default 64 MiB).
+    - ``memory_bytes``: bound on the in-process LRU of entries (default 64 MiB).
+    - ``loaded_modules``: how many loaded module Values ``load_module`` keeps
+      in this process, least recently used out first (default 8; 0: none).
+      Each keeps its CUE context alive: a few MiB for a module of a dozen
+      components, some 30 MiB at a hundred.
 
     Every method is safe to call from several threads and processes at once.
     """
@@ -183,6 +190,7 @@ class Cache:
         *,
         max_bytes: int | None = None,
         memory_bytes: int = DEFAULT_MEMORY_BYTES,
+        loaded_modules: int = DEFAULT_LOADED_MODULES,
     ) -> None:
         self.directory = Path(directory if directory is not None else default_directory()).absolute()
         if max_bytes is None:
@@ -192,6 +200,11 @@ class Cache:
             raise ValueError("max_bytes cannot be negative")
         self.max_bytes = max_bytes
         self._memory = _Memory(memory_bytes)
+        if loaded_modules < 0:
+            raise ValueError("loaded_modules cannot be negative")
+        self._loaded: OrderedDict[str, Value] = OrderedDict()
+        self._loaded_max = loaded_modules
+        self._loaded_lock = threading.Lock()
         self._counters = {"hits": 0, "memory_hits": 0, "misses": 0, "stores": 0, "evictions": 0, "corrupt": 0}
         self._counter_lock = threading.Lock()
         self._ready = False
@@ -268,6 +281,48 @@ class Cache:
                duration_ns=time.perf_counter_ns() - start)  # fmt: skip
         return payload
 
+    # Loaded modules -------------------------------------------------------------
+
+    def loaded(self, key: str) -> Value | None:
+        """A new handle on the module Value kept for ``key``, or None."""
+        with self._loaded_lock:
+            value = self._loaded.get(key)
+            if value is None:
+                return None
+            self._loaded.move_to_end(key)
+            handle = value.lookup("")  # another handle on the same value: the caller may close it
+        self._count("memory_hits")
+        self._count("hits")
+        _event("hit", kind="module", key=short(key), layer="loaded")
+        return handle
+
+    def keep_loaded(self, key: str, value: Value) -> None:
+        """Keep (a handle on) ``value``, the module loaded for ``key``."""
+        if self._loaded_max == 0:
+            return
+        kept = value.lookup("")
+        dropped: list[Value] = []
+        with self._loaded_lock:
+            old = self._loaded.pop(key, None)
+            if old is not None:
+                dropped.append(old)
+            self._loaded[key] = kept
+            while len(self._loaded) > self._loaded_max:
+                dropped.append(self._loaded.popitem(last=False)[1])
+        for v in dropped:
+            v.close()
+
+    def _forget_loaded(self, key: str | None = None) -> None:
+        with self._loaded_lock:
+            if key is None:
+                dropped = list(self._loaded.values())
+                self._loaded.clear()
+            else:
+                found = self._loaded.pop(key, None)
+                dropped = [found] if found is not None else []
+        for v in dropped:
+            v.close()
+
     def discard(self, kind: str, key: str, problem: str) -> None:
         """Remove an entry whose payload turned out unusable, reporting it as corrupt."""
         _check(kind, key)
@@ -278,6 +333,8 @@ class Cache:
         with contextlib.suppress(OSError):
             path.unlink()
         self._memory.discard((kind, key))
+        if kind == "module":
+            self._forget_loaded(key)
         _event("corrupt", warning=True, kind=kind, key=short(key), path=str(path), problem=problem)
 
     # Writing ------------------------------------------------------------------
@@ -391,6 +448,7 @@ class Cache:
             bytes=sum(k.bytes for k in kinds.values()),
             kinds=kinds,
             memory_entries=len(self._memory),
+            loaded_modules=len(self._loaded),
             memory_bytes=self._memory.bytes,
             **counters,
         )
@@ -417,6 +475,7 @@ class Cache:
         """Remove every entry (this format's and older ones); returns how many."""
         removed = 0
         self._memory.clear()
+        self._forget_loaded()
         if not self.directory.is_dir():
             return 0
         with self._lock():
@@ -429,8 +488,9 @@ class Cache:
         return removed
 
     def forget_memory(self) -> None:
-        """Empty the in-process layer (entries on disk stay)."""
+        """Empty the in-process layers (entries on disk stay)."""
         self._memory.clear()
+        self._forget_loaded()
 
 
 def _check(kind: str, key: str) -> None:
