@@ -155,7 +155,7 @@ def _t(ns: float) -> str:
 
 _OUTSIDE_WHAT = {
     "render_hit": "Python: the cache key, then the stored release JSON validated into a ModuleRelease",
-    "cached": "Python: the module's sources hashed for the cache key, the lookup",
+    "cached": "Python: the cache key (the sources' stat signatures checked), the kept Module's lookup",
 }
 
 
