@@ -174,7 +174,7 @@ class _Seen:
             try:
                 for path, sig in self.paths.items():
                     if path not in self.by_path:
-                        held.append((os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)), sig))
+                        held.append((os.open(path, _OPEN_FLAGS), sig))
             except OSError:  # e.g. no permission to open, or a platform that cannot open directories
                 _close(held)
                 self.by_path = set(self.paths)
@@ -207,6 +207,8 @@ def _close(held: list[tuple[int, _Signature]]) -> None:
 
 
 _HELD_SETS = 16
+# Non-blocking: a path swapped for a FIFO since the walk must not hang the open.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 _holders: collections.deque[_Seen] = collections.deque()
 _holders_lock = threading.Lock()
 
