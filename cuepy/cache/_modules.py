@@ -303,33 +303,25 @@ def _render(
         cache = None  # not JSON data: computed every time
         values_json = None
     if cache is None:
-        request = _request(path, file, package, registry, modules, cache_dir, verify)
-        return parse(_compute_release(request, values, namespace, name, None))
+        uncached = _request(path, file, package, registry, modules, cache_dir, verify)
+        return parse(_compute_release(uncached, values, namespace, name, None))
 
     # A hit must cost little more than reading its JSON: the key of the same
     # call is remembered while no file it was computed from has changed.
     versions = (keys.cuepy_version(), keys.cue_version())
-    call = (_where(path), file, package, _registry(registry), os.environ.get("CUE_REGISTRY", ""),
+    call = (keys.absolute(path), file, package, _registry(registry), os.environ.get("CUE_REGISTRY", ""),
             _modules_key(modules), verify, values_json, namespace, name, versions)  # fmt: skip
-    known = keys.recall(call)
-    if known is not None:
-        payload = cache.get("render", known)
-        if payload is not None:
-            try:
-                return parse(payload)
-            except ValueError as exc:  # sound bytes, unusable content (pydantic's errors are ValueErrors)
-                cache.discard("render", known, f"unusable release: {str(exc).splitlines()[0]}")
-
-    request = _request(path, file, package, registry, modules, cache_dir, verify)
-    sources = request.sources()
-    key = _render_key(request, sources, values_json, namespace, name)
-    keys.remember(call, sources, key)
-    payload = cache.get("render", key)
-    if payload is not None:
-        try:
-            return parse(payload)
-        except ValueError as exc:
-            cache.discard("render", key, f"unusable release: {str(exc).splitlines()[0]}")
+    key = keys.recall(call)
+    request: _Request | None = None
+    if key is None:
+        request = _request(path, file, package, registry, modules, cache_dir, verify)
+        sources = request.sources()
+        key = _render_key(request, sources, values_json, namespace, name)
+        keys.remember(call, sources, key)
+    stored = _stored_release(cache, key, parse)
+    if stored is not None:
+        return stored
+    request = request or _request(path, file, package, registry, modules, cache_dir, verify)
     payload = _compute_release(request, values, namespace, name, cache)
     result = parse(payload)
     if _render_key(request, request.sources(), values_json, namespace, name) == key:
@@ -337,14 +329,20 @@ def _render(
     return result
 
 
+def _stored_release(cache: Cache, key: str, parse: Callable[[str], T]) -> T | None:
+    """The stored release parsed, or None; a stored release that does not parse is discarded."""
+    payload = cache.get("render", key)
+    if payload is None:
+        return None
+    try:
+        return parse(payload)
+    except ValueError as exc:  # sound bytes, unusable content (pydantic's errors are ValueErrors)
+        cache.discard("render", key, f"unusable release: {str(exc).splitlines()[0]}")
+        return None
+
+
 def _as_dict(values: Mapping[str, Any]) -> dict[str, Any]:
     return values if type(values) is dict else dict(values)
-
-
-def _where(path: StrPath) -> str:
-    """``path`` as given, with the working directory when relative (it resolves against it)."""
-    given = os.fspath(path)
-    return given if os.path.isabs(given) else os.path.join(os.getcwd(), given)
 
 
 def _modules_key(modules: Mapping[str, StrPath] | None) -> tuple[tuple[str, str], ...]:

@@ -314,6 +314,12 @@ def _embedded_digests() -> tuple[tuple[str, str], ...]:
     return _embedded
 
 
+def absolute(path: StrPath) -> str:
+    """``path`` made absolute against the working directory, without resolving anything (cheap)."""
+    given = os.fspath(path)
+    return given if os.path.isabs(given) else os.path.join(os.getcwd(), given)
+
+
 def source_set(directory: StrPath, *, modules: Mapping[str, StrPath] | None = None) -> SourceSet:
     """Hash the files a load of ``directory`` can read (see the module docstring).
 
@@ -321,9 +327,8 @@ def source_set(directory: StrPath, *, modules: Mapping[str, StrPath] | None = No
     directory it read: while none changed, it is returned without reading
     or listing anything again.
     """
-    given = os.fspath(directory)
     memo_key = (
-        given if os.path.isabs(given) else os.path.join(os.getcwd(), given),
+        absolute(directory),
         tuple((k, os.path.abspath(v)) for k, v in modules.items()) if modules else (),
     )
     cached = _sets.get(memo_key)
