@@ -48,7 +48,6 @@ import cuepy.cache
 import cuepy.examples as ex
 import cuepy.opm
 from cuepy._embedded import CATALOG_DIR, CATALOG_MODULE, CATALOG_VERSION
-from cuepy.bench._tools import gc_percent
 from cuepy.flatten import flatten
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -284,7 +283,7 @@ def parse_cache(rows: Rows, n_rounds: int, ops: int, skip_go: bool, workdir: Pat
         flag = f"{CATALOG_MODULE.split('@')[0]}@{CATALOG_VERSION}={CATALOG_DIR}"
 
         command = [str(anchor), "load", "-module", flag, str(large), *files]
-        env = dict(os.environ, GOGC=str(gc_percent()))  # the anchor gets libcuepy's GC target
+        env = dict(os.environ, GOGC=str(cuepy.memstats().gc_percent))  # the anchor gets libcuepy's GC target
 
         def go() -> float:  # a warm Go process: n loads in a loop
             out = subprocess.run([*command[:2], "-n", str(ops), *command[2:]], capture_output=True, text=True,

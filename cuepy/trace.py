@@ -49,6 +49,8 @@ class MemStats:
     """All memory the Go runtime has mapped."""
     gc_cycles: int
     """Completed garbage collection cycles."""
+    gc_percent: int
+    """The GC target (``GOGC``; -1: off): see :func:`set_gc_percent`."""
 
 
 def memstats() -> MemStats:
@@ -57,7 +59,8 @@ def memstats() -> MemStats:
     out = ffi.new("cue_memstats *")
     lib.cue_read_memstats(out)
     return MemStats(
-        out.alloc_bytes, out.alloc_objects, out.heap_bytes, out.heap_objects, out.total_bytes, out.gc_cycles
+        out.alloc_bytes, out.alloc_objects, out.heap_bytes, out.heap_objects, out.total_bytes, out.gc_cycles,
+        out.gc_percent,
     )
 
 

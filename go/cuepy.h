@@ -84,6 +84,7 @@ typedef struct {
     uint64_t heap_objects;   /* objects live and not yet swept */
     uint64_t total_bytes;    /* all memory mapped by the Go runtime */
     uint64_t gc_cycles;      /* completed GC cycles */
+    int64_t gc_percent;      /* the GC target (GOGC); -1: the collector is off */
 } cue_memstats;
 
 /* Evaluator counters (CUE's stats.Counts), cumulative for the process.

@@ -62,6 +62,7 @@ var metricNames = []string{
 	"/gc/heap/objects:objects",
 	"/memory/classes/total:bytes",
 	"/gc/cycles/total:gc-cycles",
+	"/gc/gogc:percent",
 }
 
 //export cue_read_memstats
@@ -81,6 +82,7 @@ func cue_read_memstats(out *C.cue_memstats) {
 	out.alloc_bytes, out.alloc_objects = get(0), get(1)
 	out.heap_bytes, out.heap_objects = get(2), get(3)
 	out.total_bytes, out.gc_cycles = get(4), get(5)
+	out.gc_percent = C.int64_t(int64(get(6)))
 }
 
 // defaultGCPercent is libcuepy's GC target when the environment sets no

@@ -204,9 +204,12 @@ def test_library_does_not_configure_logging() -> None:
 
 def test_gc_target_defaults_to_400_and_honours_gogc() -> None:
     # A process of its own each time: the GC target is process-wide.
-    code = "import cuepy; print(cuepy.set_gc_percent(100)); print(cuepy.set_gc_percent(-5))"
+    code = (
+        "import cuepy; print(cuepy.memstats().gc_percent); print(cuepy.set_gc_percent(100));"
+        "print(cuepy.set_gc_percent(-5)); print(cuepy.memstats().gc_percent)"
+    )
     env = {k: v for k, v in _ENV.items() if k != "GOGC"}
-    assert _run_python(code, env=env).stdout.split() == ["400", "100"]
-    assert _run_python(code, env={**env, "GOGC": "150"}).stdout.split() == ["150", "100"]
+    assert _run_python(code, env=env).stdout.split() == ["400", "400", "100", "-1"]
+    assert _run_python(code, env={**env, "GOGC": "150"}).stdout.split() == ["150", "150", "100", "-1"]
     with pytest.raises(TypeError):
         cuepy.set_gc_percent("400")  # type: ignore[arg-type]

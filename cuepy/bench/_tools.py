@@ -146,13 +146,6 @@ def anchor_startup_cpu(anchor: Path) -> int:
     return min(costs)
 
 
-def gc_percent() -> int:
-    """libcuepy's GC target (read by setting it and setting it back)."""
-    previous = cuepy.set_gc_percent(100)
-    cuepy.set_gc_percent(previous)
-    return previous
-
-
 def run_anchor(anchor: Path, directory: Path, files: list[str], modules: dict[str, Path], n: int,
                warmup: int) -> AnchorResult:  # fmt: skip
     """``cuepy-native load``: n timed load + JSON exports in one process, after ``warmup`` untimed ones.
@@ -165,7 +158,7 @@ def run_anchor(anchor: Path, directory: Path, files: list[str], modules: dict[st
         args += ["-module", f"{spec}={d}"]
     args += [str(directory), *files]
     before = _children_cpu_ns()
-    env = dict(os.environ, GOGC=str(gc_percent()))
+    env = dict(os.environ, GOGC=str(cuepy.memstats().gc_percent))
     done = subprocess.run(args, capture_output=True, text=True, cwd=directory, env=env)
     cpu = _children_cpu_ns() - before
     if done.returncode != 0:
