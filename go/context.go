@@ -17,10 +17,16 @@ import (
 var newContextMu sync.Mutex
 
 //export cue_abi_version
-func cue_abi_version() C.int32_t { return C.CUEPY_ABI_VERSION }
+func cue_abi_version() C.int32_t {
+	defer func() { _ = recover() }()
+	return C.CUEPY_ABI_VERSION
+}
 
 //export cue_version
-func cue_version() *C.char { return cBytes([]byte(cueVersion()), nil) }
+func cue_version() (version *C.char) {
+	defer func() { _ = recover() }() // (a panic returns NULL)
+	return cBytes([]byte(cueVersion()), nil)
+}
 
 // cueVersion is the version of cuelang.org/go linked into this library.
 func cueVersion() string {

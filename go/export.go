@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -143,7 +142,7 @@ func intText(v cue.Value) ([]byte, error) {
 	if shift < 0 {
 		cut := len(digits) + shift
 		if cut < 0 || strings.Trim(digits[max(cut, 0):], "0") != "" {
-			return nil, withCategory(catEval, fmt.Errorf("integer %s has a fraction", text))
+			return nil, withCategory(catEval, cueerrors.Newf(v.Pos(), "%s: integer %s has a fraction", v.Path(), text))
 		}
 		digits = digits[:cut]
 	}

@@ -105,4 +105,7 @@ func cue_handle_free(h C.cue_handle) (errh C.cue_handle) {
 }
 
 //export cue_live_handles
-func cue_live_handles() C.int64_t { return C.int64_t(liveHandles.Load()) }
+func cue_live_handles() C.int64_t {
+	defer func() { _ = recover() }()
+	return C.int64_t(liveHandles.Load())
+}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"unsafe"
 )
 
@@ -51,7 +52,10 @@ func goString(p *C.char, n C.size_t) string {
 }
 
 //export cue_free
-func cue_free(p unsafe.Pointer) { C.free(p) }
+func cue_free(p unsafe.Pointer) {
+	defer func() { _ = recover() }()
+	C.free(p)
+}
 
 // Runtime metrics are read without stopping the world, unlike
 // runtime.ReadMemStats, so they are cheap enough around every stage.
@@ -65,13 +69,19 @@ var metricNames = []string{
 	"/gc/gogc:percent",
 }
 
-//export cue_read_memstats
-func cue_read_memstats(out *C.cue_memstats) {
-	defer func() { _ = recover() }()
+// metricSamples names metricNames once; each read fills a copy.
+var metricSamples = func() []metrics.Sample {
 	samples := make([]metrics.Sample, len(metricNames))
 	for i, name := range metricNames {
 		samples[i].Name = name
 	}
+	return samples
+}()
+
+//export cue_read_memstats
+func cue_read_memstats(out *C.cue_memstats) {
+	defer func() { _ = recover() }()
+	samples := slices.Clone(metricSamples) // (metrics.Read writes the values in)
 	metrics.Read(samples)
 	get := func(i int) C.uint64_t {
 		if samples[i].Value.Kind() != metrics.KindUint64 {

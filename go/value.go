@@ -168,9 +168,14 @@ func cue_elements(vh C.cue_handle, values *C.cue_handles) (errh C.cue_handle) {
 	if err != nil {
 		return fail(withCategory(catEval, err))
 	}
-	var hs []C.cue_handle
+	// The elements first, the handles after: a panic while iterating leaves no handle behind.
+	var elems []cue.Value
 	for iter.Next() {
-		hs = append(hs, newValue(iter.Value()))
+		elems = append(elems, iter.Value())
+	}
+	hs := make([]C.cue_handle, len(elems))
+	for i, e := range elems {
+		hs[i] = newValue(e)
 	}
 	putHandles(values, hs)
 	return 0
