@@ -78,10 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except CueError as exc:
-        print(f"cuepy {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
+    except (CueError, OSError) as exc:
         print(f"cuepy {args.command}: {exc}", file=sys.stderr)
         return 1
     return code

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-from cuepy._native import check, native, take_bytes, take_error, take_handles
+from cuepy._native import check, free_handle, native, take_bytes, take_handles
 from cuepy.errors import CueLimitError, CueLookupError, CueUsageError
 from cuepy.trace import run as traced
 
@@ -40,12 +40,14 @@ class Kind(enum.Flag):
     NUMBER = INT | FLOAT
 
 
+_OPTION_BITS = {
+    "definitions": _DEFINITIONS, "hidden": _HIDDEN, "optional": _OPTIONAL, "concrete": _CONCRETE,
+    "final": _FINAL, "docs": _DOCS, "attributes": _ATTRIBUTES, "all_errors": _ALL_ERRORS, "indent": _INDENT,
+}  # fmt: skip
+
+
 def _opts(**flags: bool) -> int:
-    bits = {
-        "definitions": _DEFINITIONS, "hidden": _HIDDEN, "optional": _OPTIONAL, "concrete": _CONCRETE,
-        "final": _FINAL, "docs": _DOCS, "attributes": _ATTRIBUTES, "all_errors": _ALL_ERRORS, "indent": _INDENT,
-    }  # fmt: skip
-    return sum(bits[name] for name, on in flags.items() if on)
+    return sum(_OPTION_BITS[name] for name, on in flags.items() if on)
 
 
 def _check_path(path: object) -> bytes:
@@ -127,8 +129,7 @@ class Value:
         """Free the value's handle now; further use raises CueUsageError."""
         handle, self._handle = self._handle, 0
         if handle:
-            lib, _ = native()
-            check(lib.cue_handle_free(handle))
+            free_handle(handle)
 
     def __enter__(self) -> Value:
         return self
@@ -176,8 +177,8 @@ class Value:
         labels_out, values_out = ffi.new("cue_bytes *"), ffi.new("cue_handles *")
         check(lib.cue_fields(self.handle, _opts(definitions=definitions, hidden=hidden, optional=optional),
                              labels_out, values_out))  # fmt: skip
+        values = [Value._own(h) for h in take_handles(values_out)]  # owned first: nothing leaks if labels fail
         labels = json.loads(take_bytes(labels_out))
-        values = [Value._own(h) for h in take_handles(values_out)]
         return iter(list(zip(labels, values, strict=True)))
 
     def elements(self) -> Iterator[Value]:
@@ -266,13 +267,8 @@ class Value:
         """The value as Python data (defaults applied, ints exact); CueIncompleteError if not concrete."""
         lib, ffi = native()
         out = ffi.new("cue_bytes *")
-        err = lib.cue_decode(self.handle, out)
-        if err:
-            raise take_error(err)
-        try:
-            data = ffi.unpack(out.data, out.len)
-        finally:
-            lib.cue_free(out.data)
+        check(lib.cue_decode(self.handle, out))
+        data = take_bytes(out)
         try:
             return _DECODERS[out.flags](data)
         except RecursionError:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from cuepy.bench._report import StageReport
+from cuepy.bench._report import StageReport, _Frozen
 
 PathName = Literal["definition", "compiled", "flattened", "cached", "render_hit", "go_native", "cue_cli"]
 PATHS: tuple[PathName, ...] = get_args(PathName)
@@ -15,10 +15,6 @@ PATHS: tuple[PathName, ...] = get_args(PathName)
 
 EXAMPLE_MODULES: tuple[str, ...] = ("simple", "moderate", "large")
 GENERATED_SIZES: tuple[int, ...] = (24, 48, 96, 192, 384)
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class BenchConfig(_Frozen):
@@ -171,9 +167,6 @@ class BenchResults(_Frozen):
     scaling: tuple[Scaling, ...] = ()
     goals: tuple[Goal, ...] = ()
     notes: tuple[str, ...] = ()
-
-    def row(self, module: str, path: str) -> Row | None:
-        return next((r for r in self.results if r.module == module and r.path == path), None)
 
     def table(self) -> str:
         from cuepy.bench._output import text

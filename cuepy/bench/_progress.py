@@ -23,10 +23,8 @@ class Progress:
         """More work than announced (the total grows)."""
         self.total += max(0, units)
 
-    def update(self, units: int = 1, label: str | None = None) -> None:
+    def update(self, units: int = 1) -> None:
         self.done = min(self.total, self.done + units)
-        if label is not None:
-            self._label = label
         self._draw()
 
     def label(self, text: str) -> None:
