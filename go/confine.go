@@ -57,35 +57,26 @@ func confine(inst *build.Instance, cfg *loadConfig) error {
 	if err := checkInstanceNumbers(inst); err != nil {
 		return err
 	}
-	done := map[*build.Instance]bool{}
-	var walk func(i *build.Instance) error
-	walk = func(i *build.Instance) error {
+	return eachInstance(inst, func(i *build.Instance) (bool, error) {
 		// cue/load gives every instance the main module's root; packages
 		// of other modules live in directories of their own.
-		if i == nil || done[i] || (i != inst && !within(root, filepath.Clean(i.Dir))) {
-			return nil
+		if i != inst && !within(root, filepath.Clean(i.Dir)) {
+			return false, nil
 		}
-		done[i] = true
 		for _, f := range i.BuildFiles {
 			if err := c.file(f); err != nil {
-				return err
+				return false, err
 			}
 		}
 		for _, f := range i.Files {
 			if usesEmbed(f) {
 				if err := c.tree(filepath.Dir(f.Filename)); err != nil {
-					return err
+					return false, err
 				}
 			}
 		}
-		for _, imp := range i.Imports {
-			if err := walk(imp); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return walk(inst)
+		return true, nil
+	})
 }
 
 type confiner struct {
@@ -208,13 +199,7 @@ func (c *confiner) tree(dir string) error {
 // checkInstanceNumbers runs checkNumbers on the files of inst and of every
 // package it imports whose source has a long exponent.
 func checkInstanceNumbers(inst *build.Instance) error {
-	done := map[*build.Instance]bool{}
-	var walk func(i *build.Instance) error
-	walk = func(i *build.Instance) error {
-		if i == nil || done[i] {
-			return nil
-		}
-		done[i] = true
+	return eachInstance(inst, func(i *build.Instance) (bool, error) {
 		for k, f := range i.Files {
 			src, ok := []byte(nil), false
 			if k < len(i.BuildFiles) {
@@ -222,16 +207,10 @@ func checkInstanceNumbers(inst *build.Instance) error {
 			}
 			if !ok || hasLongExponent(src) {
 				if err := checkNumbers(f); err != nil {
-					return err
+					return false, err
 				}
 			}
 		}
-		for _, imp := range i.Imports {
-			if err := walk(imp); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return walk(inst)
+		return true, nil
+	})
 }

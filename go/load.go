@@ -165,20 +165,12 @@ func suspectFiles(inst *build.Instance) []string {
 	for _, p := range cueerrors.Positions(inst.Err) {
 		add(p.Filename())
 	}
-	var walk func(*build.Instance, map[*build.Instance]bool)
-	walk = func(i *build.Instance, done map[*build.Instance]bool) {
-		if i == nil || done[i] {
-			return
-		}
-		done[i] = true
+	_ = eachInstance(inst, func(i *build.Instance) (bool, error) {
 		for _, f := range append(append([]*build.File{}, i.BuildFiles...), i.InvalidFiles...) {
 			add(f.Filename)
 		}
-		for _, imp := range i.Imports {
-			walk(imp, done)
-		}
-	}
-	walk(inst, map[*build.Instance]bool{})
+		return true, nil
+	})
 	return names
 }
 
@@ -270,4 +262,29 @@ func registryEnv(cfg *loadConfig) []string {
 		env = append(env, "CUE_CACHE_DIR="+cfg.CacheDir)
 	}
 	return env
+}
+
+// eachInstance calls visit on inst and on every package it imports, once
+// each, depth first; visit says whether to go on into that package's
+// imports. The first error stops the walk.
+func eachInstance(inst *build.Instance, visit func(*build.Instance) (descend bool, err error)) error {
+	done := map[*build.Instance]bool{}
+	var walk func(*build.Instance) error
+	walk = func(i *build.Instance) error {
+		if i == nil || done[i] {
+			return nil
+		}
+		done[i] = true
+		descend, err := visit(i)
+		if err != nil || !descend {
+			return err
+		}
+		for _, imp := range i.Imports {
+			if err := walk(imp); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(inst)
 }
