@@ -174,22 +174,35 @@ def enabled() -> bool:
 
 def run(stage: str, fn: Callable[[], T], **fields: Any) -> T:
     """Run ``fn`` as a stage, reporting it when someone listens."""
-    if not enabled():
+    logging = structlog.is_configured()
+    if not logging and not _collectors.get():
         return fn()
-    if structlog.is_configured():
+    if logging:
         _log.debug(f"cuepy.{stage}.started", **fields)
     before = (memstats(), eval_stats())
     start = time.perf_counter_ns()
     try:
         result = fn()
     except BaseException as exc:
-        _finish(stage, False, start, before, dict(fields, error=str(exc).splitlines()[0] if str(exc) else ""))
+        _finish(stage, False, start, before, dict(fields, **failure_fields(exc)), logging)
         raise
-    _finish(stage, True, start, before, fields)
+    _finish(stage, True, start, before, fields, logging)
     return result
 
 
-def _finish(stage: str, ok: bool, start: int, before: tuple[MemStats, EvalStats], fields: dict[str, Any]) -> None:
+def failure_fields(exc: BaseException) -> dict[str, str]:
+    """The error of a failed stage: its headline and, for a CUE error, where it is (file:line:col)."""
+    text = str(exc)
+    out = {"error": text.splitlines()[0] if text else ""}
+    positions = getattr(exc, "positions", ())
+    if positions:
+        out["position"] = str(positions[0])
+    return out
+
+
+def _finish(
+    stage: str, ok: bool, start: int, before: tuple[MemStats, EvalStats], fields: dict[str, Any], logging: bool
+) -> None:
     duration = time.perf_counter_ns() - start
     mem, evals = memstats(), eval_stats()
     event = StageEvent(
@@ -205,7 +218,7 @@ def _finish(stage: str, ok: bool, start: int, before: tuple[MemStats, EvalStats]
     )
     for collector in _collectors.get():
         collector.events.append(event)
-    if not structlog.is_configured():
+    if not logging:
         return  # only a trace() collector listens: don't print through structlog's defaults
     log = _log.debug if ok else _log.warning
     log(

@@ -25,7 +25,7 @@ from cuepy.bench._analysis import goals, ratios, scaling
 from cuepy.bench._models import PATHS, BenchConfig, BenchResults, Machine, PathName, Row
 from cuepy.bench._progress import Progress
 from cuepy.bench._report import StageReport, StageStats, report, trace
-from cuepy.trace import memstats
+from cuepy.trace import failure_fields, memstats
 
 DEFINITION_FILE = "module_definition.cue"
 COMPILED_FILE = "module_compiled.cue"
@@ -280,8 +280,9 @@ def _benches(module: BenchModule, shared: _Shared) -> list[Bench]:
 
 
 def _why(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}"
+    failure = failure_fields(exc)
+    where = f" ({failure['position']})" if "position" in failure else ""
+    return f"{type(exc).__name__}: {failure['error']}{where}"
 
 
 # Running -------------------------------------------------------------------------
