@@ -398,6 +398,18 @@ func (c *copier) label(l ast.Label) ast.Label {
 }
 
 // node copies any node; it panics with unknownNode on a type it does not know.
+// copyNodes copies a slice of nodes of one type (nil stays nil).
+func copyNodes[T ast.Node](c *copier, xs []T) []T {
+	if xs == nil {
+		return nil
+	}
+	out := make([]T, len(xs))
+	for i, x := range xs {
+		out[i] = c.node(x).(T)
+	}
+	return out
+}
+
 func (c *copier) node(n ast.Node) ast.Node {
 	switch x := n.(type) {
 	case nil:
@@ -431,12 +443,7 @@ func (c *copier) node(n ast.Node) ast.Node {
 		return c.postfixAlias(x)
 	case *ast.Comprehension:
 		m := dup(c, x, offComprehension)
-		if x.Clauses != nil {
-			m.Clauses = make([]ast.Clause, len(x.Clauses))
-			for i, cl := range x.Clauses {
-				m.Clauses[i] = c.node(cl).(ast.Clause)
-			}
-		}
+		m.Clauses = copyNodes(c, x.Clauses)
 		m.Value = c.expr(x.Value)
 		m.Fallback = c.fallback(x.Fallback)
 		return m
@@ -530,12 +537,7 @@ func (c *copier) node(n ast.Node) ast.Node {
 		return dup(c, x, offBadDecl)
 	case *ast.ImportDecl:
 		m := dup(c, x, offImportDecl)
-		if x.Specs != nil {
-			m.Specs = make([]*ast.ImportSpec, len(x.Specs))
-			for i, s := range x.Specs {
-				m.Specs[i] = c.node(s).(*ast.ImportSpec)
-			}
-		}
+		m.Specs = copyNodes(c, x.Specs)
 		return m
 	case *ast.EmbedDecl:
 		m := dup(c, x, offEmbedDecl)
