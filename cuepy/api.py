@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from cuepy._embedded import embedded_modules
 from cuepy._encode import to_cue
-from cuepy._native import check, free_handle, native
+from cuepy._native import check, free_handle, native, take_bytes
 from cuepy.errors import CueSyntaxError, CueUsageError
 from cuepy.trace import run as traced
 from cuepy.value import ExportFormat, Value
@@ -188,6 +189,51 @@ def _load(context: Context, path: StrPath, **options: Any) -> Value:
         return Value._own(out[0])
 
     return traced("load", run, path=config["dir"], files=config["args"])
+
+
+@dataclass(frozen=True, slots=True)
+class LoadInputs:
+    """What a ``load`` with the same arguments reads from disk (``load_inputs``)."""
+
+    root: str
+    """The main module's root directory (the one holding ``cue.mod``)."""
+    files: tuple[str, ...]
+    """Absolute paths, sorted: the CUE files of the loaded instance and of each package it imports
+    from the main module or from a module served from a directory (``modules=`` and the modules
+    shipped in cuepy), the other ``.cue`` files of their directories, each such module's
+    ``cue.mod/module.cue``, the data files named in ``files`` and the files embedded with
+    ``@embed``. Overlays are not among them; modules from a registry are not either (a version's
+    content is immutable)."""
+    directories: tuple[str, ...]
+    """Absolute paths, sorted: the directories whose listing decides which files are read."""
+    shipped: tuple[str, ...]
+    """The directories of the modules shipped inside cuepy (part of the installed package)."""
+
+
+def load_inputs(path: StrPath = ".", **options: Any) -> LoadInputs:
+    """The files and directories a ``load(path, **options)`` reads (no evaluation).
+
+    Takes ``load``'s arguments except ``context``; loading errors raise as ``load`` does.
+    """
+    options.pop("context", None)
+    config = _load_config(path, **options)
+    data = json.dumps(config).encode()
+    lib, ffi = native()
+    out = ffi.new("cue_bytes *")
+    check(lib.cue_load_inputs(data, len(data), out))
+    found = json.loads(take_bytes(out))
+    shipped = tuple(str(Path(d).absolute()) for d in embedded_modules().values())
+    return LoadInputs(found["root"], tuple(found["files"] or ()), tuple(found["dirs"] or ()), shipped)
+
+
+def load_config(path: StrPath = ".", **options: Any) -> dict[str, Any]:
+    """The configuration document libcuepy takes for ``load(path, **options)`` (no ``context``)."""
+    return _load_config(path, **options)
+
+
+def registry_name(registry: str | RegistryLike | None) -> str:
+    """The CUE_REGISTRY string a ``registry=`` argument names (``""`` for none: the environment's)."""
+    return _registry(registry)
 
 
 def _load_config(

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 /* cdef-begin */
-#define CUEPY_ABI_VERSION 2
+#define CUEPY_ABI_VERSION 3
 
 typedef uint64_t cue_handle;
 
@@ -120,6 +120,12 @@ void cue_error_take(cue_handle err, cue_bytes *out);
 cue_handle cue_context_new(cue_handle *out);
 cue_handle cue_compile(cue_handle ctx, char *src, size_t len, char *filename, cue_handle *out);
 cue_handle cue_load(cue_handle ctx, char *config_json, size_t len, cue_handle *out);
+/* What a cue_load of the same configuration reads from disk, as JSON
+ * {"root", "files", "dirs"}: the main module's root; the files of the
+ * instance and its imports from the main module and from directory-served
+ * modules, @embed-ed files and cue.mod/module.cue; the directories whose
+ * listing decides what is read (go/load.go, readInputs). */
+cue_handle cue_load_inputs(char *config_json, size_t len, cue_bytes *out);
 
 /* Combining values. */
 cue_handle cue_unify(cue_handle *values, size_t n, cue_handle *out);
@@ -136,6 +142,12 @@ cue_handle cue_export(cue_handle v, int32_t format, uint32_t opts, cue_bytes *ou
 cue_handle cue_validate(cue_handle v, uint32_t opts);
 cue_handle cue_source(cue_handle v, cue_bytes *out);
 cue_handle cue_value_context(cue_handle v, cue_handle *out); /* a new handle to the value's context */
+
+/* The blueprint flattener (go/internal/flatten): config_json is cue_load's
+ * configuration plus "verify"; *out: JSON {"files": [{name, source, changed,
+ * lines}], "components": [{path, file, line, column, flattened, inlined,
+ * reason}], "verified"}. */
+cue_handle cue_flatten(char *config_json, size_t len, cue_bytes *out);
 
 /* Module registries: serve one in memory on loopback, publish a module to one. */
 cue_handle cue_registry_serve(char *addr, cue_handle *out, char **host);

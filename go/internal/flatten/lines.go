@@ -1,0 +1,69 @@
+package flatten
+
+import (
+	"fmt"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/parser"
+)
+
+// LineMap says where the first node printed on a line of a rewritten file
+// came from: the user's file or, for a written-out declaration, the
+// catalog's.
+type LineMap struct {
+	Line       int    `json:"line"`
+	Column     int    `json:"column"`
+	File       string `json:"file"`
+	OrigLine   int    `json:"orig_line"`
+	OrigColumn int    `json:"orig_column"`
+}
+
+// lineMap pairs the nodes of the rewritten tree with those of its printed
+// text, parsed again (the same tree, in the same order), and keeps, for each
+// printed line, the original position of the first node on it.
+func lineMap(rewritten *ast.File, printed []byte) []LineMap {
+	again, err := parser.ParseFile(rewritten.Filename, printed, parser.ParseComments)
+	if err != nil {
+		return nil
+	}
+	a, b := preorder(rewritten), preorder(again)
+	var out []LineMap
+	last := 0
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if typeName(a[i]) != typeName(b[i]) {
+			break // the trees part here: the rest is unmapped
+		}
+		orig, now := a[i].Pos(), b[i].Pos()
+		if !orig.IsValid() || !now.IsValid() || now.Line() <= last {
+			continue
+		}
+		last = now.Line()
+		out = append(out, LineMap{
+			Line: now.Line(), Column: now.Column(),
+			File: orig.Filename(), OrigLine: orig.Line(), OrigColumn: orig.Column(),
+		})
+	}
+	return out
+}
+
+func preorder(n ast.Node) []ast.Node {
+	var out []ast.Node
+	ast.Walk(n, func(x ast.Node) bool {
+		if _, ok := x.(*ast.CommentGroup); ok {
+			return false
+		}
+		out = append(out, x)
+		return true
+	}, nil)
+	return out
+}
+
+func typeName(n ast.Node) string {
+	switch n.(type) {
+	case *ast.Ident:
+		return "ident"
+	case *ast.BasicLit:
+		return "lit"
+	}
+	return fmt.Sprintf("%T", n)
+}
