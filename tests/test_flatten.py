@@ -1,8 +1,9 @@
-"""The blueprint flattener: ModuleDefinition in, equivalent compiled Module out.
+"""The blueprint flattener: a module in, the same module with its blueprints written out.
 
 Equivalence is checked the way it matters: releasing (docs/catalog.md,
-section 3) the ModuleDefinition and the flattened Module with the same
-values gives the same concrete components.
+section 3) the module as written and as flattened with the same values gives
+the same concrete components. The flattener itself (go/internal/flatten)
+knows no catalog; tests/test_catalogs.py runs it on catalogs in other styles.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import cuepy.flatten
 from cuepy._embedded import CATALOG_DIR
 from cuepy.cli import main
 from cuepy.flatten import CompiledModule, FlattenError, Provenance, flatten
-from cuepy.flatten._lexer import Kind, Source
 
 DEF = "module_definition.cue"
 CORE = "cuepy.dev/opm/core@v0"
@@ -46,12 +46,16 @@ def _split(text: str) -> tuple[list[str], str]:
     return [line.strip() for line in block.group(1).splitlines() if line.strip()], rest[block.end() :]
 
 
-def release(directory: Path, module: str, values: Any, *, core: str = CORE, **options: Any) -> Any:
-    """``core.#ModuleRelease & {#module: <module>, values, metadata: namespace}``: its components."""
+def release(directory: Path, module: str, values: Any, *, core: str = CORE, at: str = "", **options: Any) -> Any:
+    """``core.#ModuleRelease & {#module: <module>, values, metadata: namespace}``: its components.
+
+    ``at``: the field of the file that holds the module ("": the file's top level).
+    """
     imports, body = _split(module)
+    experiments = re.findall(r"^@experiment\(.*\)$", module, re.M)
     text = "\n".join([
-        "package release", "import (", *imports, f'relcore "{core}"', ")",
-        "_M: {", body, "}", f"_V: {json.dumps(values)}",
+        *experiments, "package release", "import (", *imports, f'relcore "{core}"', ")",
+        "_F: {", body, "}", "_M: _F" + (f".{at}" if at else ""), f"_V: {json.dumps(values)}",
         'release: relcore.#ModuleRelease & {#module: _M, values: _V, metadata: namespace: "production"}',
     ])  # fmt: skip
     name = "zz_release_check.cue"
@@ -93,6 +97,7 @@ def test_example_releases_equal_definition_and_hand_compiled(name: str) -> None:
     flat = release(directory, result.source, values)
     assert flat == release(directory, (directory / DEF).read_text(), values)
     assert flat == release(directory, (directory / "module_compiled.cue").read_text(), values)
+    assert all(s.flattened for s in result.structs) and result.structs
     assert set(flat) == {k for k, _ in cuepy.load(directory, files=[DEF]).lookup("#components").fields()}
 
 
@@ -164,44 +169,61 @@ def test_catalog_from_registry(tmp_path: Path, registry: cuepy.Registry, make_mo
 
     result = flatten(directory, file=DEF, **options)
     assert f'"{new}/resources@v0"' in result.source and f'"{new}/traits@v0"' in result.source
-    assert "blueprints" not in _split(result.source)[0].__str__()
+    assert all(s.flattened for s in result.structs) and len(result.structs) == 4
     values = example_values(source)
     flat = release(directory, result.source, values, core=f"{new}/core@v0", **options)
     assert flat == release(directory, files[DEF], values, core=f"{new}/core@v0", **options)
     assert flat == release(directory, files["module_compiled.cue"], values, core=f"{new}/core@v0", **options)
-    assert result.load().lookup("kind").to_python() == "Module"
 
 
 def test_blueprint_defined_in_the_users_module(make_module: MakeModule) -> None:
-    # A catalog of one's own: a blueprint in a package of the module itself, following the conventions.
+    # A catalog of one's own: a blueprint in a package of the module itself.
     directory = make_module({"bp/bp.cue": LOCAL_BLUEPRINT, DEF: LOCAL_MODULE}, deps=CATALOG_DEP)
     result = flatten(directory, file=DEF)
-    assert "example.com/app/bp@v0" not in result.source
-    assert 'metadata: labels: "example.com/kind": "tiny"' in result.source
+    assert [s.inlined for s in result.structs] == [("example.com/app/bp@v0.#Tiny",)]
+    assert "bp.#Tiny\n" not in result.source and "traits.#Replicas" in result.source
     values = {"replicas": 3}
     assert release(directory, result.source, values) == release(directory, LOCAL_MODULE, values)
 
 
-def test_blueprint_breaking_the_convention(make_module: MakeModule) -> None:
+def test_blueprint_outside_any_convention(make_module: MakeModule) -> None:
+    # Extra spec keys, a wrapper definition adding labels, a spec fed by a comprehension: all
+    # written out, the release unchanged.
     field = "\t\treplicas:  traits.#ReplicasTrait.#spec.replicas\n"
-    broken = LOCAL_BLUEPRINT.replace(field, field + "\t\textra?: int\n")
-    directory = make_module({"bp/bp.cue": broken, DEF: LOCAL_MODULE}, deps=CATALOG_DEP)
-    with pytest.raises(FlattenError, match=r"Tiny does not follow the catalog convention"):
-        flatten(directory, file=DEF)
-
-
-def test_wrapped_blueprint_mixin(make_module: MakeModule) -> None:
-    # A definition that embeds a blueprint mixin and adds to it is not that mixin: no silent expansion.
-    wrapper = LOCAL_BLUEPRINT + '\n#Wrapped: #Tiny & {metadata: labels: "example.com/extra": "yes"}\n'
-    directory = make_module(
-        {"bp/bp.cue": wrapper, DEF: LOCAL_MODULE.replace("bp.#Tiny", "bp.#Wrapped")}, deps=CATALOG_DEP
+    odd = LOCAL_BLUEPRINT.replace(field, field + "\t\textra?: int\n") + (
+        '\n#Wrapped: #Tiny & {metadata: labels: "example.com/extra": "yes"}\n'
+        "\n#Guarded: #Tiny & {spec: _, if spec.tiny.extra != _|_ {metadata: labels: \"example.com/extra\": \"\\(spec.tiny.extra)\"}}\n"
     )
-    with pytest.raises(FlattenError, match=r"#Wrapped attaches blueprint .*#Tiny but is not its mixin"):
-        flatten(directory, file=DEF)
+    module = LOCAL_MODULE.replace("bp.#Tiny", "bp.#Wrapped") + (
+        '#components: two: {\n\tbp.#Guarded\n\tspec: tiny: {container: {name: "two", image: "x:1"}, extra: 3}\n}\n'
+    )
+    directory = make_module({"bp/bp.cue": odd, DEF: module}, deps=CATALOG_DEP)
+    result = flatten(directory, file=DEF)
+    assert [s.flattened for s in result.structs] == [True, True]
+    for values in ({"replicas": 2}, {}):
+        assert release(directory, result.source, values) == release(directory, module, values)
 
 
-def test_without_verification_same_source() -> None:
-    assert flatten(ex.path("large"), file=DEF, verify=False).source == flattened_example("large").source
+def test_what_cannot_be_written_out_stays_as_written(make_module: MakeModule) -> None:
+    # A blueprint that refers to a hidden name of its package cannot be written elsewhere; a
+    # blueprint declaring a name the component looks up outside itself would capture it.
+    hidden = LOCAL_BLUEPRINT + '\n_label: "hidden"\n#Hidden: #Tiny & {metadata: labels: "example.com/h": _label}\n'
+    capture = hidden + "\n#Capture: #Tiny & {#values: _}\n"
+    module = LOCAL_MODULE.replace("bp.#Tiny", "bp.#Hidden") + (
+        '#components: two: {\n\tbp.#Capture\n\tspec: tiny: {container: {name: "two", image: "x:1"}, '
+        "replicas: #values.replicas}\n}\n"
+    )
+    directory = make_module({"bp/bp.cue": capture, DEF: module}, deps=CATALOG_DEP)
+    result = flatten(directory, file=DEF)
+    by_path = {s.path: s for s in result.structs}
+    assert not by_path["#components.one"].flattened
+    assert "_label is hidden" in by_path["#components.one"].reason
+    assert not by_path["#components.two"].flattened
+    assert "#values" in by_path["#components.two"].reason
+    assert len(result.provenance.not_flattened) == 2
+    assert result.source == module.lstrip("\n") or result.files == {}
+    values = {"replicas": 2}
+    assert release(directory, result.source, values) == release(directory, module, values)
 
 
 LOCAL_BLUEPRINT = """
@@ -256,7 +278,7 @@ metadata: {name: "tiny", version: "0.1.0"}
 """
 
 
-# Spellings, pass-through, several files ------------------------------------------------
+# Where the module sits, spellings, several files ------------------------------------------
 
 MODULE_HEAD = """
 package app
@@ -309,19 +331,31 @@ SPELLINGS = (
 def test_spellings_and_pass_through(make_module: MakeModule) -> None:
     directory = make_module({DEF: SPELLINGS}, deps=CATALOG_DEP)
     result = flatten(directory, file=DEF)
-    assert "blueprints" not in result.source
-    assert "statelessWorkload" not in result.source and "statefulWorkload" not in result.source
+    assert {s.path for s in result.structs if s.flattened} == {
+        "#components.inner", "#components.oneline", "#components.nested"}  # fmt: skip
     plain = re.search(r"\tplain: \{.*?\n\t\}", SPELLINGS, re.S)
     assert plain and plain.group() in result.source  # untouched
     for values in ({}, {"image": "ghcr.io/a/b:2", "replicas": 5}):
         assert release(directory, result.source, values) == release(directory, SPELLINGS, values)
 
 
-def test_flattening_a_module_changes_nothing_that_matters() -> None:
+def test_module_inside_a_field(make_module: MakeModule) -> None:
+    # As the seed benchmark writes modules: `app: {...}` rather than the file's top level.
+    imports, body = _split(SPELLINGS)
+    wrapped = "package app\n\nimport (\n" + "\n".join(imports) + "\n)\n\napp: {\n" + body + "\n}\n"
+    directory = make_module({DEF: wrapped}, deps=CATALOG_DEP)
+    result = flatten(directory, file=DEF)
+    assert {s.path for s in result.structs if s.flattened} == {
+        "app.#components.inner", "app.#components.oneline", "app.#components.nested"}  # fmt: skip
+    for values in ({}, {"image": "ghcr.io/a/b:2", "replicas": 5}):
+        assert release(directory, result.source, values, at="app") == release(directory, wrapped, values, at="app")
+
+
+def test_flattening_a_compiled_module_changes_nothing() -> None:
     directory = ex.path("simple")
     result = flatten(directory, file="module_compiled.cue")
-    values = example_values(directory)
-    assert release(directory, result.source, values) == release(directory, flattened_example("simple").source, values)
+    assert result.files == {} and result.structs == ()
+    assert result.source == (directory / "module_compiled.cue").read_text()
 
 
 def test_package_of_several_files(make_module: MakeModule) -> None:
@@ -333,9 +367,27 @@ def test_package_of_several_files(make_module: MakeModule) -> None:
     }
     directory = make_module(files, deps=CATALOG_DEP)
     result = flatten(directory)
-    assert "// From b_components.cue." in result.source
-    assert release(directory, result.source, {}) == release(directory, SPELLINGS, {})
-    assert result.filename == "app_flattened.cue"
+    assert list(result.files) == [str(directory / "b_components.cue")]
+    assert result.filename == "a_module_flattened.cue" or result.filename == "app_flattened.cue"
+    path = "#components.nested.spec.container"
+    flat = result.load().fill("#values", {"image": "x:2"}).lookup(path).to_python()
+    assert flat == cuepy.load(directory).fill("#values", {"image": "x:2"}).lookup(path).to_python()
+
+
+def test_experiment_aliasv2(make_module: MakeModule) -> None:
+    # Syntax CUE v0.17 accepts behind an experiment is CUE's parser's business, not ours.
+    module = "@experiment(aliasv2)\n" + LOCAL_MODULE.replace(
+        "#values: replicas: int | *1", "#values: {\n\treplicas~R: int | *1\n\ttwice: R * 2\n}"
+    )
+    directory = make_module({"bp/bp.cue": LOCAL_BLUEPRINT, DEF: module}, deps=CATALOG_DEP)
+    mod = directory / "cue.mod" / "module.cue"
+    mod.write_text(mod.read_text().replace('version: "v0.9.0"', 'version: "v0.17.0"'))
+    assert cuepy.load(directory, files=[DEF]).lookup("#values.twice").export("json") == "2"
+    result = flatten(directory, file=DEF)
+    assert [s.flattened for s in result.structs] == [True]
+    assert "replicas~" in result.source
+    assert result.load().lookup("#values.twice").export("json") == "2"
+    assert release(directory, result.source, {}) == release(directory, module, {})
 
 
 # Errors ----------------------------------------------------------------------------------
@@ -350,48 +402,42 @@ def _broken_simple(tmp_path: Path, old: str, new: str) -> Path:
     return directory
 
 
+def _line_of(path: Path, text: str) -> int:
+    return 1 + path.read_text().split(text)[0].count("\n")
+
+
 def test_spec_breaking_the_blueprint_schema(tmp_path: Path) -> None:
     directory = _broken_simple(tmp_path, "replicas: #values.frontend.replicas", 'replicas: "three"')
     with pytest.raises(cuepy.CueEvalError) as info:
         flatten(directory, file=DEF)
-    line = 1 + (directory / DEF).read_text().split('replicas: "three"')[0].count("\n")
-    assert str(info.value).startswith(f"component 'frontend' ({directory / DEF}:{line}:")
+    line = _line_of(directory / DEF, 'replicas: "three"')
     assert any(p.file == str(directory / DEF) and p.line == line for p in info.value.positions)
 
 
-def test_unknown_blueprint_field(tmp_path: Path) -> None:
-    directory = _broken_simple(
-        tmp_path, "replicas: #values.api.replicas", "replicas: #values.api.replicas\n\t\t\tbogus: 1"
-    )
-    with pytest.raises(cuepy.CueEvalError, match=r"^component 'api' \(.*module_definition.cue:\d+:\d+\)"):
+def test_errors_of_the_flattened_module_name_the_users_lines(tmp_path: Path) -> None:
+    # Unchecked (verify=False), the error surfaces when the flattened module loads; the rewrite
+    # moved every line, the error still points at the line the user wrote.
+    directory = _broken_simple(tmp_path, "initialDelaySeconds: 10", 'initialDelaySeconds: "ten"')
+    result = flatten(directory, file=DEF, verify=False)
+    with pytest.raises(cuepy.CueError) as info:
+        result.load().validate()
+    line = _line_of(directory / DEF, '"ten"')
+    mine = {p for p in info.value.positions if p.file == str(directory / DEF)}
+    with pytest.raises(cuepy.CueError) as written:
+        cuepy.load(directory, files=[DEF]).validate()
+    expected = {p for p in written.value.positions if p.file == str(directory / DEF)}
+    # The value's own line is the same; where the component's conjuncts come from may differ
+    # (the blueprint's embedding rather than the module's #ModuleDefinition).
+    assert line in {p.line for p in mine} and line in {p.line for p in expected}
+    lines = (directory / DEF).read_text().splitlines()
+    assert all(lines[p.line - 1][p.column - 1 :].strip() for p in mine)
+    assert f"{DEF}:{line}:" in str(info.value)
+
+
+def test_syntax_errors_are_the_loaders(tmp_path: Path) -> None:
+    directory = _broken_simple(tmp_path, "#values: {", "#values: {{")
+    with pytest.raises(cuepy.CueSyntaxError):
         flatten(directory, file=DEF)
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "message"),
-    [
-        # Attached through a helper: no embedding in the component to rewrite.
-        ("frontend: {\n\t\tblueprints.#StatelessWorkload", "frontend: _sw & {\n", "is still referred to"),
-        # A blueprint referenced outside any component would keep the blueprint import.
-        ("#values: {", "_spare: blueprints.#StatefulWorkload\n#values: {", "is still referred to"),
-        # A reference to the blueprint-level spec would dangle.
-        ('NODE_ENV: value:     "production"', "NODE_ENV: value: spec.statelessWorkload.container.name", "refers to"),
-    ],
-)
-def test_blueprints_the_flattener_cannot_expand(tmp_path: Path, old: str, new: str, message: str) -> None:
-    directory = _broken_simple(tmp_path, old, new)
-    if "_sw" in new:
-        text = (directory / DEF).read_text() + "\n_sw: blueprints.#StatelessWorkload\n"
-        (directory / DEF).write_text(text)
-    with pytest.raises(FlattenError, match=message) as info:
-        flatten(directory, file=DEF)
-    assert isinstance(info.value, cuepy.CueError)
-
-
-def test_not_a_module_definition(make_module: MakeModule) -> None:
-    directory = make_module({"x.cue": 'package x\nkind: "Component"\n'})
-    with pytest.raises(FlattenError, match="not a ModuleDefinition"):
-        flatten(directory, file="x.cue")
 
 
 # The result ----------------------------------------------------------------------------
@@ -399,15 +445,15 @@ def test_not_a_module_definition(make_module: MakeModule) -> None:
 
 def test_result_provenance_write_and_load(tmp_path: Path) -> None:
     result = flattened_example("moderate")
-    provenance = Provenance.parse(result.source)
-    assert provenance is not None
-    assert provenance.sha256 == result.provenance.sha256 and len(provenance.sha256) == 64
+    provenance = result.provenance
+    assert len(provenance.sha256) == 64 and provenance.not_flattened == ()
     assert provenance.cuepy_version == cuepy.__version__
     assert provenance.cue_version == cuepy.__cue_version__
-    assert result.provenance.sources == ("cue.mod/module.cue", DEF)
-    assert result.load().lookup("kind").to_python() == "Module"
+    assert provenance.sources == ("cue.mod/module.cue", DEF)
+    assert result.load().lookup("kind").to_python() == "ModuleDefinition"
     target = result.write(tmp_path / "out.cue")
     assert target.read_text() == result.source
+    assert CompiledModule.from_json(json.loads(json.dumps(result.to_json()))) == result
 
     changed = _broken_simple(tmp_path, "NODE_ENV", "NODE_ENVIRONMENT")
     assert flatten(changed, file=DEF).provenance.sha256 != flattened_example("simple").provenance.sha256
@@ -421,38 +467,15 @@ def test_value_input_and_callable_module() -> None:
     assert cuepy.flatten(directory, file=DEF).source == from_value.source  # type: ignore[operator]
 
 
-def _depths(text: str) -> list[tuple[int, int, str]]:
-    """(expected indentation, leading tabs, line) of each line that starts with a token.
-
-    As `cue fmt` indents: one level per enclosing line that opens brackets (``[{`` is one level).
-    """
-    src = Source(text, "out.cue")
-    by_line: dict[int, list[str]] = {}
-    for tok in src.tokens:
-        by_line.setdefault(src.position(tok.start).line, []).append(tok.text if tok.kind is Kind.PUNCT else "")
-    lines, stack, out = text.split("\n"), list[int](), []
-    for number, toks in by_line.items():
-        lead = 0
-        while lead < len(toks) and toks[lead] in (")", "]", "}"):
-            stack.pop()
-            lead += 1
-        line = lines[number - 1]
-        out.append((len(set(stack)), len(line) - len(line.lstrip("\t")), line))
-        for t in toks[lead:]:
-            if t in ("(", "[", "{"):
-                stack.append(number)
-            elif t in (")", "]", "}"):
-                stack.pop()
-    return out
+def test_without_verification_same_source() -> None:
+    assert flatten(ex.path("large"), file=DEF, verify=False).source == flattened_example("large").source
 
 
 @pytest.mark.parametrize("name", ex.EXAMPLES)
-def test_output_is_formatted(name: str) -> None:
-    source = flattened_example(name).source
-    assert not re.search(r"^ +\S", source, re.M)
-    assert all(depth == tabs for depth, tabs, _ in _depths(source)), [x for x in _depths(source) if x[0] != x[1]]
-    assert "blueprints" not in "".join(_split(source)[0])
-    assert "\ncore.#Module\n" in source and "ModuleDefinition\n" not in source
+def test_output_is_formatted_and_loads(name: str) -> None:
+    result = flattened_example(name)
+    assert not re.search(r"^ +\S", result.source, re.M)  # tabs, as cue fmt writes
+    assert result.load().lookup("#components") is not None
 
 
 # Command line ---------------------------------------------------------------------------
@@ -469,6 +492,6 @@ def test_cli_flatten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     directory = _broken_simple(tmp_path, "replicas: #values.frontend.replicas", 'replicas: "three"')
     assert main(["flatten", str(directory), "--file", DEF]) == 1
-    assert "component 'frontend'" in capsys.readouterr().err
+    assert f"{DEF}:" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["nope"])

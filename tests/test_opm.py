@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import MakeModule
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 import cuepy
 from cuepy import opm
+from cuepy._embedded import CATALOG_DIR
 from cuepy.examples import generate
 from cuepy.examples import path as example_path
 
@@ -100,9 +104,10 @@ def test_release_definition_and_compiled_agree(name: str) -> None:
     assert released_components(definition) == released_components(compiled)
     assert definition.module.kind == "ModuleDefinition"
     assert compiled.module.kind == "Module"
+    assert definition.complete and compiled.complete
     for component in definition.components.values():
         assert component.metadata.namespace == "production"
-        assert component.metadata.labels["module.cuepy.dev/release"] == definition.metadata.name
+        assert component.incomplete == () and component.unforwarded == ()
         assert "container" in component.spec
         assert not any(key.endswith("Workload") for key in component.spec)  # blueprint keys dropped
 
@@ -114,13 +119,17 @@ def test_release_binds_values_and_defaults() -> None:
     assert api.spec["replicas"] == 4
     assert api.spec["container"]["image"] == "ghcr.io/acme/simple-api:1.2.3"
     assert api.spec["restartPolicy"] == "Always"  # trait default
-    assert release.metadata.labels == {
-        "module.cuepy.dev/name": "simple-app",
-        "module.cuepy.dev/version": "1.2.0",
-        "module.cuepy.dev/release": "simple-app",
-    }
-    defaults = opm.release(simple, {"api": {"replicas": 7}}, namespace="prod", name="canary", file=COMPILED)
+    assert release.metadata.labels == {}  # the release adds the labels it is given, no others
+    assert release.api_version == "cuepy.dev/opm/core@v0"  # the module's, as written
+    assert release.module == opm.ModuleRef(kind="Module", name="simple-app", version="1.2.0")
+    labels = {"app.kubernetes.io/instance": "canary"}
+    defaults = opm.release(
+        simple, {"api": {"replicas": 7}}, namespace="prod", name="canary", file=COMPILED, labels=labels
+    )
     assert defaults.metadata.name == "canary"
+    assert defaults.metadata.labels == labels
+    assert defaults.components["api"].metadata.labels["app.kubernetes.io/instance"] == "canary"
+    assert defaults.components["api"].metadata.labels["app.kubernetes.io/component"] == "api"
     assert defaults.components["api"].spec["replicas"] == 7
     assert defaults.components["frontend"].spec["replicas"] == 2  # #values default
     assert defaults.values["api"]["logLevel"] == "info"
@@ -141,9 +150,13 @@ def test_release_inputs_agree() -> None:
 
 
 def test_release_json_matches_cue_release() -> None:
-    """The model's components are exactly what #ModuleRelease computes in CUE."""
+    """The model's components are exactly what cuepy's catalog's #ModuleRelease computes in CUE."""
     nested = example_path("nested")
-    release = opm.release(nested, example_values("nested"), namespace="web", file=DEFINITION)
+    module_labels = {"module.cuepy.dev/name": "nested", "module.cuepy.dev/version": "0.1.0"}
+    release = opm.release(
+        nested, example_values("nested"), namespace="web", file=DEFINITION,
+        labels={**module_labels, "module.cuepy.dev/release": "nested"},
+    )  # fmt: skip
     context = cuepy.Context()
     module = context.load(nested, files=[DEFINITION])
     core = context.load(cuepy._embedded.CATALOG_DIR / "core")
@@ -154,7 +167,10 @@ def test_release_json_matches_cue_release() -> None:
         .fill("metadata.namespace", "web")
     )
     expected = json.loads(cue_release.lookup("components").export("json"))
-    assert release.model_dump(mode="json", exclude_none=True)["components"] == expected
+    got = release.model_dump(mode="json", exclude_none=True)["components"]
+    for component in got.values():
+        assert component.pop("incomplete") == [] and component.pop("unforwarded") == []
+    assert got == expected
 
 
 # Generated modules ------------------------------------------------------------
@@ -357,11 +373,13 @@ def test_bad_namespace(make_module: MakeModule) -> None:
 def test_usage_errors(make_module: MakeModule) -> None:
     context = cuepy.Context()
     value = context.load(example_path("simple"), files=[COMPILED])
-    with pytest.raises(cuepy.CueUsageError, match="context="):
-        opm.release(value, {}, namespace="ns")
+    # A Value is released in its own context; context= is not needed.
+    assert opm.release(value, {}, namespace="ns").components.keys() == {"frontend", "api"}
     not_a_module = make_module({"x.cue": 'package x\nkind: "Pod"\n'})
-    with pytest.raises(cuepy.CueUsageError, match="not an OPM module"):
+    with pytest.raises(opm.OPMLayoutError, match="no OPM module found") as info:
         opm.read(not_a_module)
+    assert isinstance(info.value, cuepy.CueUsageError)
+    assert "layout=" in str(info.value)
     module = opm.read(value)
     with pytest.raises(cuepy.CueUsageError, match="not read from files"):
         opm.release(module, {}, namespace="ns")
@@ -383,14 +401,14 @@ def test_discriminator_picks_the_class() -> None:
     data = module.model_dump(mode="json")
     adapter: TypeAdapter[opm.ModuleDefinition | opm.Module] = TypeAdapter(opm.AnyModule)
     assert adapter.validate_python(data) == module
-    assert type(adapter.validate_python({**data, "kind": "Module"})) is opm.Module
+    assert type(adapter.validate_python({**data, "form": "compiled"})) is opm.Module
     assert type(adapter.validate_json(json.dumps(data))) is opm.ModuleDefinition
     definitions: TypeAdapter[opm.Resource | opm.Trait | opm.Blueprint] = TypeAdapter(opm.AnyDefinition)
     for definition in module.definitions.values():
         again = definitions.validate_python(definition.model_dump())
         assert type(again) is type(definition)
-    with pytest.raises(ValidationError, match="kind"):
-        adapter.validate_python({**data, "kind": "Pod"})
+    with pytest.raises(ValidationError, match="form"):
+        adapter.validate_python({**data, "form": "Pod"})
     with pytest.raises(ValidationError, match="extra"):
         adapter.validate_python({**data, "surprise": 1})
 
@@ -398,7 +416,7 @@ def test_discriminator_picks_the_class() -> None:
 def test_release_round_trips_through_json() -> None:
     release = opm.release(example_path("nested"), example_values("nested"), namespace="web", file=COMPILED)
     assert opm.ModuleRelease.model_validate_json(release.model_dump_json()) == release
-    assert release.model_dump()["apiVersion"] == opm.CORE_API_VERSION
+    assert release.model_dump()["apiVersion"] == opm.CORE_API_VERSION  # cuepy's catalog's, read from the module
 
 
 def _all_properties(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -416,7 +434,7 @@ def test_json_schema_documents_every_field(model: Any) -> None:
     undocumented = [f"{m}.{name}" for m, name, prop in properties if not prop.get("description")]
     assert undocumented == []
     if model is opm.AnyModule:
-        assert schema["discriminator"]["propertyName"] == "kind"
+        assert schema["discriminator"]["propertyName"] == "form"
         assert "defaultNamespace" in schema["$defs"]["ModuleMetadata"]["properties"]  # camelCase on the wire
 
 
@@ -439,3 +457,276 @@ def test_read_and_release_are_traced() -> None:
     release_event = next(e for e in collected.events if e.stage == "release")
     assert release_event.ok
     assert release_event.fields["namespace"] == "web"
+
+
+# Layouts: the module in a field, other field names -------------------------------
+
+IN_A_FIELD = """
+package shop
+
+import (
+	core "cuepy.dev/opm/core@v0"
+	blueprints "cuepy.dev/opm/blueprints@v0"
+)
+
+shop: {
+	core.#ModuleDefinition
+	metadata: {name: "shop", version: "0.1.0"}
+	#components: web: {
+		blueprints.#StatelessWorkload
+		spec: statelessWorkload: {
+			container: {name: "web", image: #values.image}
+			replicas: #values.replicas
+		}
+	}
+	#values: {
+		image:    string
+		replicas: int & >=1 | *1
+	}
+}
+"""
+
+AT_TOP_LEVEL = """
+package shop
+
+import (
+	core "cuepy.dev/opm/core@v0"
+	blueprints "cuepy.dev/opm/blueprints@v0"
+)
+
+core.#ModuleDefinition
+metadata: {name: "shop", version: "0.1.0"}
+#components: web: {
+	blueprints.#StatelessWorkload
+	spec: statelessWorkload: {
+		container: {name: "web", image: #values.image}
+		replicas: #values.replicas
+	}
+}
+#values: {
+	image:    string
+	replicas: int & >=1 | *1
+}
+"""
+
+SHOP_VALUES = {"image": "nginx:1.27", "replicas": 2}
+
+
+def write_shop(make_module: MakeModule, source: str) -> Path:
+    return make_module({"shop.cue": source}, module="example.com/shop@v0", deps=CATALOG_DEPS)
+
+
+def test_module_in_a_field_is_detected(make_module: MakeModule) -> None:
+    in_field, top = write_shop(make_module, IN_A_FIELD), write_shop(make_module, AT_TOP_LEVEL)
+    module = opm.read(in_field)
+    assert module.layout == opm.Layout(module="shop")
+    assert opm.read(top).layout == opm.Layout()
+    assert isinstance(module, opm.ModuleDefinition) and module.kind == "ModuleDefinition"
+    assert released_components(opm.release(in_field, SHOP_VALUES, namespace="ns")) == released_components(
+        opm.release(top, SHOP_VALUES, namespace="ns")
+    )
+    # The layout read is the one release() reuses; given explicitly, detection is skipped.
+    assert opm.release(module, SHOP_VALUES, namespace="ns") == opm.release(
+        in_field, SHOP_VALUES, namespace="ns", layout=opm.Layout(module="shop")
+    )
+
+
+def test_layout_given_explicitly_must_fit(make_module: MakeModule) -> None:
+    in_field = write_shop(make_module, IN_A_FIELD)
+    with pytest.raises(opm.OPMLayoutError, match=r"no #parts field.*layout="):
+        opm.read(in_field, layout=opm.Layout(module="shop", components="#parts"))
+    with pytest.raises(opm.OPMLayoutError, match="'nowhere' names no field"):
+        opm.release(in_field, SHOP_VALUES, namespace="ns", layout=opm.Layout(module="nowhere"))
+    with pytest.raises(opm.OPMLayoutError, match="no OPM module found"):
+        opm.read(make_module({"x.cue": "package x\nshop: {a: 1}\n"}))
+
+
+def test_several_modules_in_one_value(make_module: MakeModule) -> None:
+    body = IN_A_FIELD.split("shop: {", 1)[1]
+    two = IN_A_FIELD + "\nother: {" + body
+    directory = write_shop(make_module, two)
+    with pytest.raises(opm.OPMLayoutError, match=r"several OPM modules found.*\['shop', 'other'\]") as info:
+        opm.read(directory)
+    assert isinstance(info.value, cuepy.CueError)
+    assert opm.read(directory, layout=opm.Layout(module="other")).metadata.name == "shop"
+
+
+def test_values_schema_under_another_name(make_module: MakeModule) -> None:
+    source = IN_A_FIELD.replace("#values", "#config")
+    directory = write_shop(make_module, source)
+    module = opm.read(directory)
+    assert module.layout.values == "#config"
+    assert "replicas: int & >=1 | *1" in module.values_schema
+    release = opm.release(directory, {"image": "nginx:1.27"}, namespace="ns")
+    assert release.values == {"image": "nginx:1.27", "replicas": 1}
+    assert release.components["web"].spec["container"]["image"] == "nginx:1.27"
+
+
+def test_bad_values_name_the_users_line_in_a_field(make_module: MakeModule) -> None:
+    directory = write_shop(make_module, IN_A_FIELD)
+    with pytest.raises(cuepy.CueEvalError) as info:
+        opm.release(directory, {"image": "nginx:1.27", "replicas": 0}, namespace="ns")
+    message = str(info.value)
+    assert "values.replicas: invalid value 0" in message
+    assert f"shop.cue:{line_of(IN_A_FIELD, 'replicas: int')}:" in message
+    assert "<python>" not in message and "shop.#values" not in message
+    with pytest.raises(cuepy.CueEvalError) as info:
+        opm.release(directory, {"image": "Not An Image!"}, namespace="ns")
+    message = str(info.value)
+    assert 'component "web": spec.statelessWorkload.container.image: invalid value "Not An Image!"' in message
+    assert f"shop.cue:{line_of(IN_A_FIELD, 'image: #values.image')}:" in message
+    assert str(CATALOG_DIR) not in message  # the catalog's lines are left out when the user's are there
+
+
+# Incomplete components ----------------------------------------------------------
+
+NO_IMAGE = bad_module(
+    "resources",
+    """
+#components: web: {
+	resources.#Container
+	spec: container: name: "web"
+}
+#values: {}
+""",
+)
+
+
+def test_incomplete_spec_is_reported_or_raised(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, NO_IMAGE)
+    release = opm.release(directory, {}, namespace="ns")
+    web = release.components["web"]
+    assert "container" not in web.spec
+    assert [f.path for f in web.incomplete] == ["spec.container.image"]
+    assert "required" in web.incomplete[0].message
+    assert not release.complete
+    with pytest.raises(opm.OPMIncompleteError, match=r'component "web": spec\.container\.image') as info:
+        opm.release(directory, {}, namespace="ns", strict=True)
+    assert isinstance(info.value, cuepy.CueIncompleteError)
+
+
+def test_blueprint_keys_dropped_only_when_accounted_for() -> None:
+    from cuepy.opm._release import _drop_copies
+
+    copied = {"workload": {"replicas": 2, "container": {"image": "x"}}, "replicas": 2, "container": {"image": "x"}}
+    assert _drop_copies(copied, ["workload"], complete=True) == ({"replicas": 2, "container": {"image": "x"}}, ())
+    # A blueprint that reshapes its input (image -> container.image): accounted for by a complete spec.
+    reshaped = {"web": {"image": "x", "port": 80}, "container": {"image": "x", "ports": [80]}}
+    assert _drop_copies(reshaped, ["web"], complete=True) == ({"container": {"image": "x", "ports": [80]}}, ())
+    # A nested blueprint adds to what the inner one forwarded: still accounted for.
+    added = {"inner": {"container": {"image": "x"}}, "container": {"image": "x", "mounts": {"c": "/srv"}}}
+    assert _drop_copies(added, ["inner"], complete=True) == ({"container": added["container"]}, ())
+    # Not forwarded (the seed catalog's #spec wrinkle): kept, with what did not arrive.
+    lost = {"workload": {"replicas": 3, "container": {"image": "x"}}, "replicas": 1}
+    assert _drop_copies(lost, ["workload"], complete=False) == (
+        lost,
+        ("workload.replicas", "workload.container"),
+    )
+
+
+# No ValidationError escapes ------------------------------------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_values = st.dictionaries(st.sampled_from(["image", "replicas", "colour"]), _json, max_size=3) | st.dictionaries(
+    st.text(max_size=6), _json, max_size=3
+)
+
+
+@pytest.fixture(scope="module")
+def shop_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import write_module
+
+    return write_module(tmp_path_factory.mktemp("shop"), "example.com/shop@v0", {"shop.cue": IN_A_FIELD}, CATALOG_DEPS)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=_values, namespace=st.sampled_from(["ns", "Bad_NS", "", "a" * 70]) | st.text(max_size=10),
+       name=st.none() | st.text(max_size=10))  # fmt: skip
+def test_junk_gives_a_release_or_a_cue_error(shop_module: Path, values: Any, namespace: str, name: Any) -> None:
+    try:
+        release = opm.release(shop_module, values, namespace=namespace, name=name)
+    except ValidationError:  # pragma: no cover - the property under test
+        pytest.fail("a pydantic ValidationError escaped")
+    except cuepy.CueError as exc:
+        assert str(exc).startswith("cannot release module")
+        return
+    assert release.components["web"].metadata.namespace == namespace
+
+
+def test_bad_namespace_is_a_typed_error(make_module: MakeModule) -> None:
+    directory = write_bad(make_module, GOOD)
+    with pytest.raises(opm.OPMModelError, match=r"release: metadata\.namespace: .*got 'Not_A_Label'"):
+        opm.release(directory, {"image": "nginx:1.27"}, namespace="Not_A_Label")
+
+
+# Catalogs written for the tests (tests/catalogs/<style>/) -------------------------
+
+CATALOGS = Path(__file__).parent / "catalogs"
+
+
+def _catalog_apps() -> list[Path]:
+    if not CATALOGS.is_dir():
+        return []
+    return sorted(
+        app
+        for style in CATALOGS.iterdir()
+        if (style / "catalog" / "cue.mod" / "module.cue").is_file()
+        for app in style.iterdir()
+        if app.name != "catalog" and (app / "cue.mod" / "module.cue").is_file()
+    )
+
+
+def _served(app: Path) -> dict[str, str]:
+    """The style's catalog, served at the version the app depends on."""
+    catalog = app.parent / "catalog"
+    module = re.search(r'module:\s*"([^"@]+)', (catalog / "cue.mod" / "module.cue").read_text())
+    version = re.search(rf'"{re.escape(module.group(1)) if module else ""}@v\d+":\s*\{{?\s*v:\s*"([^"]+)"',
+                        (app / "cue.mod" / "module.cue").read_text())  # fmt: skip
+    if module is None or version is None:
+        pytest.skip(f"{app}: cannot tell the catalog module and version")
+    return {f"{module.group(1)}@{version.group(1)}": str(catalog)}
+
+
+def _app_files(app: Path) -> tuple[list[str], list[str]]:
+    """(module files, values files) of an app directory."""
+    cue_files = sorted(p.name for p in app.glob("*.cue"))
+    values = [f for f in cue_files if f.startswith("values")]
+    return [f for f in cue_files if f not in values], values
+
+
+@pytest.mark.parametrize("app", _catalog_apps(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_test_catalogs_read_and_release(app: Path) -> None:
+    modules = _served(app)
+    module_files, values_files = _app_files(app)
+    values_json = json.loads((app / "values.json").read_text()) if (app / "values.json").is_file() else None
+    releases = []
+    for file in module_files:
+        module = opm.read(app, file=file, modules=modules)
+        assert module.components
+        assert module.kind and module.api_version  # as the module writes them
+        release = opm.release(app, values_json, namespace="ns", file=file, modules=modules)
+        assert release.complete, [(c, x.incomplete, x.unforwarded) for c, x in release.components.items()]
+        # The layout given explicitly gives the same release.
+        again = opm.release(app, values_json, namespace="ns", file=file, modules=modules, layout=module.layout)
+        assert again == release
+        releases.append(released_components(release))
+        for extra in values_files:  # the module loaded with its values, released without values
+            with_values = opm.release(app, namespace="ns", file=[file, extra], modules=modules)
+            assert released_components(with_values) == released_components(release)
+    assert len(set(releases)) == 1  # definition and compiled forms agree
+
+
+def test_test_catalogs_detect_both_styles() -> None:
+    apps = _catalog_apps()
+    if not apps:
+        pytest.skip("no catalogs under tests/catalogs")
+    seen = set()
+    for app in apps:
+        files, _ = _app_files(app)
+        layout = opm.read(app, file=files[0], modules=_served(app)).layout
+        seen.add((app.parent.name, bool(layout.module), layout.values))
+    assert seen
