@@ -208,6 +208,16 @@ func hasRef(atoms []atom) bool {
 func (f *flattener) requalify(decl ast.Decl, inst *build.Instance, file *ast.File, inside map[ast.Node]bool, d *definition) error {
 	var fault error
 	same := inst == f.root
+	declared := map[string]bool{}
+	for _, id := range declarations(decl) {
+		declared[id] = true
+	}
+	qualify := func(alias string, at token.Pos) string {
+		if declared[alias] && fault == nil {
+			fault = fmt.Errorf("%s: it declares %s, the name its package's import would need", at, alias)
+		}
+		return alias
+	}
 	astutil.Apply(decl, func(c astutil.Cursor) bool {
 		id, ok := c.Node().(*ast.Ident)
 		if !ok || fault != nil || !isReference(c) {
@@ -221,7 +231,7 @@ func (f *flattener) requalify(decl ast.Decl, inst *build.Instance, file *ast.Fil
 				fault = fmt.Errorf("%s: import %q not found", id.Pos(), path)
 				return false
 			}
-			c.Replace(ast.NewIdent(f.alias(target, id.Name)))
+			c.Replace(ast.NewIdent(qualify(f.alias(target, id.Name), id.Pos())))
 		case id.Scope != nil && inside[id.Scope], id.Node != nil && inside[id.Node]:
 			// Bound inside the definition: it moves with it.
 		case isFileScope(id) || (id.Node == nil && topLevel(inst, id.Name) != nil):
@@ -237,7 +247,7 @@ func (f *flattener) requalify(decl ast.Decl, inst *build.Instance, file *ast.Fil
 				d.samePackage[id.Name] = true
 				return true
 			}
-			sel := ast.NewSel(ast.NewIdent(f.alias(inst, f.importName(inst))), id.Name)
+			sel := ast.NewSel(ast.NewIdent(qualify(f.alias(inst, f.importName(inst)), id.Pos())), id.Name)
 			ast.SetPos(sel, id.Pos())
 			c.Replace(sel)
 		case id.Node == nil:
@@ -361,4 +371,29 @@ func (f *flattener) importName(inst *build.Instance) string {
 		return name
 	}
 	return inst.PkgName
+}
+
+// declarations are the names declared anywhere in n's tree: labels, let
+// clauses, comprehension variables, aliases.
+func declarations(n ast.Node) []string {
+	var out []string
+	ast.Walk(n, func(x ast.Node) bool {
+		switch x := x.(type) {
+		case *ast.Field:
+			if name, isIdent, err := ast.LabelName(x.Label); err == nil && isIdent {
+				out = append(out, name)
+			}
+		case *ast.LetClause:
+			out = append(out, x.Ident.Name)
+		case *ast.ForClause:
+			if x.Key != nil {
+				out = append(out, x.Key.Name)
+			}
+			out = append(out, x.Value.Name)
+		case *ast.Alias:
+			out = append(out, x.Ident.Name)
+		}
+		return true
+	}, nil)
+	return out
 }

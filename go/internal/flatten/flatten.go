@@ -133,35 +133,19 @@ func Files(root *build.Instance, names []string, keep map[string]string) (*Resul
 	return res, nil
 }
 
-// collectNames records the identifiers of every file in sight other than
-// import names, so that an import name the flattener adds can neither shadow
-// nor be shadowed by one.
+// collectNames records the identifiers of the user's files, so that an
+// import name the flattener adds can neither shadow nor be shadowed by one.
+// (Names declared inside a written-out definition are checked where it is
+// written out: see requalify.)
 func (f *flattener) collectNames() {
-	seen := map[*build.Instance]bool{}
-	var walk func(i *build.Instance)
-	walk = func(i *build.Instance) {
-		if i == nil || seen[i] {
-			return
-		}
-		seen[i] = true
-		for _, file := range i.Files {
-			ast.Walk(file, func(n ast.Node) bool {
-				switch x := n.(type) {
-				case *ast.ImportDecl:
-					return false
-				case *ast.Ident:
-					if !isImport(x) || i == f.root {
-						f.taken[x.Name] = true
-					}
-				}
-				return true
-			}, nil)
-		}
-		for _, imp := range i.Imports {
-			walk(imp)
-		}
+	for _, file := range f.root.Files {
+		ast.Walk(file, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok {
+				f.taken[id.Name] = true
+			}
+			return true
+		}, nil)
 	}
-	walk(f.root)
 }
 
 // userImports records the names under which a user's file imports packages.
