@@ -161,19 +161,19 @@ def anatomy(fn: Callable[[], None], n: int) -> Anatomy:
 
 
 def compiled_cache(rows: Rows, name: str, directory: Path, cache: cuepy.cache.Cache, n_rounds: int, ops: int) -> None:
-    cuepy.cache.load_module(directory, file=DEF, cache=cache)  # warm it
+    cuepy.opm.load(directory, file=DEF, cache=cache)  # warm it
 
     stored = cuepy.cache.Cache(cache.directory, loaded_modules=0)
-    cuepy.cache.load_module(directory, file=DEF, cache=stored)
+    cuepy.opm.load(directory, file=DEF, cache=stored)
 
     def kept() -> None:  # a warm process: the loaded Module kept in memory
-        cuepy.cache.load_module(directory, file=DEF, cache=cache).close()
+        cuepy.opm.load(directory, file=DEF, cache=cache).close()
 
     def entry() -> None:  # the stored Module's source in memory, loaded each time
-        cuepy.cache.load_module(directory, file=DEF, cache=stored).close()
+        cuepy.opm.load(directory, file=DEF, cache=stored).close()
 
     def disk_hit() -> None:  # a new process's view: the entry read from disk, then loaded
-        cuepy.cache.load_module(directory, file=DEF, cache=cuepy.cache.Cache(cache.directory, loaded_modules=0)).close()
+        cuepy.opm.load(directory, file=DEF, cache=cuepy.cache.Cache(cache.directory, loaded_modules=0)).close()
 
     def compiled() -> None:
         cuepy.load(directory, files=[COMPILED]).close()
@@ -196,16 +196,19 @@ def compiled_cache(rows: Rows, name: str, directory: Path, cache: cuepy.cache.Ca
 
 def render_cache(rows: Rows, name: str, directory: Path, cache: cuepy.cache.Cache, n_rounds: int, ops: int) -> None:
     values = values_of(directory)
-    data = cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    data = cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
     payload = json.dumps(data).encode()
 
     def hit() -> float:
-        return per_op_ns(lambda: cuepy.cache.render(directory, values, namespace=NS, file=DEF, cache=cache),
+        return per_op_ns(lambda: cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache),
                          ops * 50)  # fmt: skip
 
     def model_hit() -> float:
-        return per_op_ns(lambda: cuepy.cache.release(directory, values, namespace=NS, file=DEF, cache=cache),
-                         ops * 50)  # fmt: skip
+        def model() -> cuepy.opm.ModuleRelease:
+            data = cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
+            return cuepy.opm.ModuleRelease.model_validate(data)
+
+        return per_op_ns(model, ops * 50)
 
     def loads() -> float:
         return per_op_ns(lambda: json.loads(payload), ops * 50)
@@ -230,7 +233,7 @@ def cold_miss(rows: Rows, name: str, directory: Path, workdir: Path, n_rounds: i
     def miss() -> float:
         cache = cuepy.cache.Cache(workdir / f"cold-{name}-{next(counter)}")
         start = time.perf_counter_ns()
-        cuepy.cache.load_module(directory, file=DEF, cache=cache)
+        cuepy.opm.load(directory, file=DEF, cache=cache)
         return time.perf_counter_ns() - start
 
     def plain() -> float:
@@ -260,7 +263,7 @@ def parse_cache(rows: Rows, n_rounds: int, ops: int, skip_go: bool, workdir: Pat
 
     def through_module_cache() -> float:  # cuepy.opm.load: the loaded Module kept by the process
         def run() -> None:
-            with cuepy.cache.load_module(large, file=COMPILED, cache=module_cache) as v:
+            with cuepy.opm.load(large, file=COMPILED, cache=module_cache) as v:
                 cuepy.extract(v, format="json")
 
         return per_op_ns(run, ops)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 

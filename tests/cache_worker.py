@@ -1,6 +1,8 @@
 """A process of tests/test_cache.py's concurrency test: loads and renders through one shared cache.
 
-Usage: ``python tests/cache_worker.py SPEC CACHE_DIR SEED OPS``. SPEC is a JSON
+Usage: ``python tests/cache_worker.py SPEC CACHE_DIR SEED OPS`` (or
+``python tests/cache_worker.py export DIR CACHE_DIR``: print the JSON export of
+the package in DIR through ``Cache.memoize``). SPEC is a JSON
 file ``{"modules": [{"directory": ..., "values": [{...}, ...]}, ...],
 "namespaces": [...]}``. Prints one JSON list: for each operation
 ``[module index, "load" | "render", values index, namespace, sha256 of the
@@ -17,18 +19,19 @@ import sys
 from typing import Any
 
 import cuepy.cache
+import cuepy.opm
 from cuepy.cache.keys import canonical_json
 
 FILE = "module_definition.cue"
 
 
 def load_digest(directory: str, cache: cuepy.cache.Cache | bool) -> str:
-    value = cuepy.cache.load_module(directory, file=FILE, cache=cache)
+    value = cuepy.opm.load(directory, file=FILE, cache=cache)
     return hashlib.sha256(value.export("cue").encode()).hexdigest()
 
 
 def render_digest(directory: str, values: dict[str, Any], namespace: str, cache: cuepy.cache.Cache | bool) -> str:
-    release = cuepy.cache.render(directory, values, namespace=namespace, file=FILE, cache=cache)
+    release = cuepy.opm.render(directory, values, namespace=namespace, file=FILE, cache=cache)
     return hashlib.sha256(canonical_json(release).encode()).hexdigest()
 
 
@@ -50,5 +53,19 @@ def main(spec_path: str, cache_dir: str, seed: int, ops: int) -> None:
     json.dump(out, sys.stdout)
 
 
+def cached_export(cache: cuepy.cache.Cache, directory: str) -> str:
+    """A plain CUE load through ``Cache.memoize``: the JSON export of the package in ``directory``."""
+    import cuepy
+    import cuepy.api
+
+    return cache.memoize("export", directory=directory, request={"op": "export"},
+                         inputs=lambda: cuepy.api.load_inputs(directory),
+                         compute=lambda: str(cuepy.load(directory).export("json")),
+                         use=lambda payload, _key: payload)  # fmt: skip
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if sys.argv[1] == "export":  # python tests/cache_worker.py export DIR CACHE_DIR
+        print(cached_export(cuepy.cache.Cache(sys.argv[3]), sys.argv[2]))
+    else:
+        main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

@@ -25,7 +25,7 @@ import cuepy.examples as ex
 import cuepy.flatten
 from cuepy._embedded import CATALOG_DIR
 from cuepy.cli import main
-from cuepy.flatten import CompiledModule, FlattenError, Provenance, flatten
+from cuepy.flatten import CompiledModule, flatten
 
 DEF = "module_definition.cue"
 CORE = "cuepy.dev/opm/core@v0"
@@ -192,7 +192,8 @@ def test_blueprint_outside_any_convention(make_module: MakeModule) -> None:
     field = "\t\treplicas:  traits.#ReplicasTrait.#spec.replicas\n"
     odd = LOCAL_BLUEPRINT.replace(field, field + "\t\textra?: int\n") + (
         '\n#Wrapped: #Tiny & {metadata: labels: "example.com/extra": "yes"}\n'
-        "\n#Guarded: #Tiny & {spec: _, if spec.tiny.extra != _|_ {metadata: labels: \"example.com/extra\": \"\\(spec.tiny.extra)\"}}\n"
+        "\n#Guarded: #Tiny & {spec: _, if spec.tiny.extra != _|_ "
+        '{metadata: labels: "example.com/extra": "\\(spec.tiny.extra)"}}\n'
     )
     module = LOCAL_MODULE.replace("bp.#Tiny", "bp.#Wrapped") + (
         '#components: two: {\n\tbp.#Guarded\n\tspec: tiny: {container: {name: "two", image: "x:1"}, extra: 3}\n}\n'

@@ -257,9 +257,9 @@ def _benches(module: BenchModule, shared: _Shared) -> list[Bench]:
         if shared.cache is None:
             skip("cached/render_hit", "cuepy.cache is not available")
         else:
-            from cuepy.cache import load_module
-            from cuepy.cache import release as cached_release
-            from cuepy.opm import release
+            from cuepy.opm import ModuleRelease, release
+            from cuepy.opm import load as load_module
+            from cuepy.opm import render as cached_render
 
             cache = shared.cache
             if "cached" in want:
@@ -267,8 +267,8 @@ def _benches(module: BenchModule, shared: _Shared) -> list[Bench]:
                                        first_is_miss=True))  # fmt: skip
             if "render_hit" in want:
                 values, ns = module.values(), shared.config.namespace
-                benches.append(PyBench("render_hit", lambda: cached_release(d, values, namespace=ns,
-                                       file=DEFINITION_FILE, cache=cache), first_is_miss=True))  # fmt: skip
+                benches.append(PyBench("render_hit", lambda: ModuleRelease.model_validate(cached_render(
+                    d, values, namespace=ns, file=DEFINITION_FILE, cache=cache)), first_is_miss=True))  # fmt: skip
                 benches.append(PyBench(RELEASE, lambda: release(d, values, namespace=ns, file=DEFINITION_FILE)))
     tools = shared.tools
     if tools is not None and tools.anchor is not None and "go_native" in want:

@@ -1,46 +1,52 @@
-"""Compiled-module and render caches: pay for blueprints once.
+"""A content-addressed cache of computed results: compiled modules, renders, anything text.
 
-Deployment tools load the same modules again and again. ``cuepy.cache``
-keeps what cuepy compiled and what it rendered, keyed by the content of
-everything that can change the result (:mod:`cuepy.cache.keys`):
+Tools load the same CUE modules again and again. ``cuepy.cache`` keeps what
+was computed from them, keyed by the request and the content of every file
+the computation read (:mod:`cuepy.cache.keys`):
 
-* :func:`load_module` loads a ModuleDefinition through the compiled-module
-  cache: flattened once, then the stored Module is loaded;
-* :func:`release` / :func:`render` return a stored release for the same
-  module, values, namespace and name without evaluating CUE;
 * :class:`Cache` is the store: an in-process LRU in front of a directory of
   checksummed entries (``CUEPY_CACHE_DIR``, default the user cache
-  directory; ``CUEPY_CACHE=off`` disables it).
+  directory; ``CUEPY_CACHE=off`` disables it), plus loaded Values kept in
+  the process (``keep``/``kept``);
+* :meth:`Cache.memoize` is the one operation callers need: the key from the
+  request and the files ``inputs()`` names (``cuepy.api.load_inputs`` for a
+  CUE load); on a miss, compute, store, return.
 
-See docs/cache.md.
+The cache knows nothing of what it stores: ``cuepy.opm.load`` and
+``cuepy.opm.render`` build on it (cuepy/opm/_cached.py). See docs/cache.md.
 """
 
 from __future__ import annotations
 
 from cuepy.cache import keys
-from cuepy.cache._modules import load_module, release, render
+from cuepy.cache._memoize import Inputs, Unusable
 from cuepy.cache._parse import ParseCacheInfo, parse_cache_info, reset_parse_cache
 from cuepy.cache._store import (
     DEFAULT_MAX_BYTES,
     Cache,
+    CacheWarning,
     Stats,
     VerifyReport,
     default_cache,
     default_directory,
+    resolve,
 )
+from cuepy.cache.keys import CacheError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "Cache",
+    "CacheError",
+    "CacheWarning",
+    "Inputs",
     "ParseCacheInfo",
     "Stats",
+    "Unusable",
     "VerifyReport",
     "default_cache",
     "default_directory",
     "keys",
-    "load_module",
     "parse_cache_info",
-    "release",
-    "render",
     "reset_parse_cache",
+    "resolve",
 ]

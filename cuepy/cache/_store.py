@@ -1,8 +1,8 @@
 """The cache store: an in-process LRU in front of a directory of checksummed text entries.
 
-Layout: ``<directory>/v1/<kind>/<key>.entry``, ``kind`` being ``module`` (the
-CUE source of a compiled Module, in a JSON envelope) or ``render`` (the JSON
-of a release). Each entry is one header line and the payload::
+Layout: ``<directory>/v1/<kind>/<key>.entry``, ``kind`` naming what the
+payload is (a short lowercase name chosen by the caller: ``module``,
+``render``, ``manifest``...). Each entry is one header line and the payload::
 
     cuepy-cache 1 <kind> <key> <payload length> <sha256 of the payload>\\n<payload>
 
@@ -17,19 +17,27 @@ Recency is the entry's mtime, set when it is written and when another
 process reads it from disk; when the directory grows over ``max_bytes`` the
 least recently used entries are removed, under a file lock so that
 concurrent sweeps do not fight.
+
+The directory must be the user's own: one owned by another user, or
+writable by group or others (or an entry so owned or writable), is refused
+with one warning and the cache works in memory only, as ssh and pip do.
+``verify`` and ``clear`` never follow a symbolic link out of the directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
+import stat
 import tempfile
 import threading
 import time
+import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +45,7 @@ from typing import Any, TypeVar
 import structlog
 from filelock import FileLock
 
+from cuepy.cache import _memoize
 from cuepy.trace import run as trace_run
 from cuepy.value import Value
 
@@ -44,13 +53,17 @@ StrPath = str | os.PathLike[str]
 T = TypeVar("T")
 
 FORMAT = 1
-KINDS = ("module", "render")
+KINDS = ("module", "render", "manifest")
+"""The kinds cuepy stores; any short lowercase name is accepted."""
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 DEFAULT_LOADED_MODULES = 8
 _MAGIC = b"cuepy-cache"
 _HEADER_MAX = 256
 _KEY = re.compile(r"[0-9a-f]{64}")
+_KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_checked_kinds: set[str] = set()
 _TEMP_PREFIX = ".tmp-"
 _STALE_TEMP_SECONDS = 3600.0
 
@@ -167,7 +180,7 @@ class _Memory:
 
 
 class Cache:
-    """Compiled modules and renders, keyed by content: in memory, then on disk.
+    """Results keyed by content: in memory, then on disk.
 
     - ``directory``: where entries live; default ``$CUEPY_CACHE_DIR`` or the
       platform's user cache directory (``platformdirs.user_cache_dir("cuepy")``).
@@ -176,10 +189,10 @@ class Cache:
       ``$CUEPY_CACHE_MAX_SIZE`` such as ``"256M"``); least recently used
       entries go first.
     - ``memory_bytes``: bound on the in-process LRU of entries (default 64 MiB).
-    - ``loaded_modules``: how many loaded module Values ``load_module`` keeps
-      in this process, least recently used out first (default 8; 0: none).
-      Each keeps its CUE context alive: a few MiB for a module of a dozen
-      components, some 30 MiB at a hundred.
+    - ``loaded_modules``: how many loaded Values ``keep`` holds in this
+      process, least recently used out first (default 8; 0: none). Each keeps
+      its CUE context alive: a few MiB for a module of a dozen components,
+      some 30 MiB at a hundred.
 
     Every method is safe to call from several threads and processes at once.
     """
@@ -208,6 +221,8 @@ class Cache:
         self._counters = {"hits": 0, "memory_hits": 0, "misses": 0, "stores": 0, "evictions": 0, "corrupt": 0}
         self._counter_lock = threading.Lock()
         self._ready = False
+        self._refused: str | None = None
+        self._warned = False
 
     def __repr__(self) -> str:
         return f"<cuepy.cache.Cache {self.directory} max_bytes={self.max_bytes}>"
@@ -223,19 +238,81 @@ class Cache:
         """Where the entry ``kind``/``key`` is stored."""
         return self.root / kind / f"{key}.entry"
 
-    def _ensure(self) -> None:
+    def _ensure(self) -> bool:
+        """Create the directories if needed; whether the disk may be used (see ``refused``)."""
         if self._ready:
-            return
-        if not self.directory.is_dir():
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(self.directory, 0o700)
-        for kind in KINDS:
-            (self.root / kind).mkdir(mode=0o700, parents=True, exist_ok=True)
+            return True
+        if self._refused is not None:
+            return False
+        try:
+            if not self.directory.is_dir():
+                self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.chmod(self.directory, 0o700)
+            problem = _unsafe(self.directory, follow=True)
+            for kind in KINDS:
+                if problem:
+                    break
+                for d in (self.root, self.root / kind):
+                    with contextlib.suppress(FileExistsError):
+                        d.mkdir(mode=0o700)
+                    problem = _unsafe(d, follow=False)
+                    if problem:
+                        break
+        except OSError as exc:
+            problem = f"{self.directory} cannot be created: {exc}"
+        if problem:
+            self._refuse(problem)
+            return False
         self._ready = True
+        return True
 
-    def _lock(self) -> FileLock:
+    def _refuse(self, problem: str) -> None:
+        """Use no disk from now on, with one warning."""
+        self._refused = problem
+        self._memory_only_warning(problem)
+
+    def _memory_only_warning(self, problem: str) -> None:
+        with _default_lock:  # one warning per directory and process
+            if self._warned or self.directory in _warned_directories:
+                self._warned = True
+                return
+            self._warned = True
+            _warned_directories.add(self.directory)
+        message = f"cuepy cache directory not used (caching in memory only): {problem}"
+        warnings.warn(message, CacheWarning, stacklevel=4)
+        _event("refused", warning=True, directory=str(self.directory), problem=problem)
+
+    @property
+    def refused(self) -> str | None:
+        """Why the directory is not used (None while it is)."""
         self._ensure()
-        return FileLock(os.fspath(self.root / ".lock"), timeout=60)
+        return self._refused
+
+    def _kind_dir(self, kind: str) -> bool:
+        """Whether ``root/kind`` is usable: made if missing, refused if unsafe."""
+        if not self._ensure():
+            return False
+        d = self.root / kind
+        try:
+            with contextlib.suppress(FileExistsError):
+                d.mkdir(mode=0o700)
+        except FileNotFoundError:  # the directory was removed while running: made again
+            self._ready = False
+            return self._ensure() and self._kind_dir(kind)
+        except OSError:
+            return False
+        problem = _unsafe(d, follow=False)
+        if problem:
+            self._refuse(problem)
+            return False
+        return True
+
+    def _lock(self) -> contextlib.AbstractContextManager[Any]:
+        """The file lock of sweeps and clear (none where a link could redirect the lock file)."""
+        lock = self.root / ".lock"
+        if self.root.is_symlink() or not self.root.is_dir() or lock.is_symlink():
+            return contextlib.nullcontext()
+        return FileLock(os.fspath(lock), timeout=60)
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._counter_lock:
@@ -248,25 +325,35 @@ class Cache:
         _check(kind, key)
         memo = self._memory.get((kind, key))
         if memo is not None:
-            self._count("memory_hits")
-            self._count("hits")
+            with self._counter_lock:
+                self._counters["memory_hits"] += 1
+                self._counters["hits"] += 1
             _event("hit", kind=kind, key=short(key), layer="memory")
             return memo
+        if not self._ensure():
+            self._count("misses")
+            return None
         return trace_run("cache.lookup", lambda: self._get_disk(kind, key), kind=kind, key=short(key))
 
     def _get_disk(self, kind: str, key: str) -> str | None:
         start = time.perf_counter_ns()
         path = self.path(kind, key)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            with open(fd, "rb") as f:
+                problem = _unsafe_stat(os.fstat(f.fileno()))
+                data = f.read() if not problem else b""
         except (FileNotFoundError, NotADirectoryError):
             self._count("misses")
             _event("miss", kind=kind, key=short(key), duration_ns=time.perf_counter_ns() - start)
             return None
-        except OSError as exc:
+        except OSError as exc:  # (ELOOP: a symbolic link, never followed)
             self._count("misses")
             _event("miss", kind=kind, key=short(key), error=str(exc))
+            return None
+        if problem:  # another user's entry, or one others may write: not trusted, left alone
+            self._count("misses")
+            _event("refused", warning=True, kind=kind, key=short(key), path=str(path), problem=problem)
             return None
         payload, problem = decode_entry(data, kind, key)
         if payload is None:
@@ -281,10 +368,10 @@ class Cache:
                duration_ns=time.perf_counter_ns() - start)  # fmt: skip
         return payload
 
-    # Loaded modules -------------------------------------------------------------
+    # Loaded values ----------------------------------------------------------------
 
-    def loaded(self, key: str) -> Value | None:
-        """A new handle on the module Value kept for ``key``, or None."""
+    def kept(self, key: str) -> Value | None:
+        """A new handle on the Value kept for ``key`` (``keep``), or None."""
         with self._loaded_lock:
             value = self._loaded.get(key)
             if value is None:
@@ -293,11 +380,17 @@ class Cache:
             handle = value.lookup("")  # another handle on the same value: the caller may close it
         self._count("memory_hits")
         self._count("hits")
-        _event("hit", kind="module", key=short(key), layer="loaded")
+        _event("hit", key=short(key), layer="kept")
         return handle
 
-    def keep_loaded(self, key: str, value: Value) -> None:
-        """Keep (a handle on) ``value``, the module loaded for ``key``."""
+    def keep(self, key: str, value: Value) -> None:
+        """Keep (a handle on) ``value``, loaded from the entry ``key``, in this process.
+
+        CUE values are immutable and safe to read from several threads, so a
+        kept value may be handed out again (``kept``); it goes when its entry
+        is found corrupt, with ``forget_memory`` and ``clear``, or when newer
+        ones push it out (``loaded_modules``).
+        """
         if self._loaded_max == 0:
             return
         kept = value.lookup("")
@@ -323,6 +416,46 @@ class Cache:
         for v in dropped:
             v.close()
 
+    # Memoizing ------------------------------------------------------------------
+
+    def memoize(
+        self,
+        kind: str,
+        *,
+        directory: str | os.PathLike[str],
+        request: Mapping[str, Any],
+        inputs: Callable[[], _memoize.Inputs],
+        compute: Callable[[], str],
+        use: Callable[[str, str | None], T],
+        labels: Mapping[str, str] | None = None,
+    ) -> T:
+        """The result of ``compute()`` for ``request`` on the files it reads, from the cache or computed.
+
+        - ``kind``: what the payload is (the entries' directory).
+        - ``directory``: where the computation starts (made absolute; names in
+          the key are relative to the module root ``inputs()`` reports, so a
+          copy elsewhere shares the result).
+        - ``request``: JSON data naming everything but the files that decides
+          the result (options, values...), with no absolute paths.
+        - ``inputs()``: what the computation reads (``cuepy.api.load_inputs``
+          for a CUE load): asked on a miss only, twice (before and after hashing).
+        - ``compute()``: the payload (text) on a miss.
+        - ``use(payload, key)``: the result made from a payload; ``key`` is None
+          when the payload was computed but not stored (a source changed
+          meanwhile). A stored payload it rejects with ValueError is discarded
+          as corrupt and computed again.
+        - ``labels``: name to directory, for directories whose files are named
+          ``@name/...`` in the key (``modules=`` of a load).
+
+        Raises what ``inputs``/``compute``/``use`` raise, and CacheError when a
+        file the inputs list cannot be read.
+        """
+        if kind not in _checked_kinds:
+            _check(kind, "0" * 64)
+            _checked_kinds.add(kind)
+        return _memoize.memoize(self, kind, directory=_memoize.absolute(directory), request=request,
+                                inputs=inputs, compute=compute, use=use, labels=labels)  # fmt: skip
+
     def discard(self, kind: str, key: str, problem: str) -> None:
         """Remove an entry whose payload turned out unusable, reporting it as corrupt."""
         _check(kind, key)
@@ -333,8 +466,7 @@ class Cache:
         with contextlib.suppress(OSError):
             path.unlink()
         self._memory.discard((kind, key))
-        if kind == "module":
-            self._forget_loaded(key)
+        self._forget_loaded(key)
         _event("corrupt", warning=True, kind=kind, key=short(key), path=str(path), problem=problem)
 
     # Writing ------------------------------------------------------------------
@@ -350,6 +482,8 @@ class Cache:
 
         def run() -> None:
             start = time.perf_counter_ns()
+            if self._refused is not None:
+                return
             try:
                 size = self._write(kind, key, payload)
             except OSError as exc:
@@ -365,10 +499,17 @@ class Cache:
         trace_run("cache.store", run, kind=kind, key=short(key))
 
     def _write(self, kind: str, key: str, payload: str) -> int:
-        self._ensure()
+        if not self._kind_dir(kind):
+            raise OSError(errno.EACCES, f"cache directory not used: {self._refused}")
         data = encode_entry(kind, key, payload)
         target = self.path(kind, key)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
+        except FileNotFoundError:  # removed since _kind_dir: once more
+            self._ready = False
+            if not self._kind_dir(kind):
+                raise
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -381,11 +522,27 @@ class Cache:
 
     # Maintenance --------------------------------------------------------------
 
-    def _entries(self) -> Iterator[tuple[str, os.DirEntry[str], os.stat_result]]:
-        for kind in KINDS:
+    def _kinds(self) -> list[str]:
+        """The kind directories under root: real directories only (a symbolic link is not followed)."""
+        try:
+            with os.scandir(self.root) as it:
+                return sorted(e.name for e in it if _KIND.fullmatch(e.name) and e.is_dir(follow_symlinks=False))
+        except OSError:
+            return []
+
+    def _entries(self) -> Iterator[tuple[str, _Entry, os.stat_result]]:
+        """Every entry (and stray file) of every kind directory, never through a symbolic link."""
+        if os.path.islink(self.root):
+            return
+        for kind in self._kinds():
             try:
-                it = os.scandir(self.root / kind)
-            except FileNotFoundError:
+                fd = os.open(self.root / kind, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                it = os.scandir(fd)
+            except OSError:
+                os.close(fd)
                 continue
             with it:
                 for entry in it:
@@ -393,7 +550,15 @@ class Cache:
                         st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue
-                    yield kind, entry, st
+                    yield kind, _Entry(self.root / kind, entry.name), st
+            os.close(fd)
+
+    def _links(self) -> list[Path]:
+        """Symbolic links where the cache has directories (root, root/kind): never followed."""
+        links = [self.root] if os.path.islink(self.root) else []
+        with contextlib.suppress(OSError), os.scandir(self.root) as it:
+            links += [Path(e.path) for e in it if e.is_symlink()]
+        return links
 
     def evict(self, max_bytes: int | None = None) -> int:
         """Remove least recently used entries until the directory holds at most ``max_bytes``.
@@ -433,7 +598,7 @@ class Cache:
 
     def stats(self) -> Stats:
         """Entries and bytes on disk (all processes), and this process's counters."""
-        kinds = {k: KindStats() for k in KINDS}
+        kinds = {k: KindStats() for k in sorted({*KINDS, *self._kinds()})}
         for kind, entry, st in self._entries():
             if entry.name.startswith(_TEMP_PREFIX):
                 continue
@@ -454,32 +619,61 @@ class Cache:
         )
 
     def verify(self) -> VerifyReport:
-        """Check every entry on disk; remove (and report) those that fail."""
+        """Check every entry on disk; remove (and report) those that fail.
+
+        A symbolic link found where the cache keeps entries or directories is
+        removed (the link, never what it points to).
+        """
         report = VerifyReport()
-        for kind, entry, _st in list(self._entries()):
+        for link in self._links():
+            with contextlib.suppress(OSError):
+                link.unlink()
+                report.removed.append(str(link))
+        for kind, entry, st in list(self._entries()):
             if entry.name.startswith(_TEMP_PREFIX):
                 continue
             report.checked += 1
             key = entry.name.removesuffix(".entry")
-            try:
-                data = Path(entry.path).read_bytes()
-            except FileNotFoundError:
-                continue
-            payload, problem = decode_entry(data, kind, key) if entry.name.endswith(".entry") else (None, "foreign")
+            if not stat.S_ISREG(st.st_mode):
+                data, problem = b"", "not a regular file"
+            else:
+                try:
+                    fd = os.open(entry.path, os.O_RDONLY | _NOFOLLOW)
+                    with open(fd, "rb") as f:
+                        data = f.read()
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    data, problem = b"", str(exc)
+                else:
+                    problem = ""
+            payload = None
+            if not problem:
+                payload, problem = decode_entry(data, kind, key) if entry.name.endswith(".entry") else (None, "foreign")
             if payload is None:
-                self._corrupt(Path(entry.path), kind, key, problem)
+                if stat.S_ISDIR(st.st_mode):
+                    continue  # not ours to remove: reported as checked only
+                self._corrupt(Path(entry.path), kind, key if _KEY.fullmatch(key) else "0" * 64, problem)
                 report.removed.append(entry.path)
         return report
 
     def clear(self) -> int:
-        """Remove every entry (this format's and older ones); returns how many."""
+        """Remove every entry (this format's and older ones); returns how many.
+
+        Symbolic links in the cache are removed, never followed.
+        """
         removed = 0
         self._memory.clear()
         self._forget_loaded()
         if not self.directory.is_dir():
             return 0
         with self._lock():
-            for kind, entry, _st in list(self._entries()):
+            for link in self._links():
+                with contextlib.suppress(OSError):
+                    link.unlink()
+            for kind, entry, st in list(self._entries()):
+                if stat.S_ISDIR(st.st_mode):
+                    continue
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
                     removed += 1
@@ -493,9 +687,48 @@ class Cache:
         self._forget_loaded()
 
 
+class CacheWarning(UserWarning):
+    """The cache directory is not used (another user's, or writable by others)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A file in a kind directory."""
+
+    parent: Path
+    name: str
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.parent, self.name)
+
+
+def _unsafe(path: Path, *, follow: bool) -> str:
+    """What makes ``path`` unfit to hold the cache ("" if nothing)."""
+    try:
+        st = os.stat(path) if follow else os.lstat(path)
+    except OSError as exc:
+        return f"{path} cannot be read: {exc}"
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is not a directory"
+    problem = _unsafe_stat(st)
+    return f"{path} {problem}" if problem else ""
+
+
+def _unsafe_stat(st: os.stat_result) -> str:
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        return f"is owned by another user (uid {st.st_uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        who = "group" if st.st_mode & stat.S_IWGRP else "others"
+        return f"is writable by {who} (mode {stat.S_IMODE(st.st_mode):o})"
+    return ""
+
+
 def _check(kind: str, key: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"cache kind must be one of {KINDS}, not {kind!r}")
+    if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+        raise ValueError(f"a cache kind is a short lowercase name (a-z, 0-9, _ and -), not {kind!r}")
     if not _KEY.fullmatch(key):
         raise ValueError(f"a cache key is 64 lowercase hex digits, not {key!r}")
 
@@ -551,6 +784,7 @@ def disabled_by_env() -> bool:
 _default: Cache | None = None
 _default_config: tuple[str, str] | None = None
 _default_lock = threading.Lock()
+_warned_directories: set[Path] = set()
 
 
 def default_cache() -> Cache | None:

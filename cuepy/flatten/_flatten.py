@@ -163,8 +163,9 @@ class CompiledModule:
         p = doc["provenance"]
         return cls(
             source=doc["source"],
-            provenance=Provenance(p["sha256"], p["cuepy_version"], p["cue_version"], tuple(p["sources"]),
-                                  tuple(p["not_flattened"])),  # fmt: skip
+            provenance=Provenance(
+                p["sha256"], p["cuepy_version"], p["cue_version"], tuple(p["sources"]), tuple(p["not_flattened"])
+            ),
             directory=Path(doc["directory"]),
             filename=doc["filename"],
             load_options=dict(load_options or {}),
@@ -207,8 +208,6 @@ def flatten(
     """
     options = {k: v for k, v in zip(_LOAD_OPTIONS, (registry, modules, cache_dir), strict=True) if v is not None}
     directory, files = _inputs(source, file)
-    if isinstance(source, Value) and package is None:
-        package = None
     config = load_config(directory, files=files, package=package, **options)
     config["verify"] = bool(verify)
 
@@ -248,8 +247,10 @@ def _result(
     options: dict[str, Any],
 ) -> CompiledModule:
     structs = tuple(
-        Struct(c["path"], Position(c["file"], c["line"], c["column"]), c["flattened"], tuple(c["inlined"] or ()),
-               c.get("reason", ""))  # fmt: skip
+        Struct(
+            c["path"], Position(c["file"], c["line"], c["column"]), c["flattened"], tuple(c["inlined"] or ()),
+            c.get("reason", ""),
+        )
         for c in doc["components"] or ()
     )
     written = doc["files"]

@@ -1,0 +1,199 @@
+"""``Cache.memoize``: a result keyed by its request and the content of what it read.
+
+Three layers, cheapest first (docs/cache.md, "Keys"):
+
+1. the call memo (per process): the same call, while none of the files and
+   directories its key was computed from changed (a ``stat`` each), has the
+   same key;
+2. the manifest (stored, like ccache's manifest mode): the key of the request
+   at this location names the inputs the computation read, as paths and
+   digests (a few variants); a variant whose files all still hash the same
+   gives the result key without asking what a load reads;
+3. discovery: ``inputs()`` says what the computation reads (for a CUE load,
+   libcuepy's ``cue_load_inputs``); those are hashed, ``inputs()`` is asked
+   again (the list must not change while hashing) and the result key follows.
+
+A result is stored only when nothing it was computed from changed from
+before its inputs were hashed until after it was computed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from cuepy.cache import keys
+from cuepy.cache.keys import Dirty, Observation
+from cuepy.errors import CueError
+
+if TYPE_CHECKING:
+    from cuepy.cache._store import Cache
+
+T = TypeVar("T")
+
+MANIFEST = "manifest"
+_VARIANTS = 8
+_CALLS_MAX = 4096
+_calls: dict[Hashable, tuple[Observation, str]] = {}
+_calls_lock = threading.Lock()
+
+
+class Inputs(Protocol):
+    """What ``inputs()`` returns: cuepy.api.LoadInputs has this shape."""
+
+    @property
+    def root(self) -> str: ...
+    @property
+    def files(self) -> tuple[str, ...]: ...
+    @property
+    def directories(self) -> tuple[str, ...]: ...
+    @property
+    def shipped(self) -> tuple[str, ...]: ...
+
+
+class Unusable(ValueError):
+    """Raised by a ``use`` callback: the stored payload cannot serve (it is discarded, then recomputed)."""
+
+
+def forget_calls() -> None:
+    with _calls_lock:
+        _calls.clear()
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _freeze(data: Any) -> Hashable:
+    """``data`` (JSON data) as a hashable, cheaply for the small requests callers make."""
+    if isinstance(data, _SCALARS):
+        return data
+    if isinstance(data, dict | Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in data.items()))
+    return tuple(_freeze(v) for v in data)
+
+
+def absolute(path: str | os.PathLike[str]) -> str:
+    """``path`` made absolute against the working directory, without resolving links (cheap)."""
+    given = os.fspath(path)
+    return os.path.normpath(given if os.path.isabs(given) else os.path.join(os.getcwd(), given))
+
+
+def memoize(
+    cache: Cache,
+    kind: str,
+    *,
+    directory: str,
+    request: Mapping[str, Any],
+    inputs: Callable[[], Inputs],
+    compute: Callable[[], str],
+    use: Callable[[str, str | None], T],
+    labels: Mapping[str, str] | None = None,
+) -> T:
+    versions = (keys.cuepy_version(), keys.cue_version())
+    labelled = dict(labels or {})
+    call = (kind, directory, versions, _freeze(request), _freeze(labelled))
+    known = _calls.get(call)
+    if known is not None and known[0].current():
+        found = _stored(cache, kind, known[1], use)
+        if found is not None:
+            return found[0]
+
+    def key_of(root: str, observation: Observation) -> str:
+        document = {"format": keys.KEY_FORMAT, "kind": kind, "versions": versions, "request": request,
+                    "directory": keys.relative_name(directory, root, labelled),
+                    "sources": observation.names(root, labelled)}  # fmt: skip
+        return keys.sha256(keys.canonical_json(document))
+
+    def finish(observation: Observation, key: str, root: str, new_variant: bool) -> T:
+        found = _stored(cache, kind, key, use)
+        if found is not None:
+            result = found[0]
+        else:
+            payload = compute()
+            if not observation.current():  # a source changed while computing: returned, not stored
+                return _fresh(use, payload, None)
+            result = _fresh(use, payload, key)
+            cache.put(kind, key, payload)
+        if new_variant:
+            _add_variant(cache, manifest_key, root, observation)
+        with _calls_lock:
+            if len(_calls) >= _CALLS_MAX:
+                _calls.clear()
+            _calls[call] = (observation, key)
+        return result
+
+    where = {"format": keys.KEY_FORMAT, "kind": kind, "versions": versions, "directory": directory,
+             "request": request, "labels": labelled}  # fmt: skip
+    manifest_key = keys.sha256(keys.canonical_json(where))
+    for variant in _variants(cache, manifest_key):
+        observation = Observation.validate(variant.get("observation"))
+        root = variant.get("root")
+        if observation is not None and isinstance(root, str) and observation.current():
+            return finish(observation, key_of(root, observation), root, False)
+
+    try:
+        found_inputs = inputs()
+    except CueError:
+        return _fresh(use, compute(), None)  # the computation reports what is wrong
+    try:
+        observation = Observation.take(found_inputs.files, found_inputs.directories, found_inputs.shipped)
+        again = inputs()
+    except (Dirty, CueError) as exc:
+        if isinstance(exc, keys.CacheError):
+            raise
+        return _fresh(use, compute(), None)
+    if _listing(again) != _listing(found_inputs) or not observation.current():
+        return _fresh(use, compute(), None)  # changed while read: computed, neither looked up nor stored
+    return finish(observation, key_of(found_inputs.root, observation), found_inputs.root, True)
+
+
+def _fresh(use: Callable[[str, str | None], T], payload: str, key: str | None) -> T:
+    """``use`` of a payload just computed: what makes it unusable is the caller's error."""
+    try:
+        return use(payload, key)
+    except Unusable as exc:
+        if isinstance(exc.__cause__, Exception):
+            raise exc.__cause__ from None
+        raise
+
+
+def _listing(found: Inputs) -> tuple[Any, ...]:
+    return (found.root, tuple(found.files), tuple(found.directories), tuple(found.shipped))
+
+
+def _stored(cache: Cache, kind: str, key: str, use: Callable[[str, str | None], T]) -> tuple[T] | None:
+    """(the stored payload, used), or None; a payload ``use`` rejects is discarded."""
+    payload = cache.get(kind, key)
+    if payload is None:
+        return None
+    try:
+        return (use(payload, key),)
+    except ValueError as exc:  # Unusable, or a parser's ValueError (pydantic's errors are ValueErrors)
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        cache.discard(kind, key, f"unusable: {text}")
+        return None
+
+
+def _variants(cache: Cache, manifest_key: str) -> list[dict[str, Any]]:
+    payload = cache.get(MANIFEST, manifest_key)
+    if payload is None:
+        return []
+    try:
+        data = json.loads(payload)
+        variants = data["variants"]
+        if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
+            raise ValueError("variants")
+    except (ValueError, KeyError, TypeError):
+        cache.discard(MANIFEST, manifest_key, "not a manifest")
+        return []
+    return variants
+
+
+def _add_variant(cache: Cache, manifest_key: str, root: str, observation: Observation) -> None:
+    entry = {"root": root, "observation": observation.as_json()}
+    variants = [v for v in _variants(cache, manifest_key) if v != entry]
+    payload = json.dumps({"variants": [entry, *variants][:_VARIANTS]}, ensure_ascii=False)
+    cache.put(MANIFEST, manifest_key, payload)

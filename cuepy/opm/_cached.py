@@ -1,0 +1,234 @@
+"""``cuepy.opm.load`` and ``cuepy.opm.render``: OPM modules through the generic cache.
+
+Two kinds of entries, both through ``Cache.memoize`` (cuepy/cache), keyed by
+the request and the content of every file a load of the module reads
+(``cuepy.api.load_inputs``):
+
+* ``module``: the module flattened by ``cuepy.flatten`` (with nothing to
+  flatten, it comes back as written), as ``CompiledModule.to_json()`` with
+  paths relative to the load's directory; in a warm process the loaded Value
+  is kept too (``Cache.keep``);
+* ``render``: the JSON of ``cuepy.opm.release`` of the module with values,
+  namespace and name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cuepy.api import Context, LoadInputs, RegistryLike, load_inputs, registry_name
+from cuepy.cache import Cache, Unusable, keys, resolve
+from cuepy.errors import CueError
+from cuepy.value import Value
+
+if TYPE_CHECKING:
+    from cuepy.flatten import CompiledModule
+
+StrPath = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One module to load: where, which file or package, and how dependencies resolve."""
+
+    directory: str
+    file: str | None
+    package: str | None
+    registry: str | RegistryLike | None
+    modules: Mapping[str, StrPath] | None
+    cache_dir: StrPath | None
+    verify: bool
+
+    def load_options(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.registry is not None:
+            out["registry"] = self.registry
+        if self.modules is not None:
+            out["modules"] = self.modules
+        if self.cache_dir is not None:
+            out["cache_dir"] = self.cache_dir
+        return out
+
+    def inputs(self) -> LoadInputs:
+        files = [self.file] if self.file is not None else None
+        return load_inputs(self.directory, files=files, package=self.package, **self.load_options())
+
+    def labels(self) -> dict[str, str]:
+        """The directories serving ``modules=``, named by module in keys (a copy elsewhere keeps them)."""
+        return {key: os.path.abspath(d) for key, d in (self.modules or {}).items()}
+
+    def parts(self) -> dict[str, Any]:
+        """What, besides the files read, decides the compiled module."""
+        return {
+            "file": self.file,
+            "package": self.package,
+            # A module fetched from a registry is pinned by path and version in
+            # cue.mod/module.cue (a file read); the registry it comes from is named here.
+            "registry": registry_name(self.registry) or os.environ.get("CUE_REGISTRY", ""),
+            "modules": sorted(self.modules or ()),
+            "flatten": {"verify": self.verify},
+        }
+
+
+def _request(
+    path: StrPath,
+    file: StrPath | None,
+    package: str | None,
+    registry: str | RegistryLike | None,
+    modules: Mapping[str, StrPath] | None,
+    cache_dir: StrPath | None,
+    verify: bool,
+) -> _Request:
+    if file is not None and not isinstance(file, str | os.PathLike):
+        raise TypeError("file must be one path (the module file), not a list")
+    registry_name(registry)  # (checks its type)
+    return _Request(os.path.abspath(path), os.fspath(file) if file is not None else None, package, registry,
+                    modules, cache_dir, verify)  # fmt: skip
+
+
+# Compiled modules ---------------------------------------------------------------
+
+
+def load(
+    path: StrPath,
+    *,
+    file: StrPath | None = None,
+    package: str | None = None,
+    registry: str | RegistryLike | None = None,
+    modules: Mapping[str, StrPath] | None = None,
+    cache_dir: StrPath | None = None,
+    verify: bool = True,
+    context: Context | None = None,
+    cache: Cache | bool | None = None,
+) -> Value:
+    """Load an OPM module, paying for its blueprints once (see ``cuepy.opm.load``)."""
+    request = _request(path, file, package, registry, modules, cache_dir, verify)
+    return _module(request, resolve(cache), context)
+
+
+def _module(request: _Request, store: Cache | None, context: Context | None) -> Value:
+    """The module Value: the compiled module, loaded."""
+    if store is None:
+        return _compile(request).load(context=context or Context())
+
+    def use(payload: str, key: str | None) -> Value:
+        compiled = _from_entry(payload, request)
+        keep = context is None and key is not None
+        if keep:
+            kept = store.kept(key or "")
+            if kept is not None:
+                return kept
+        try:
+            value = compiled.load(context=context or Context())
+        except CueError as exc:
+            # A stored module that does not load cannot be right for these sources
+            # (a module that fails is never stored): discarded and computed again.
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise Unusable(f"does not load: {first}") from exc
+        if keep:
+            store.keep(key or "", value)
+        return value
+
+    return store.memoize("module", directory=request.directory, request=request.parts(), inputs=request.inputs,
+                         compute=lambda: _to_entry(_compile(request), request), use=use,
+                         labels=request.labels())  # fmt: skip
+
+
+def _compile(request: _Request) -> CompiledModule:
+    """Miss: flatten the module (with nothing to flatten, it comes back as written)."""
+    from cuepy.flatten import flatten
+
+    return flatten(request.directory, file=request.file, package=request.package, verify=request.verify,
+                   **request.load_options())  # fmt: skip
+
+
+def _to_entry(compiled: CompiledModule, request: _Request) -> str:
+    """The stored form: ``CompiledModule.to_json()`` with paths relative to the load's directory
+    (the entry serves a copy of the module elsewhere too)."""
+    doc = _paths(compiled.to_json(), lambda p: os.path.relpath(p, request.directory) if os.path.isabs(p) else p)
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def _from_entry(payload: str, request: _Request) -> CompiledModule:
+    from cuepy.flatten import CompiledModule
+
+    try:
+        doc = _paths(json.loads(payload), lambda p: os.path.normpath(os.path.join(request.directory, p)))
+        return CompiledModule.from_json(doc, request.load_options())
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Unusable("not a compiled-module entry") from exc
+
+
+def _paths(doc: dict[str, Any], move: Callable[[str], str]) -> dict[str, Any]:
+    """``doc`` (``CompiledModule.to_json()``) with ``move`` applied to each file path in it."""
+    out = dict(doc)
+    out["directory"] = move(doc["directory"])
+    out["files"] = {move(k): v for k, v in doc["files"].items()}
+    out["lines"] = {move(k): [{**m, "file": move(m["file"])} for m in lines] for k, lines in doc["lines"].items()}
+    out["structs"] = [{**st, "position": {**st["position"], "file": move(st["position"]["file"])}}
+                      for st in doc["structs"]]  # fmt: skip
+    return out
+
+
+# Releases -----------------------------------------------------------------------
+
+
+def render(
+    path: StrPath,
+    values: Mapping[str, Any] | None = None,
+    *,
+    namespace: str,
+    name: str | None = None,
+    file: StrPath | None = None,
+    package: str | None = None,
+    registry: str | RegistryLike | None = None,
+    modules: Mapping[str, StrPath] | None = None,
+    cache_dir: StrPath | None = None,
+    verify: bool = True,
+    cache: Cache | bool | None = None,
+) -> dict[str, Any]:
+    """The release of the module at ``path`` as JSON data, through the cache (see ``cuepy.opm.render``)."""
+    store = resolve(cache)
+    if not isinstance(namespace, str):
+        raise TypeError(f"namespace must be a str, not {type(namespace).__name__}")
+    request = _request(path, file, package, registry, modules, cache_dir, verify)
+    try:
+        values_json = None if values is None else keys.canonical_json(_as_dict(values))
+    except (TypeError, ValueError):
+        store = None  # not JSON data: computed every time
+        values_json = None
+    if store is None:
+        return _json_object(_compute_release(request, values, namespace, name, None))
+    parts = {**request.parts(), "values": values_json, "namespace": namespace, "name": name}
+    return store.memoize("render", directory=request.directory, request=parts, inputs=request.inputs,
+                         compute=lambda: _compute_release(request, values, namespace, name, store),
+                         use=lambda payload, _key: _json_object(payload), labels=request.labels())  # fmt: skip
+
+
+_RELEASE_KEYS = frozenset({"apiVersion", "kind", "metadata", "module", "values", "components"})
+
+
+def _json_object(payload: str) -> dict[str, Any]:
+    """The release's JSON data; a cheap check of its shape (the full one is the model's)."""
+    data = json.loads(payload)
+    if not isinstance(data, dict) or data.keys() != _RELEASE_KEYS or data["kind"] != "ModuleRelease":
+        raise Unusable("not the JSON of a ModuleRelease")
+    return data
+
+
+def _as_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    return values if type(values) is dict else dict(values)
+
+
+def _compute_release(
+    request: _Request, values: Mapping[str, Any] | None, namespace: str, name: str | None, store: Cache | None
+) -> str:
+    from cuepy.opm import release as opm_release
+
+    context = Context()
+    module = _module(request, store, context)
+    return opm_release(module, values, namespace=namespace, name=name, context=context).model_dump_json()
