@@ -496,3 +496,15 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"{DEF}:" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["nope"])
+
+
+def test_flatten_obeys_the_loaders_confinement(tmp_path: Path, make_module: MakeModule) -> None:
+    # A symlinked .cue file from outside the module root is refused, as cuepy.load refuses it;
+    # its text never reaches the result.
+    outside = tmp_path / "outside.cue"
+    outside.write_text('package app\nsecret: "outside text"\n')
+    directory = make_module({"a.cue": "package app\na: 1\n"})
+    (directory / "s.cue").symlink_to(outside)
+    for verify in (True, False):
+        with pytest.raises(cuepy.CueLoadError, match="outside the module root"):
+            flatten(directory, verify=verify)

