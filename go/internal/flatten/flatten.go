@@ -262,14 +262,6 @@ func (f *flattener) addImports(file *ast.File) {
 	}
 }
 
-func describe(keys []defKey) []string {
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = k.String()
-	}
-	return out
-}
-
 func pathString(path []string) string {
 	if path == nil {
 		return ""

@@ -46,26 +46,19 @@ func (f *flattener) rewriteFile(file *ast.File) ([]Component, bool) {
 		}
 	})
 	// The file's own top level is a struct too.
+	changed := len(edits) > 0
 	top := &ast.StructLit{Elts: file.Decls}
 	if c, e, ok := f.rewriteStruct(file, top, []string{}); ok {
 		comps = append(comps, c)
 		if e != nil {
 			file.Decls = e.elts
+			changed = true
 		}
 	}
 	for _, e := range edits {
 		e.lit.Elts = e.elts
 	}
-	return comps, len(edits) > 0 || len(file.Decls) != len(top.Elts) || changedTop(comps)
-}
-
-func changedTop(comps []Component) bool {
-	for _, c := range comps {
-		if c.Flattened && c.Path == "" {
-			return true
-		}
-	}
-	return false
+	return comps, changed
 }
 
 func extend(path []string, label ast.Label) []string {
