@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
@@ -117,6 +118,9 @@ func verify(cfg *flattenConfig, res *flatten.Result) (map[string]string, error) 
 	if err := after.Err(); err != nil {
 		return fail("the rewritten files do not evaluate: " + err.Error()), nil
 	}
+	if err := before.Validate(); err != nil { // an error anywhere in the module is the user's
+		return nil, withCategory(catEval, err)
+	}
 	for _, c := range res.Components {
 		if !c.Flattened {
 			continue
@@ -132,8 +136,9 @@ func verify(cfg *flattenConfig, res *flatten.Result) (map[string]string, error) 
 	return differ, nil
 }
 
-// sameValue compares a and b as evaluated: the same fields (definitions and
-// optional fields included), the same kinds, and leaves that print the same.
+// sameValue compares a and b as evaluated: the same regular fields, in
+// depth, with the same kinds and leaves that print the same; the same
+// definition and optional fields, by their labels.
 // (Subsumption cannot compare the incomplete validators of a schema, and a
 // struct's syntax shows its conjuncts rather than their result.)
 func sameValue(a, b cue.Value) bool {
@@ -164,6 +169,16 @@ func difference(a, b cue.Value, at string, depth int) string {
 			if !ok {
 				return at + "." + label
 			}
+			if strings.HasPrefix(label, "#") || strings.HasSuffix(label, "?") {
+				// A definition field (#resources, a schema) or an optional
+				// one holds the catalog's schema, referred to the same way
+				// on both sides; its labels are compared, not its whole
+				// value, which would cost several times the evaluation.
+				if !sameLabels(va, vb) {
+					return at + "." + label
+				}
+				continue
+			}
 			if d := difference(va, vb, at+"."+label, depth+1); d != "" {
 				return d
 			}
@@ -181,12 +196,38 @@ func difference(a, b cue.Value, at string, depth int) string {
 		}
 		return ""
 	}
+	if a.IsConcrete() && b.IsConcrete() {
+		if a.Equals(b) {
+			return ""
+		}
+		return at
+	}
 	pa, errA := format.Node(a.Syntax(cue.Raw()))
 	pb, errB := format.Node(b.Syntax(cue.Raw()))
 	if errA != nil || errB != nil || !bytes.Equal(pa, pb) {
 		return at
 	}
 	return ""
+}
+
+// sameLabels: the same kind and, for structs, the same labels.
+func sameLabels(a, b cue.Value) bool {
+	if a.IncompleteKind() != b.IncompleteKind() {
+		return false
+	}
+	if a.IncompleteKind() != cue.StructKind {
+		return true
+	}
+	fa, fb := fieldsOf(a), fieldsOf(b)
+	if len(fa) != len(fb) {
+		return false
+	}
+	for label := range fa {
+		if _, ok := fb[label]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func fieldsOf(v cue.Value) map[string]cue.Value {

@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
@@ -115,8 +114,11 @@ func cue_set_gc_percent(percent C.int32_t) (previous C.int32_t) {
 	return C.int32_t(debug.SetGCPercent(int(percent)))
 }
 
+// cue_gc collects garbage and returns the freed memory to the OS, so that
+// what a process's RSS shows afterwards is what it holds.
+//
 //export cue_gc
 func cue_gc() {
 	defer func() { _ = recover() }()
-	runtime.GC()
+	debug.FreeOSMemory()
 }

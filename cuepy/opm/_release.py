@@ -175,7 +175,8 @@ def _release(
         "labels": release_labels,
     }, "release", at=("metadata",))  # fmt: skip
     resolved = _resolve(module, layout, values)
-    bound = module.fill(layout.values, resolved)
+    # Built in the module's own context: the shared compile context would keep it until renewed.
+    bound = module.fill(layout.values, module.context.encode(resolved))
     if layout.own_values and bound.get(layout.own_values) is not None:
         # The module's own values (a values file loaded with it) must agree with the given ones.
         bound.lookup(layout.own_values).validate(all_errors=True)
