@@ -17,6 +17,30 @@ EXAMPLE_MODULES: tuple[str, ...] = ("simple", "moderate", "large")
 GENERATED_SIZES: tuple[int, ...] = (24, 48, 96, 192, 384)
 
 
+class UserModule(_Frozen):
+    """A module of one's own to benchmark (``cuepy bench --module DIR``), on any catalog."""
+
+    directory: Path
+    """The module's directory (inside a CUE module)."""
+    file: str = "module_definition.cue"
+    """The module file: the ModuleDefinition (with blueprints) to measure."""
+    compiled: str | None = None
+    """A hand-compiled form of the same module in ``directory``, if there is one (the compiled path)."""
+    values: Path | None = None
+    """A JSON or YAML file of values for the module (render_hit and its release); without it render_hit
+    is not measured."""
+    registry: str | None = None
+    """CUE_REGISTRY for the module's dependencies (as ``cuepy.load(registry=)``)."""
+    dependencies: dict[str, Path] = Field(default_factory=dict)
+    """Modules served from directories, ``"path@vX.Y.Z"`` -> directory (as ``cuepy.load(modules=)``)."""
+    components: int = 0
+    """Its number of components, for the table (0: counted when loaded)."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.directory.name}/{self.file}"
+
+
 class BenchConfig(_Frozen):
     """What ``cuepy.bench.run`` measures and how long it tries."""
 
@@ -40,6 +64,9 @@ class BenchConfig(_Frozen):
         default=None, description="cuepy's go/ directory (for go_native and cue_cli); found if None"
     )
     quick: bool = False
+    user_modules: tuple[UserModule, ...] = Field(
+        default=(), description="modules of one's own, measured after ``modules``"
+    )
 
     @field_validator("modules")
     @classmethod

@@ -22,7 +22,7 @@ import cuepy
 from cuepy._embedded import CATALOG_DIR, CATALOG_MODULE, CATALOG_VERSION
 from cuepy.bench import _tools
 from cuepy.bench._analysis import goals, ratios, scaling
-from cuepy.bench._models import PATHS, BenchConfig, BenchResults, Machine, PathName, Row
+from cuepy.bench._models import PATHS, BenchConfig, BenchResults, Machine, PathName, Row, UserModule
 from cuepy.bench._progress import Progress
 from cuepy.bench._report import StageReport, StageStats, report, trace
 from cuepy.trace import failure_fields, memstats
@@ -46,13 +46,24 @@ class BenchModule:
     components: int
     directory: Path
     compiled: str | None
+    file: str = DEFINITION_FILE
+    load_options: dict[str, Any] = field(default_factory=dict)
+    """registry= / modules= for every load of the module (a user's module)."""
+    values_file: Path | None = None
+    """A data file of values (a user's module); the examples' values.cue otherwise."""
     _values: dict[str, Any] | None = None
 
-    def values(self) -> dict[str, Any]:
-        """The ``values`` of values.cue, as data (what a release is given)."""
+    def values(self) -> dict[str, Any] | None:
+        """The values a release is given, as data (None: none known)."""
         if self._values is None:
-            with cuepy.load(self.directory, files=[VALUES_FILE]) as v:
-                data = v.lookup("values").to_python()
+            if self.values_file is not None:
+                with cuepy.load(self.values_file.parent, files=[self.values_file.name]) as v:
+                    data = v.to_python()
+            elif (self.directory / VALUES_FILE).is_file():
+                with cuepy.load(self.directory, files=[VALUES_FILE]) as v:
+                    data = v.lookup("values").to_python()
+            else:
+                return None
             self._values = data if isinstance(data, dict) else {}
         return self._values
 
@@ -75,6 +86,22 @@ def _prepare_module(name: str, seed: int, workdir: Path) -> BenchModule:
         raise ValueError(f"unknown module {name!r}: an example ({', '.join(EXAMPLES)}) or a component count") from None
     d = generate(n, seed=seed, directory=workdir / f"generated-{n}")
     return BenchModule(f"generated-{n}", n, Path(d), None)
+
+
+def _prepare_user_module(user: UserModule) -> BenchModule:
+    options: dict[str, Any] = {}
+    if user.registry:
+        options["registry"] = user.registry
+    if user.dependencies:
+        options["modules"] = {k: str(v) for k, v in user.dependencies.items()}
+    directory = user.directory.absolute()
+    components = user.components
+    if not components:
+        import cuepy.opm
+
+        components = len(cuepy.opm.read(directory, file=user.file, **options).components)
+    return BenchModule(user.name, components, directory, user.compiled, user.file, options,
+                       user.values.absolute() if user.values else None)  # fmt: skip
 
 
 # Paths --------------------------------------------------------------------------
@@ -155,7 +182,9 @@ class AnchorBench(Bench):
         self.startup_cpu: int | None = None
 
     def _run(self, n: int, warmup: int) -> _tools.AnchorResult:
-        return _tools.run_anchor(self.anchor, self.module.directory, [DEFINITION_FILE], self.modules, n, warmup)
+        modules = {**self.modules, **{k: Path(v) for k, v in self.module.load_options.get("modules", {}).items()}}
+        return _tools.run_anchor(self.anchor, self.module.directory, [self.module.file], modules, n, warmup,
+                                 registry=self.module.load_options.get("registry", ""))  # fmt: skip
 
     def once(self) -> tuple[Sample, StageReport | None]:
         if self.startup_cpu is None:
@@ -181,7 +210,7 @@ class CueCliBench(Bench):
         self.last: _tools.CueRun | None = None
 
     def _run(self) -> _tools.CueRun:
-        self.last = _tools.run_cue(self.cue, self.module.directory, [DEFINITION_FILE], self.env, self.stats_file)
+        self.last = _tools.run_cue(self.cue, self.module.directory, [self.module.file], self.env, self.stats_file)
         return self.last
 
     def once(self) -> tuple[Sample, StageReport | None]:
@@ -240,16 +269,17 @@ def _benches(module: BenchModule, shared: _Shared) -> list[Bench]:
     def skip(path: str, why: str) -> None:
         shared.notes.append(f"{module.name}: {path} not measured: {why}")
 
+    file, options = module.file, module.load_options
     if "definition" in want:
-        benches.append(PyBench("definition", lambda: _export(cuepy.load(d, files=[DEFINITION_FILE]))))
+        benches.append(PyBench("definition", lambda: _export(cuepy.load(d, files=[file], **options))))
     if "compiled" in want and module.compiled is not None:
         compiled = module.compiled
-        benches.append(PyBench("compiled", lambda: _export(cuepy.load(d, files=[compiled]))))
+        benches.append(PyBench("compiled", lambda: _export(cuepy.load(d, files=[compiled], **options))))
     if "flattened" in want:
         try:
             from cuepy.flatten import flatten
 
-            result = flatten(d, file=DEFINITION_FILE, verify=False)
+            result = flatten(d, file=file, verify=False, **options)
             benches.append(PyBench("flattened", lambda: _export(result.load())))
         except Exception as exc:
             skip("flattened", _why(exc))
@@ -259,22 +289,29 @@ def _benches(module: BenchModule, shared: _Shared) -> list[Bench]:
         else:
             from cuepy.opm import ModuleRelease, release
             from cuepy.opm import load as load_module
-            from cuepy.opm import render as cached_render
+            from cuepy.opm import render_release as cached_render
 
             cache = shared.cache
             if "cached" in want:
-                benches.append(PyBench("cached", lambda: _export(load_module(d, file=DEFINITION_FILE, cache=cache)),
+                benches.append(PyBench("cached", lambda: _export(load_module(d, file=file, cache=cache, **options)),
                                        first_is_miss=True))  # fmt: skip
-            if "render_hit" in want:
-                values, ns = module.values(), shared.config.namespace
+            values = module.values() if "render_hit" in want else None
+            if "render_hit" in want and values is None:
+                skip("render_hit", "no values for the module (give a values file)")
+            elif "render_hit" in want:
+                ns = shared.config.namespace
                 benches.append(PyBench("render_hit", lambda: ModuleRelease.model_validate(cached_render(
-                    d, values, namespace=ns, file=DEFINITION_FILE, cache=cache)), first_is_miss=True))  # fmt: skip
-                benches.append(PyBench(RELEASE, lambda: release(d, values, namespace=ns, file=DEFINITION_FILE)))
+                    d, values, namespace=ns, file=file, cache=cache, **options)), first_is_miss=True))  # fmt: skip
+                benches.append(PyBench(RELEASE, lambda: release(d, values, namespace=ns, file=file, **options)))
     tools = shared.tools
     if tools is not None and tools.anchor is not None and "go_native" in want:
         benches.append(AnchorBench(tools.anchor, module))
     if tools is not None and tools.cue is not None and "cue_cli" in want:
-        benches.append(CueCliBench(tools.cue, module, shared.cue_env, shared.workdir))
+        if "modules" in options:
+            skip("cue_cli", "the cue command cannot serve modules from directories (publish them to a registry)")
+        else:
+            env = dict(shared.cue_env, CUE_REGISTRY=options["registry"]) if "registry" in options else shared.cue_env
+            benches.append(CueCliBench(tools.cue, module, env, shared.workdir))
     order = {p: i for i, p in enumerate((*PATHS, RELEASE))}
     return sorted(benches, key=lambda b: order[b.path])
 
@@ -460,9 +497,9 @@ def _setup(config: BenchConfig, workdir: Path, notes: list[str], progress: Progr
                          "(run from a checkout, or pass --go-dir / set CUEPY_GO_DIR)")  # fmt: skip
         else:
             try:
-                progress.label("building cuepy-native and cue (go build)")
                 names = tuple(n for p, n in (("go_native", "cuepy-native"), ("cue_cli", "cue")) if p in want)
-                shared.tools = _tools.build(go_dir, names)
+                shared.tools = _tools.build(go_dir, names, on_build=lambda name, go: progress.note(
+                    f"building {name} with {go} (once per source change)"))  # fmt: skip
             except (RuntimeError, OSError) as exc:
                 notes.append(f"go_native, cue_cli not measured: {exc}")
     try:
@@ -498,7 +535,8 @@ def run(
     clock = time.monotonic()
     notes: list[str] = []
     rows: list[Row] = []
-    bar = Progress(len(config.modules) * len(PATHS) * (config.repeats + 2), enabled=progress)
+    count = len(config.modules) + len(config.user_modules)
+    bar = Progress(count * len(PATHS) * (config.repeats + 2), enabled=progress)
     go_version = ""
     try:
         with tempfile.TemporaryDirectory(prefix="cuepy-bench-") as tmp, _setup(config, Path(tmp), notes, bar) as shared:
@@ -506,6 +544,8 @@ def run(
             for name in config.modules:
                 module = _prepare_module(name, config.seed, Path(tmp))
                 rows.extend(_bench_module(module, shared, bar))
+            for user in config.user_modules:
+                rows.extend(_bench_module(_prepare_user_module(user), shared, bar))
     finally:
         bar.close()
     table = tuple(rows)
