@@ -62,6 +62,9 @@ typedef struct {
 #define CUE_OPT_ATTRIBUTES 64
 #define CUE_OPT_ALL_ERRORS 128
 #define CUE_OPT_INDENT 256
+/* With CUE_OPT_INDENT, bits 16-23 of opts: the indent width in spaces
+ * (0: 2 for JSON, tabs for CUE). */
+#define CUE_OPT_INDENT_SHIFT 16
 
 /* Export formats. */
 #define CUE_FORMAT_JSON 0
@@ -111,6 +114,8 @@ void cue_read_memstats(cue_memstats *out);
 void cue_gc(void);
 /* Go's GC target (GOGC): set it to percent (< 0: off) and return the previous one. */
 int32_t cue_set_gc_percent(int32_t percent);
+/* Go's soft memory limit (GOMEMLIMIT) in bytes: set it (< 0: leave it) and return the previous one. */
+int64_t cue_set_memory_limit(int64_t limit);
 void cue_read_eval_stats(cue_eval_stats *out);
 
 /* Errors: JSON {"category", "text", "errors": [{"message", "path", "positions"}]}. */
@@ -118,6 +123,8 @@ void cue_error_take(cue_handle err, cue_bytes *out);
 
 /* Contexts and building values. */
 cue_handle cue_context_new(cue_handle *out);
+/* A usage error unless ctx is a live context handle (cuepy.Context(n) checks with it). */
+cue_handle cue_context_check(cue_handle ctx);
 cue_handle cue_compile(cue_handle ctx, char *src, size_t len, char *filename, cue_handle *out);
 cue_handle cue_load(cue_handle ctx, char *config_json, size_t len, cue_handle *out);
 /* What a cue_load of the same configuration reads from disk, as JSON
@@ -142,16 +149,30 @@ cue_handle cue_export(cue_handle v, int32_t format, uint32_t opts, cue_bytes *ou
 cue_handle cue_validate(cue_handle v, uint32_t opts);
 cue_handle cue_source(cue_handle v, cue_bytes *out);
 cue_handle cue_value_context(cue_handle v, cue_handle *out); /* a new handle to the value's context */
+/* *id: the identity of the CUE context of h (a value or a context handle);
+ * equal ids, one context. */
+cue_handle cue_context_id(cue_handle h, uint64_t *id);
+/* *equal = 1: both concrete and Equals, or else each subsumes the other. */
+cue_handle cue_equal(cue_handle a, cue_handle b, int32_t *equal);
+/* *subsumes = 1: a subsumes b (every instance of b is an instance of a). */
+cue_handle cue_subsumes(cue_handle a, cue_handle b, int32_t *subsumes);
 
 /* The blueprint flattener (go/internal/flatten): config_json is cue_load's
  * configuration plus "verify"; *out: JSON {"files": [{name, source, changed,
  * lines}], "components": [{path, file, line, column, flattened, inlined,
- * reason}], "verified"}. */
-cue_handle cue_flatten(char *config_json, size_t len, cue_bytes *out);
+ * reason}], "verified"}; *value: the rewritten package as verification
+ * evaluated it (0 without verification). */
+cue_handle cue_flatten(char *config_json, size_t len, cue_bytes *out, cue_handle *value);
 
 /* Module registries: serve one in memory on loopback, publish a module to one. */
 cue_handle cue_registry_serve(char *addr, cue_handle *out, char **host);
 cue_handle cue_registry_publish(char *registry, char *module_dir, char *version);
+/* cue_registry_serve with a JSON configuration {"address", "token", "max_bytes"}: a loopback
+ * address only; with a token, writes need it (HTTP Bearer, or Basic with it as the password);
+ * pushes may send max_bytes in all (0: 256 MiB); a published version is never replaced. */
+cue_handle cue_registry_serve_with(char *config_json, size_t len, cue_handle *out, char **host);
+/* cue_registry_publish with a JSON configuration {"registry", "dir", "version", "token"}. */
+cue_handle cue_registry_push(char *config_json, size_t len);
 
 /* The parsed-source cache of cue_load (go/parsecache.go): syntax trees of
  * the files it parsed, keyed by file name, parser configuration and sha256

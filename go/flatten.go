@@ -28,11 +28,14 @@ type flattenConfig struct {
 type flattenResult struct {
 	*flatten.Result
 	Verified bool `json:"verified"`
+	// flat is the rewritten package as verification evaluated it.
+	flat cue.Value
 }
 
 //export cue_flatten
-func cue_flatten(cfgJSON *C.char, n C.size_t, out *C.cue_bytes) (errh C.cue_handle) {
+func cue_flatten(cfgJSON *C.char, n C.size_t, out *C.cue_bytes, value *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
+	*value = 0
 	var cfg flattenConfig
 	if err := json.Unmarshal([]byte(goString(cfgJSON, n)), &cfg); err != nil {
 		return fail(usageErrorf("invalid flatten configuration: %v", err))
@@ -46,6 +49,9 @@ func cue_flatten(cfgJSON *C.char, n C.size_t, out *C.cue_bytes) (errh C.cue_hand
 		return fail(err)
 	}
 	putBytes(out, data, 0)
+	if res.Verified {
+		*value = newValue(res.flat)
+	}
 	return 0
 }
 
@@ -54,7 +60,7 @@ func flattenPackage(cfg *flattenConfig) (*flattenResult, error) {
 	if err != nil || !cfg.Verify {
 		return &flattenResult{Result: res}, err
 	}
-	differ, err := verify(cfg, res)
+	flat, differ, err := verify(cfg, res)
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +68,12 @@ func flattenPackage(cfg *flattenConfig) (*flattenResult, error) {
 		if res, err = rewrite(cfg, differ); err != nil {
 			return nil, err
 		}
-		if differ2, err := verify(cfg, res); err != nil || len(differ2) > 0 {
-			return nil, fmt.Errorf("flattening changed the module's value at %v even with those structs kept (%v)", differ2, err)
+		var again map[string]string
+		if flat, again, err = verify(cfg, res); err != nil || len(again) > 0 {
+			return nil, fmt.Errorf("flattening changed the module's value at %v even with those structs kept (%v)", again, err)
 		}
 	}
-	return &flattenResult{Result: res, Verified: true}, nil
+	return &flattenResult{Result: res, Verified: true, flat: flat}, nil
 }
 
 // rewrite loads the package's syntax and flattens it, keeping the structs
@@ -80,16 +87,21 @@ func rewrite(cfg *flattenConfig, keep map[string]string) (*flatten.Result, error
 }
 
 // verify evaluates the package as written and as rewritten and returns the
-// paths of the flattened structs whose values differ, with why.
-func verify(cfg *flattenConfig, res *flatten.Result) (map[string]string, error) {
-	ctx := cuecontext.New()
+// rewritten package's value and the paths of the flattened structs whose
+// values differ, with why.
+func verify(cfg *flattenConfig, res *flatten.Result) (cue.Value, map[string]string, error) {
+	// Two contexts: the rewritten value is handed out and must not keep the
+	// evaluation of the module as written alive.
 	inst, err := loadInstance(&cfg.loadConfig)
 	if err != nil {
-		return nil, err
+		return cue.Value{}, nil, err
 	}
-	before := ctx.BuildInstance(inst)
+	before := cuecontext.New().BuildInstance(inst)
 	if err := before.Err(); err != nil {
-		return nil, withCategory(catEval, err)
+		return cue.Value{}, nil, withCategory(catEval, err)
+	}
+	if err := before.Validate(); err != nil { // an error anywhere in the module is the user's
+		return cue.Value{}, nil, withCategory(catEval, err)
 	}
 	flat := cfg.loadConfig
 	flat.Overlay = map[string]string{}
@@ -102,24 +114,21 @@ func verify(cfg *flattenConfig, res *flatten.Result) (map[string]string, error) 
 		}
 	}
 	differ := map[string]string{}
-	fail := func(why string) map[string]string {
+	fail := func(why string) (cue.Value, map[string]string, error) {
 		for _, c := range res.Components {
 			if c.Flattened {
 				differ[c.Path] = why
 			}
 		}
-		return differ
+		return cue.Value{}, differ, nil
 	}
 	flatInst, err := loadInstance(&flat)
 	if err != nil {
-		return fail("the rewritten files do not load: " + err.Error()), nil
+		return fail("the rewritten files do not load: " + err.Error())
 	}
-	after := ctx.BuildInstance(flatInst)
+	after := cuecontext.New().BuildInstance(flatInst)
 	if err := after.Err(); err != nil {
-		return fail("the rewritten files do not evaluate: " + err.Error()), nil
-	}
-	if err := before.Validate(); err != nil { // an error anywhere in the module is the user's
-		return nil, withCategory(catEval, err)
+		return fail("the rewritten files do not evaluate: " + err.Error())
 	}
 	for _, c := range res.Components {
 		if !c.Flattened {
@@ -127,13 +136,13 @@ func verify(cfg *flattenConfig, res *flatten.Result) (map[string]string, error) 
 		}
 		p := cue.ParsePath(c.Path)
 		if p.Err() != nil {
-			return fail(fmt.Sprintf("the path of %s:%d is not known", c.File, c.Line)), nil
+			return fail(fmt.Sprintf("the path of %s:%d is not known", c.File, c.Line))
 		}
 		if !sameValue(before.LookupPath(p), after.LookupPath(p)) {
 			differ[c.Path] = "its value differs once written out"
 		}
 	}
-	return differ, nil
+	return after, differ, nil
 }
 
 // sameValue compares a and b as evaluated: the same regular fields, in

@@ -99,6 +99,9 @@ class CompiledModule:
     """Every struct that embeds a composite definition, flattened or not."""
     lines: Mapping[str, tuple[_Line, ...]] = field(default_factory=dict)
     """For each rewritten file, where its printed lines come from."""
+    evaluated: Value | None = field(default=None, compare=False, repr=False)
+    """The rewritten module as verification evaluated it (``verify=True``), in a context of its own:
+    what :meth:`load` would give, without loading it again. None without verification."""
 
     def write(self, path: StrPath | None = None) -> Path:
         """Write :attr:`source` to ``path`` (default: ``directory / filename``) and return the path."""
@@ -214,9 +217,10 @@ def flatten(
     def run() -> CompiledModule:
         data = json.dumps(config).encode()
         lib, ffi = native()
-        out = ffi.new("cue_bytes *")
-        check(lib.cue_flatten(data, len(data), out))
-        return _result(json.loads(take_bytes(out)), directory, files, package, options)
+        out, value = ffi.new("cue_bytes *"), ffi.new("cue_handle *")
+        check(lib.cue_flatten(data, len(data), out, value))
+        evaluated = Value._own(value[0]) if value[0] else None
+        return _result(json.loads(take_bytes(out)), directory, files, package, options, evaluated)
 
     return trace_run("flatten", run, path=str(directory), files=files or [])
 
@@ -245,6 +249,7 @@ def _result(
     files: list[str] | None,
     package: str | None,
     options: dict[str, Any],
+    evaluated: Value | None,
 ) -> CompiledModule:
     structs = tuple(
         Struct(
@@ -278,6 +283,7 @@ def _result(
         package=package,
         structs=structs,
         lines=lines,
+        evaluated=evaluated,
     )
 
 

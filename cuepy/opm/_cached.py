@@ -1,6 +1,6 @@
-"""``cuepy.opm.load`` and ``cuepy.opm.render``: OPM modules through the generic cache.
+"""``cuepy.opm.load``, ``cuepy.opm.render_release`` and ``cuepy.opm.render``: OPM modules through the generic cache.
 
-Two kinds of entries, both through ``Cache.memoize`` (cuepy/cache), keyed by
+Three kinds of entries, both through ``Cache.memoize`` (cuepy/cache), keyed by
 the request and the content of every file a load of the module reads
 (``cuepy.api.load_inputs``):
 
@@ -9,7 +9,11 @@ the request and the content of every file a load of the module reads
   paths relative to the load's directory; in a warm process the loaded Value
   is kept too (``Cache.keep``);
 * ``render``: the JSON of ``cuepy.opm.release`` of the module with values,
-  namespace and name.
+  namespace and name (``render_release``);
+* ``manifests``: the Kubernetes objects of ``cuepy.opm.render`` (and the
+  matched component/transformer pairs), keyed by the same request plus the
+  transformer packages, and by the files of the module *and* of the render
+  template's imports (the transformers and the schemas they use).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from cuepy.value import Value
 
 if TYPE_CHECKING:
     from cuepy.flatten import CompiledModule
+    from cuepy.opm._render import Render
 
 StrPath = str | os.PathLike[str]
 
@@ -115,6 +120,14 @@ def _module(request: _Request, store: Cache | None, context: Context | None) -> 
     if store is None:
         return _compile(request).load(context=context or Context())
 
+    fresh: list[Value] = []  # a miss's module as the flattener's verification evaluated it
+
+    def compute() -> str:
+        compiled = _compile(request)
+        if compiled.evaluated is not None and context is None:
+            fresh.append(compiled.evaluated)
+        return _to_entry(compiled, request)
+
     def use(payload: str, key: str | None) -> Value:
         compiled = _from_entry(payload, request)
         keep = context is None and key is not None
@@ -122,6 +135,11 @@ def _module(request: _Request, store: Cache | None, context: Context | None) -> 
             kept = store.kept(key or "")
             if kept is not None:
                 return kept
+        if fresh:  # just computed: no need to load it again
+            value = fresh.pop()
+            if keep:
+                store.keep(key or "", value)
+            return value
         try:
             value = compiled.load(context=context or Context())
         except CueError as exc:
@@ -134,7 +152,7 @@ def _module(request: _Request, store: Cache | None, context: Context | None) -> 
         return value
 
     return store.memoize("module", directory=request.directory, request=request.parts(), inputs=request.inputs,
-                         compute=lambda: _to_entry(_compile(request), request), use=use,
+                         compute=compute, use=use,
                          labels=request.labels())  # fmt: skip
 
 
@@ -177,7 +195,7 @@ def _paths(doc: dict[str, Any], move: Callable[[str], str]) -> dict[str, Any]:
 # Releases -----------------------------------------------------------------------
 
 
-def render(
+def render_release(
     path: StrPath,
     values: Mapping[str, Any] | None = None,
     *,
@@ -191,7 +209,7 @@ def render(
     verify: bool = True,
     cache: Cache | bool | None = None,
 ) -> dict[str, Any]:
-    """The release of the module at ``path`` as JSON data, through the cache (see ``cuepy.opm.render``)."""
+    """The release of the module at ``path`` as JSON data, through the cache (see ``cuepy.opm.render_release``)."""
     store = resolve(cache)
     if not isinstance(namespace, str):
         raise TypeError(f"namespace must be a str, not {type(namespace).__name__}")
@@ -232,3 +250,78 @@ def _compute_release(
     context = Context()
     module = _module(request, store, context)
     return opm_release(module, values, namespace=namespace, name=name, context=context).model_dump_json()
+
+
+# Kubernetes renders ----------------------------------------------------------------
+
+
+def render_manifests(
+    path: StrPath,
+    values: Mapping[str, Any] | None = None,
+    *,
+    namespace: str,
+    name: str | None = None,
+    file: StrPath | None = None,
+    package: str | None = None,
+    registry: str | RegistryLike | None = None,
+    modules: Mapping[str, StrPath] | None = None,
+    cache_dir: StrPath | None = None,
+    verify: bool = True,
+    cache: Cache | bool | None = None,
+    transformers: list[str] | tuple[str, ...] | None = None,
+    match: str = "cue",
+) -> Render:
+    """The Kubernetes render of the module at ``path``, through the cache (see ``cuepy.opm.render``)."""
+    from cuepy.opm import _render
+
+    store = resolve(cache)
+    request = _request(path, file, package, registry, modules, cache_dir, verify)
+    try:
+        values_json = None if values is None else keys.canonical_json(_as_dict(values))
+    except (TypeError, ValueError):
+        store = None  # not JSON data: computed every time
+        values_json = None
+
+    def compute() -> _render.Render:
+        context = Context()
+        module = _module(request, store, context)
+        data = _render.release_data(module, values, namespace, name, context)
+        tpl = _render.template(request.directory, transformers, registry, modules)
+        return _render.render_release(data, tpl, match=match)  # type: ignore[arg-type]
+
+    if store is None:
+        return compute()
+
+    def inputs() -> _MergedInputs:
+        tpl = _render.template(request.directory, transformers, registry, modules)
+        return _MergedInputs.of(request.inputs(), tpl.inputs)
+
+    parts = {**request.parts(), "values": values_json, "namespace": namespace, "name": name,
+             "transformers": list(transformers) if transformers is not None else None}  # fmt: skip
+    return store.memoize("manifests", directory=request.directory, request=parts, inputs=inputs,
+                         compute=lambda: json.dumps(compute().to_data(), ensure_ascii=False),
+                         use=lambda payload, _key: _render_from(payload), labels=request.labels())  # fmt: skip
+
+
+def _render_from(payload: str) -> Render:
+    from cuepy.opm._render import Render
+
+    try:
+        return Render.from_data(json.loads(payload))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Unusable("not the data of a render") from exc
+
+
+@dataclass(frozen=True)
+class _MergedInputs:
+    """The files and directories of two loads from the same module root."""
+
+    root: str
+    files: tuple[str, ...]
+    directories: tuple[str, ...]
+    shipped: tuple[str, ...]
+
+    @classmethod
+    def of(cls, a: LoadInputs, b: LoadInputs) -> _MergedInputs:
+        return cls(a.root, tuple(sorted({*a.files, *b.files})), tuple(sorted({*a.directories, *b.directories})),
+                   tuple(sorted({*a.shipped, *b.shipped})))  # fmt: skip
