@@ -143,6 +143,7 @@ func (f *flattener) rewriteStruct(file *ast.File, lit *ast.StructLit, path []str
 				elts = append(elts, f.embedRef(*a.ref, elt.Pos()))
 			case a.decl != nil && !written[a.decl]:
 				written[a.decl] = true
+				ast.SetRelPos(a.decl, token.Newline) // one declaration a line, as cue fmt writes structs
 				elts = append(elts, a.decl)
 			}
 		}
