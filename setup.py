@@ -18,8 +18,17 @@ class BuildGoThenExtension(build_ext):
         build_cue.build_go_library(package_dir.resolve())
         super().run()
 
+    def build_extensions(self) -> None:
+        # No build-machine paths in the extension: only -rpath $ORIGIN (its own link argument).
+        for attr in ("linker_so", "linker_so_cxx"):
+            if isinstance(getattr(self.compiler, attr, None), list):
+                setattr(self.compiler, attr, build_cue.strip_rpaths(getattr(self.compiler, attr)))
+        super().build_extensions()
+
 
 setup(
     cffi_modules=["build_cue.py:ffibuilder"],
     cmdclass={"build_ext": BuildGoThenExtension},
+    # cffi builds cuepy._cue against the stable ABI (_cue.abi3.so): one wheel for CPython >= 3.11.
+    options={"bdist_wheel": {"py_limited_api": "cp311"}},
 )

@@ -196,16 +196,16 @@ def compiled_cache(rows: Rows, name: str, directory: Path, cache: cuepy.cache.Ca
 
 def render_cache(rows: Rows, name: str, directory: Path, cache: cuepy.cache.Cache, n_rounds: int, ops: int) -> None:
     values = values_of(directory)
-    data = cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    data = cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache)
     payload = json.dumps(data).encode()
 
     def hit() -> float:
-        return per_op_ns(lambda: cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache),
+        return per_op_ns(lambda: cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache),
                          ops * 50)  # fmt: skip
 
     def model_hit() -> float:
         def model() -> cuepy.opm.ModuleRelease:
-            data = cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
+            data = cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache)
             return cuepy.opm.ModuleRelease.model_validate(data)
 
         return per_op_ns(model, ops * 50)

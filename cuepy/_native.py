@@ -5,7 +5,9 @@ the error choke point that turns every C-side failure into an exception.
 from __future__ import annotations
 
 import os
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from cuepy.errors import CueForkError, error_from_json
@@ -31,14 +33,38 @@ def _load() -> tuple[Any, Any]:
             try:
                 from cuepy._cue import ffi, lib
             except ImportError as exc:
-                raise ImportError(
-                    "cuepy's native extension is missing or cannot load libcuepy.so "
-                    f"({exc}); reinstall cuepy with `pip install .` (it builds the Go library)"
-                ) from exc
+                raise ImportError(_missing_extension(str(exc))) from exc
             _verify_abi(lib)
             os.register_at_fork(after_in_child=_mark_forked)
             _ffi, _lib = ffi, lib
     return _lib, _ffi
+
+
+def _missing_extension(problem: str) -> str:
+    """Why ``cuepy._cue`` does not import, and what to run: the message of the ImportError."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent
+    built = sorted(p.name for p in package.glob("_cue.*.so")) + sorted(p.name for p in package.glob("libcuepy.so"))
+    if not ((checkout / "build_cue.py").is_file() and (checkout / "go" / "go.mod").is_file()):
+        return (
+            f"cuepy's native extension is missing or cannot load libcuepy.so ({problem}); "
+            "reinstall cuepy (pip install --force-reinstall cuepy-cue; from a checkout: pip install .)"
+        )
+    installed = [str(Path(d, "cuepy")) for d in sys.path
+                 if d and Path(d).resolve() != checkout and Path(d, "cuepy", "__init__.py").is_file()]  # fmt: skip
+    from_cwd = Path.cwd().resolve() == checkout
+    what = (f"Python imported cuepy from the source checkout {package}, not from an installed copy: "
+            f"{'the current directory' if from_cwd else 'PYTHONPATH or sys.path'} puts {checkout} first on "
+            "sys.path")  # fmt: skip
+    what += f", so it shadows the installed {installed[0]}" if installed else ""
+    state = (f"its build ({', '.join(built)}) does not load ({problem})" if built
+             else "the checkout's cuepy/ has no built extension (cuepy/_cue.*.so, cuepy/libcuepy.so)")  # fmt: skip
+    fixes = [f"build it in place: cd {checkout} && python build_cue.py --inplace (needs Go >= 1.25 and a C compiler)"]
+    if installed:
+        fixes.append("or use the installed cuepy: run Python from another directory, or with -P "
+                     "(e.g. .venv/bin/python -P), which keeps the current directory off sys.path" if from_cwd
+                     else f"or use the installed cuepy: take {checkout} out of PYTHONPATH")  # fmt: skip
+    return f"{what}; {state}. To fix it, {'; '.join(fixes)}."
 
 
 def _verify_abi(lib: Any) -> None:

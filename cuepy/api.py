@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from cuepy._encode import to_cue
 from cuepy._native import check, free_handle, native, take_bytes
 from cuepy.errors import CueSyntaxError, CueUsageError
 from cuepy.trace import run as traced
-from cuepy.value import ExportFormat, Value
+from cuepy.value import ExportFormat, PathLike, Value, remember_context
 
 StrPath = str | os.PathLike[str]
 
@@ -24,6 +25,12 @@ StrPath = str | os.PathLike[str]
 # compiles, and each load gets a context of its own, so a long-running
 # caller's memory stays bounded. Values keep their own context alive.
 COMPILES_PER_CONTEXT = 1000
+
+
+# The Context owning each live context handle: Context(n) of a handle another
+# Context owns is refused (closing either would free the other's handle).
+_owners: weakref.WeakValueDictionary[int, Context] = weakref.WeakValueDictionary()
+_owners_lock = threading.Lock()
 
 
 class Context:
@@ -42,11 +49,23 @@ class Context:
         lib, ffi = native()
         if type(_handle) is not int:
             raise TypeError("cuepy.Context() takes no arguments")
-        if not _handle:
+        self._handle: int = 0
+        self.compiles = 0
+        if _handle:
+            check(lib.cue_context_check(_handle))  # a value, error or registry handle is a CueUsageError
+            with _owners_lock:
+                if _owners.get(_handle) is not None:
+                    raise CueUsageError(
+                        f"context handle {_handle} belongs to another cuepy.Context (two owners would free it twice)"
+                    )
+                _owners[_handle] = self
+        else:
             out = ffi.new("cue_handle *")
             check(lib.cue_context_new(out))
             _handle = out[0]
-        self._handle: int = _handle
+            with _owners_lock:
+                _owners[_handle] = self
+        self._handle = _handle
         self.compiles = 0
 
     @property
@@ -59,6 +78,9 @@ class Context:
         """Drop this context; values built in it stay usable."""
         handle, self._handle = self._handle, 0
         if handle:
+            with _owners_lock:
+                if _owners.get(handle) is self:
+                    del _owners[handle]
             free_handle(handle)
 
     def __del__(self) -> None:
@@ -94,8 +116,9 @@ class Context:
         def run() -> Value:
             out = ffi.new("cue_handle *")
             check(lib.cue_compile(self.handle, data, len(data), name, out))
-            return Value._own(out[0])
+            return Value._own(out[0], self)
 
+        remember_context(self)
         self.compiles += 1
         return traced("build", run, filename=filename or "<source>", size=len(data))
 
@@ -158,6 +181,7 @@ def load(
     cache_dir: StrPath | None = None,
     modules: Mapping[str, StrPath] | None = None,
     context: Context | None = None,
+    offline: bool = False,
 ) -> Value:
     """Load a CUE module directory, a package in it, or a list of files, through cue/load.
 
@@ -171,24 +195,78 @@ def load(
     - ``modules``: ``"path@version"`` to a local directory that serves that module without a
       registry (cuepy's embedded catalog is always among them).
     - ``context``: load into this context instead of a fresh one.
+    - ``offline``: contact no registry (``CUEPY_OFFLINE=1`` in the environment does the same); a
+      module neither served locally nor in the module cache is a CueLoadError naming it.
+
+    The environment variables a load depends on (``CUE_REGISTRY``, ``CUE_CACHE_DIR``, the
+    ``*_PROXY`` variables, ``CUEPY_OFFLINE``, ``GOGC``, ``GOMEMLIMIT``, ...) are read from
+    ``os.environ`` at each call.
     """
     if context is not None and not isinstance(context, Context):
         raise TypeError(f"context must be a cuepy.Context, not {type(context).__name__}")
     return _load(context or Context(), path, package=package, files=files, overlay=overlay, tags=tags,
-                 registry=registry, cache_dir=cache_dir, modules=modules)  # fmt: skip
+                 registry=registry, cache_dir=cache_dir, modules=modules, offline=offline)  # fmt: skip
 
 
 def _load(context: Context, path: StrPath, **options: Any) -> Value:
     config = _load_config(path, **options)
     data = json.dumps(config).encode()
-    lib, ffi = native()
+    lib, _ = native()
+
+    handle = context.handle
 
     def run() -> Value:
-        out = ffi.new("cue_handle *")
-        check(lib.cue_load(context.handle, data, len(data), out))
-        return Value._own(out[0])
+        return Value._own(_interruptible(lambda out: lib.cue_load(handle, data, len(data), out)))
 
     return traced("load", run, path=config["dir"], files=config["args"])
+
+
+def _interruptible(call: Any) -> int:
+    """``call(out)`` (a libcuepy function returning an error handle and setting ``*out``), with
+    Ctrl-C delivered at once.
+
+    CUE cannot be stopped mid-evaluation, so in the main thread the call runs in a daemon
+    thread while the main thread waits: a KeyboardInterrupt (any signal handler's exception)
+    is raised promptly there, and the call, left to finish in the background, frees its own
+    result. Elsewhere (no signal reaches other threads) the call runs directly.
+    """
+    lib, ffi = native()
+    if threading.current_thread() is not threading.main_thread():
+        out = ffi.new("cue_handle *")
+        check(call(out))
+        return int(out[0])
+    done = threading.Event()
+    lock = threading.Lock()
+    result: list[int] = []
+    abandoned = False
+
+    def work() -> None:
+        out = ffi.new("cue_handle *")
+        err = call(out)
+        with lock:
+            result.extend((err, out[0]))
+            orphan = abandoned
+        done.set()
+        if orphan:
+            for h in (err, out[0]):
+                if h:
+                    lib.cue_handle_free(h)
+
+    threading.Thread(target=work, daemon=True, name="cuepy-call").start()
+    try:
+        done.wait()
+    except BaseException:
+        with lock:
+            if not result:
+                abandoned = True  # the worker frees what the call returns
+                raise
+        for h in result:  # finished meanwhile: nothing to hand back
+            if h:
+                lib.cue_handle_free(h)
+        raise
+    err, handle = result
+    check(err)
+    return handle
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +324,12 @@ def _load_config(
     registry: str | RegistryLike | None = None,
     cache_dir: StrPath | None = None,
     modules: Mapping[str, StrPath] | None = None,
+    offline: bool = False,
 ) -> dict[str, Any]:
     directory = Path(_path(path, "path")).absolute()
+    _utf8(str(directory), "path")
+    if not isinstance(offline, bool):
+        raise TypeError(f"offline must be a bool, not {type(offline).__name__}")
     if package is not None and not isinstance(package, str):
         raise TypeError(f"package must be str, not {type(package).__name__}")
     if isinstance(files, str | os.PathLike):
@@ -262,7 +344,29 @@ def _load_config(
         "registry": _registry(registry),
         "cache_dir": str(Path(_path(cache_dir, "cache_dir")).absolute()) if cache_dir is not None else "",
         "modules": _modules(modules),
+        "env": {k: os.environ[k] for k in ENV_KEYS if k in os.environ},
+        "offline": offline,
     }
+
+
+# The environment variables a load depends on: sent with each load, as Go
+# reads its own environment only once, at start-up (go/env.go).
+ENV_KEYS = (
+    "CUE_REGISTRY", "CUE_CACHE_DIR", "CUE_CONFIG_DIR", "HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+    "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy",
+    "CUEPY_OFFLINE", "GOGC", "GOMEMLIMIT",
+)  # fmt: skip
+
+
+def _utf8(path: str, what: str) -> None:
+    """Refuse a path with no UTF-8 spelling (undecodable bytes, kept by Python as surrogates):
+    libcuepy would read U+FFFD in their place, which names another file."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CueUsageError(
+            f"{what} is not valid UTF-8 ({path!r}): cue/load reads paths as UTF-8 and cannot name this one"
+        ) from None
 
 
 def _path(p: object, what: str) -> str:
@@ -273,6 +377,7 @@ def _path(p: object, what: str) -> str:
         raise TypeError(f"{what} must be a str path, not {type(path).__name__}")
     if "\x00" in path:
         raise CueUsageError(f"{what} contains a NUL byte: {path!r}")
+    _utf8(path, what)
     return path
 
 
@@ -338,7 +443,7 @@ def unify(*values: Any) -> Value:
         handles = ffi.new("cue_handle[]", [v.handle for v, _ in converted])
         out = ffi.new("cue_handle *")
         check(lib.cue_unify(handles, len(converted), out))
-        return Value._own(out[0])
+        return converted[0][0]._derived(out[0])  # the first value's context, as Go's Unify
 
     try:
         return traced("unify", run, count=len(values))
@@ -351,7 +456,7 @@ def unify(*values: Any) -> Value:
 Format = Literal["python"] | ExportFormat
 
 
-def extract(value: Value, path: str | None = None, *, format: Format = "python", **options: Any) -> Any:
+def extract(value: Value, path: PathLike | None = None, *, format: Format = "python", **options: Any) -> Any:
     """Read ``value`` (or the value at ``path``) as Python data, JSON, YAML or CUE source.
 
     Raises CueIncompleteError when the value is not concrete and the format needs it,
@@ -369,7 +474,7 @@ def extract(value: Value, path: str | None = None, *, format: Format = "python",
         return target.export(format, **options)
 
     try:
-        return traced("extract", run, path=path or "", format=format)
+        return traced("extract", run, path=path if isinstance(path, str) else repr(path or ""), format=format)
     finally:
         if target is not value:
             target.close()

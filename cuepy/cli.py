@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -60,11 +61,49 @@ def _add_cache(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     register_cli(sub)
 
 
-COMMANDS: list[Register] = [_add_flatten, _add_cache, _add_bench]
+def _add_render(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cuepy.opm._render_cli import add_render
+
+    add_render(sub)
+
+
+def _add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cuepy.opm._render_cli import add_diff
+
+    add_diff(sub)
+
+
+def _add_values_schema(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cuepy.opm._render_cli import add_values_schema
+
+    add_values_schema(sub)
+
+
+COMMANDS: list[Register] = [_add_flatten, _add_cache, _add_bench, _add_render, _add_diff, _add_values_schema]
+
+
+class _Version(argparse.Action):
+    """``--version``: cuepy's version and the CUE version it is built on (asked of libcuepy only then)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print cuepy's version and the CUE version it is built on, and exit")  # fmt: skip
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        import cuepy
+
+        try:
+            cue = f"CUE {cuepy.__cue_version__}"
+        except ImportError as exc:  # no usable build: still say which cuepy this is
+            cue = f"CUE unknown: {exc}"
+        sys.stdout.write(f"cuepy {cuepy.__version__} ({cue}) from {Path(cuepy.__file__).parent}\n")
+        parser.exit()
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cuepy", description="Load, unify, extract and compile CUE modules.")
+    root.add_argument("--version", action=_Version)
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in COMMANDS:
         register(sub)

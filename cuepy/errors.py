@@ -48,12 +48,22 @@ class CueError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickle with the details, so that errors cross process boundaries
         # (cuepy.limits runs evaluations in a worker process) intact.
-        return (type(self), (self.text, self.errors), self.__dict__)
+        return (type(self), (self.text, self.errors), self.__dict__)  # notes and limit included
 
     @property
     def positions(self) -> tuple[Position, ...]:
         """All source positions of all errors, in order."""
         return tuple(p for e in self.errors for p in e.positions)
+
+    def with_context(self, note: str) -> CueError:
+        """This exception, with ``note`` added (``add_note``) for the caller's context.
+
+        Re-raise it (``raise exc.with_context("reading module x")``) rather than
+        building a new exception from its text: the class, ``errors``, ``limit``
+        and any other state stay as they are, and ``str()`` stays as ``cue`` prints it.
+        """
+        self.add_note(note)
+        return self
 
 
 class CueSyntaxError(CueError):

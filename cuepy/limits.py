@@ -37,18 +37,18 @@ workers must guard its entry point with ``if __name__ == "__main__":``.
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import pickle
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any, Literal, TypeVar
 
-from cuepy.errors import CueError, CueInternalError, CueLimitError
+from cuepy.errors import CueError, CueForkError, CueInternalError, CueLimitError, CueUsageError
 
 T = TypeVar("T")
 
@@ -60,7 +60,11 @@ STARTUP_TIMEOUT = 120.0
 
 _POLL = 0.02  # seconds between checks of the worker's memory
 _DATA_HEADROOM = 512 << 20  # RLIMIT_DATA = memory + this: a hard stop for bursts between two checks
-_GO_SHARE = 0.8  # GOMEMLIMIT = this share of memory: Go's collector works harder before the limit
+_GO_SHARE = 0.8  # Go's memory limit = this share of memory: Go's collector works harder before the limit
+_MAX_MEMORY = 1 << 56  # bytes (64 PiB): larger limits are not limits (and RLIMIT_DATA could not hold them)
+_CLOSE_GRACE = 2.0  # seconds close() waits for a call in flight to notice its worker was killed
+_PARENT_POLL = 0.2  # seconds between the worker's checks that its parent is alive
+_STDERR_KEEP = 64 << 10  # bytes of the worker's output kept (the first and the last)
 
 Format = Literal["python", "json", "yaml", "cue"]
 
@@ -84,7 +88,9 @@ class Worker:
         self._lock = threading.Lock()
         self._process: Any = None
         self._conn: Connection | None = None
-        self._stderr: str | None = None
+        self._stderr: _Output | None = None
+        self._closing = False
+        self._owner = os.getpid()
 
     # Lifetime ---------------------------------------------------------------
 
@@ -94,9 +100,42 @@ class Worker:
         return self._process.pid if self._process is not None else None
 
     def close(self) -> None:
-        """Stop the worker process (a new one starts on the next call)."""
-        with self._lock:
+        """Stop the worker process (a new one starts on the next call).
+
+        Never waits for a call in flight: its worker is killed and that call
+        raises :class:`~cuepy.CueLimitError` (``limit="killed"``).
+        """
+        if os.getpid() != self._owner:
+            self._disown()
+            return
+        process = self._process
+        if process is not None and self._lock.locked():
+            self._closing = True  # a call is in flight: kill its worker, the call cleans up
+            with contextlib.suppress(Exception):
+                process.kill()
+            if not self._lock.acquire(timeout=_CLOSE_GRACE):
+                return
+        else:
+            self._lock.acquire()
+        try:
             self._stop()
+        finally:
+            self._closing = False
+            self._lock.release()
+
+    def _check_owner(self) -> None:
+        if os.getpid() != self._owner:
+            self._disown()
+            raise CueForkError(
+                "this cuepy.limits.Worker belongs to the process that made it (pid "
+                f"{self._owner}); a forked child cannot use it: make a new Worker in the child"
+            )
+
+    def _disown(self) -> None:
+        """Forget the parent's worker in a forked child (it is not ours to stop)."""
+        self._process = self._conn = self._stderr = None
+        self._owner = os.getpid()
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Worker:
         return self
@@ -106,19 +145,26 @@ class Worker:
 
     def __del__(self) -> None:
         try:
-            self._stop()
+            if os.getpid() == self._owner:
+                self._stop()
         except Exception:
             pass
 
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")
-        fd, self._stderr = tempfile.mkstemp(prefix="cuepy-worker-", suffix=".log")
-        os.close(fd)
+        # The worker's stderr (the Go runtime's fatal errors) comes back through a pipe,
+        # read by a thread here: no file is left behind, whatever happens to either process.
+        read_end, write_end = os.pipe()
+        errpipe = Connection(write_end, readable=False)
+        self._stderr = _Output(read_end)
         parent, child = ctx.Pipe()
-        process = ctx.Process(target=_serve, args=(child, self.memory, self._stderr), daemon=True,
+        process = ctx.Process(target=_serve, args=(child, self.memory, errpipe, os.getpid()), daemon=True,
                               name="cuepy-limits-worker")  # fmt: skip
-        process.start()
-        child.close()
+        try:
+            process.start()
+        finally:
+            child.close()
+            errpipe.close()
         self._process, self._conn = process, parent
         try:
             ready = parent.poll(STARTUP_TIMEOUT) and parent.recv_bytes() == b"ready"
@@ -141,8 +187,7 @@ class Worker:
             with contextlib.suppress(ValueError):
                 process.close()
         if stderr is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(stderr)
+            stderr.close()
 
     # Calls ------------------------------------------------------------------
 
@@ -158,6 +203,7 @@ class Worker:
             raise TypeError(
                 f"a bounded call needs a picklable function (defined at module level) and arguments: {exc}"
             ) from None
+        self._check_owner()
         with self._lock:
             if self._process is None or not self._process.is_alive():
                 self._stop()
@@ -213,11 +259,16 @@ class Worker:
         process = self._process
         process.join(5)
         code = process.exitcode
+        if self._stderr is not None:
+            self._stderr.wait(1.0)
         tail = self._stderr_tail()
         how = f"exited with status {code}"
         if code is not None and code < 0:
             with contextlib.suppress(ValueError):
                 how = f"was killed by {signal.Signals(-code).name}"
+        if self._closing:
+            return CueLimitError(f"{what}: the Worker was closed during the call; its worker process {how}",
+                                 limit="killed")  # fmt: skip
         if self.memory is not None and ("out of memory" in tail or code == -signal.SIGKILL):
             return CueLimitError(f"{what}: {self._memory_text()}{tail}", limit="memory")
         if "fatal error: stack overflow" in tail:
@@ -227,18 +278,19 @@ class Worker:
                 f"(docs/hardening.md){tail}",
                 limit="stack",
             )
+        if code is not None and code < 0 and -code in (signal.SIGKILL, signal.SIGTERM):
+            return CueLimitError(
+                f"{what}: the cuepy worker process {how} (by another process, or the kernel's out-of-memory "
+                f"killer); the evaluation did not finish{tail}",
+                limit="killed",
+            )
         return CueInternalError(f"{what}: the cuepy worker process {how}{tail}")
 
     def _stderr_tail(self) -> str:
         """The worker's last output, led by the Go runtime's fatal error line if there is one."""
         if self._stderr is None:
             return ""
-        try:
-            with open(self._stderr, "rb") as f:
-                data = f.read(4 << 20)
-        except OSError:
-            return ""
-        text = data.decode(errors="replace")
+        text = self._stderr.text()
         fatal = next((line for line in text.splitlines() if line.startswith("fatal error:")), "")
         tail = text[-1500:].strip()
         if fatal and fatal not in tail:
@@ -326,13 +378,14 @@ def _compile_extract(source: str | bytes, filename: str | None, select: str | No
         return cuepy.extract(value, select, format=format)
 
 
-def _serve(conn: Connection, memory: int | None, stderr: str) -> None:
+def _serve(conn: Connection, memory: int | None, stderr: Connection, parent: int) -> None:
     """The worker's main loop: run each call it is sent, send back its outcome."""
-    fd = os.open(stderr, os.O_WRONLY | os.O_APPEND)
-    os.dup2(fd, 2)  # the Go runtime's fatal errors go to fd 2: keep them for the parent's message
-    os.close(fd)
+    os.dup2(stderr.fileno(), 2)  # the Go runtime's fatal errors go to fd 2: the parent reads them
+    stderr.close()
+    _watch_parent(parent)
     if memory is not None:
-        os.environ["GOMEMLIMIT"] = str(int(memory * _GO_SHARE))  # read when the Go runtime starts
+        # (for the loads' environment; the Go runtime itself read its environment at start-up)
+        os.environ["GOMEMLIMIT"] = str(int(memory * _GO_SHARE))
         with contextlib.suppress(ImportError, ValueError, OSError):
             import resource
 
@@ -341,6 +394,8 @@ def _serve(conn: Connection, memory: int | None, stderr: str) -> None:
     from cuepy._native import native
 
     native()  # start the Go runtime now, not within the first call's time
+    if memory is not None:
+        set_go_memory_limit(int(memory * _GO_SHARE))  # Go's collector works harder before the limit
     conn.send_bytes(b"ready")
     while True:
         try:
@@ -378,9 +433,90 @@ def _check_limit(x: float | None, what: str) -> float | None:
         return None
     if isinstance(x, bool) or not isinstance(x, int | float):
         raise TypeError(f"{what} must be a number or None, not {type(x).__name__}")
-    if not x > 0:
-        raise ValueError(f"{what} must be positive, not {x!r}")
+    if not x > 0:  # (NaN too)
+        raise CueUsageError(f"{what} must be positive, not {x!r}")
+    if what == "memory" and not x <= _MAX_MEMORY:
+        raise CueUsageError(f"memory must be a finite number of bytes up to {_MAX_MEMORY} (or None), not {x!r}")
+    if math.isinf(x):
+        return None  # timeout=inf: no limit
     return x
+
+
+def _watch_parent(parent: int) -> None:
+    """In the worker: exit as soon as the parent is gone (its evaluation is no one's any more).
+
+    A thread polls the parent id (the kernel re-parents an orphan); cffi releases the GIL
+    during calls into Go, so it runs while CUE evaluates. (PR_SET_PDEATHSIG would tie the
+    worker to the thread that started it, not to the process.)
+    """
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(70)
+            time.sleep(_PARENT_POLL)
+
+    if os.getppid() != parent:
+        os._exit(70)
+    threading.Thread(target=watch, daemon=True, name="cuepy-parent-watch").start()
+
+
+class _Output:
+    """A worker's stderr, read from a pipe by a thread: its first and last bytes."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._done = threading.Event()
+        threading.Thread(target=self._read, daemon=True, name="cuepy-worker-stderr").start()
+
+    def _read(self) -> None:
+        try:
+            while chunk := os.read(self._fd, 65536):
+                room = _STDERR_KEEP - len(self._head)
+                if room > 0:
+                    self._head += chunk[:room]
+                    chunk = chunk[room:]
+                self._tail += chunk
+                del self._tail[:-_STDERR_KEEP]
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._done.set()
+
+    def wait(self, timeout: float) -> None:
+        self._done.wait(timeout)
+
+    def text(self) -> str:
+        head, tail = bytes(self._head), bytes(self._tail)
+        return (head + (b"\n...\n" if tail else b"") + tail).decode(errors="replace")
+
+    def close(self) -> None:
+        pass  # the reader ends (and closes its end) when the worker's end closes
+
+
+def go_memory_limit() -> int:
+    """Go's soft memory limit in this process (``GOMEMLIMIT``), in bytes."""
+    from cuepy._native import native
+
+    lib, _ = native()
+    return int(lib.cue_set_memory_limit(-1))
+
+
+def set_go_memory_limit(limit: int | None) -> int:
+    """Set Go's soft memory limit (``debug.SetMemoryLimit``; ``None``: none) and return the previous one.
+
+    Setting ``GOMEMLIMIT`` in ``os.environ`` takes effect at the next ``cuepy.load`` too.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise CueUsageError(f"limit must be a non-negative int of bytes or None, not {limit!r}")
+    from cuepy._native import native
+
+    lib, _ = native()
+    return int(lib.cue_set_memory_limit(min(limit, 2**63 - 1) if limit is not None else 2**63 - 1))
 
 
 def _rss(statm: str, page: int) -> int:

@@ -53,6 +53,13 @@ func cue_context_new(out *C.cue_handle) (errh C.cue_handle) {
 	return 0
 }
 
+//export cue_context_check
+func cue_context_check(h C.cue_handle) (errh C.cue_handle) {
+	defer guard(&errh)
+	_, err := contextOf(h)
+	return fail(err)
+}
+
 //export cue_value_context
 func cue_value_context(vh C.cue_handle, out *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
@@ -103,8 +110,8 @@ func compile(ctx *cue.Context, src, filename string) (cue.Value, error) {
 		}
 	}
 	v := ctx.BuildFile(f)
-	if err := v.Err(); err != nil {
-		return cue.Value{}, withCategory(catEval, err)
+	if err := valueErr(v); err != nil { // every error, as `cue eval` (go/errors.go)
+		return cue.Value{}, err
 	}
 	return v, nil
 }

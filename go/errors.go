@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
+	"cuelang.org/go/cue"
 	cueerrors "cuelang.org/go/cue/errors"
 )
 
@@ -66,7 +68,9 @@ func usageErrorf(format string, args ...any) error {
 }
 
 // newErrorObj flattens err into the list of CUE errors it holds, each with
-// its message, path and source positions.
+// its message, path and source positions, in the order and words in which
+// the cue command prints them (cueerrors.Print: sorted by position, then
+// path, duplicates dropped; each message with the causes it wraps).
 func newErrorObj(err error) *errorObj {
 	category := catEval
 	var c *categorized
@@ -74,9 +78,8 @@ func newErrorObj(err error) *errorObj {
 		category, err = c.category, c.err
 	}
 	obj := &errorObj{Category: category, Text: cueerrors.Details(err, nil)}
-	for _, e := range cueerrors.Errors(err) {
-		format, args := e.Msg()
-		message := fmt.Sprintf(format, args...)
+	for _, e := range printed(err) {
+		message := errorMessage(e)
 		if message == "" { // a plain Go error wrapped by CUE carries no message of its own
 			message = e.Error()
 		}
@@ -95,6 +98,59 @@ func newErrorObj(err error) *errorObj {
 		obj.Errors = []errorItem{{Message: err.Error(), Path: []string{}, Positions: []position{}}}
 	}
 	return obj
+}
+
+// printed lists the errors of err as cueerrors.Print prints them.
+func printed(err error) []cueerrors.Error {
+	var all cueerrors.Error
+	for _, e := range cueerrors.Errors(err) {
+		all = cueerrors.Append(all, e)
+	}
+	return cueerrors.Errors(cueerrors.Sanitize(all))
+}
+
+// errorMessage is what the cue command prints for e after its path: the
+// message and each cause it wraps, joined by ": " (cueerrors' writeErr).
+func errorMessage(e cueerrors.Error) string {
+	var b strings.Builder
+	var err error = e
+	for {
+		ce, ok := err.(cueerrors.Error)
+		if !ok {
+			b.WriteString(err.Error())
+			break
+		}
+		format, args := ce.Msg()
+		n, _ := fmt.Fprintf(&b, format, args...)
+		u := errors.Unwrap(ce)
+		if u == nil {
+			break
+		}
+		if n > 0 {
+			b.WriteString(": ")
+		}
+		err = u
+	}
+	return b.String()
+}
+
+// valueErr is the error of a value just built, unified or filled: nil if
+// it has none, else every error CUE finds in it (as `cue eval` reports them:
+// Value.Err says whether there is one, Validate collects them all). A value
+// whose only errors are incomplete ones is not an error (`cue eval` and
+// `cue vet -c=false` accept it).
+func valueErr(v cue.Value) error {
+	err := v.Err()
+	if err == nil {
+		return nil
+	}
+	if verr := v.Validate(); verr != nil {
+		return withCategory(catEval, verr)
+	}
+	if v.Validate(cue.Concrete(true)) == nil {
+		return withCategory(catEval, err) // no error left to say it: keep Err's
+	}
+	return nil
 }
 
 // fail turns err into an error handle (0 for nil).

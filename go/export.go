@@ -7,12 +7,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
-	"cuelang.org/go/cue/ast/astutil"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/token"
@@ -21,7 +21,8 @@ import (
 
 // bytesKey tags a bytes value in the JSON that cue_decode produces, as an
 // object {"\u0000bytes": base64}; no CUE label a user writes contains NUL
-// in practice, and the caller only looks for it when has_bytes is set.
+// in practice, and the caller only looks for it when the flags are
+// CUE_DECODED_JSON_BYTES (the decoder saw a bytes value).
 const bytesKey = "\x00bytes"
 
 //export cue_decode
@@ -253,15 +254,7 @@ func cue_export(vh C.cue_handle, formatID C.int32_t, opts C.uint32_t, out *C.cue
 	case C.CUE_FORMAT_JSON:
 		data, err = exportJSON(v, opts)
 	case C.CUE_FORMAT_YAML:
-		data, err = cueyaml.Encode(v)
-		if err != nil {
-			// The YAML encoder names the node it cannot write, not where it
-			// is; a concrete check says which field and where.
-			if verr := v.Validate(cue.Concrete(true)); verr != nil {
-				err = verr
-			}
-			err = classify(v, err)
-		}
+		data, err = exportYAML(v)
 	case C.CUE_FORMAT_CUE:
 		data, err = exportCUE(v, opts)
 	default:
@@ -274,40 +267,98 @@ func cue_export(vh C.cue_handle, formatID C.int32_t, opts C.uint32_t, out *C.cue
 	return 0
 }
 
+// indentWidth is the indent the options ask for: 0 for none, else spaces
+// (CUE_OPT_INDENT_SHIFT), def when the width is not given.
+func indentWidth(opts C.uint32_t, def int) int {
+	if opts&C.CUE_OPT_INDENT == 0 {
+		return 0
+	}
+	if w := int(opts>>C.CUE_OPT_INDENT_SHIFT) & 0xff; w > 0 {
+		return w
+	}
+	return def
+}
+
+// checkData checks v as `cue export` does before it writes data
+// (internal/encoding: Validate(cue.Concrete(true))), so that errors name
+// the data's paths, in CUE's words, all of them.
+func checkData(v cue.Value) error {
+	if err := v.Validate(cue.Concrete(true)); err != nil {
+		if v.Validate() == nil {
+			return withCategory(catIncomplete, err)
+		}
+		return withCategory(catEval, err)
+	}
+	return nil
+}
+
+// exportJSON writes v as `cue export` does (encoding/json's Encoder, HTML
+// not escaped); compact unless an indent is asked for (4: cue's bytes).
 func exportJSON(v cue.Value, opts C.uint32_t) ([]byte, error) {
-	data, err := v.MarshalJSON()
-	if err != nil {
+	if err := checkData(v); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	width := indentWidth(opts, 2)
+	if width > 0 {
+		enc.SetIndent("", strings.Repeat(" ", width))
+	}
+	if err := enc.Encode(v); err != nil {
+		var merr *json.MarshalerError
+		if errors.As(err, &merr) {
+			err = merr.Err
+		}
 		return nil, classify(v, err)
 	}
-	if opts&C.CUE_OPT_INDENT != 0 {
-		var b bytes.Buffer
-		if err := json.Indent(&b, data, "", "  "); err != nil {
-			return nil, err
-		}
-		b.WriteByte('\n')
-		return b.Bytes(), nil
+	data := b.Bytes()
+	if width == 0 {
+		data = bytes.TrimSuffix(data, []byte("\n"))
 	}
 	return data, nil
 }
 
+func exportYAML(v cue.Value) ([]byte, error) {
+	if err := checkData(v); err != nil {
+		return nil, err
+	}
+	data, err := cueyaml.Encode(v)
+	if err != nil {
+		return nil, classify(v, err)
+	}
+	return data, nil
+}
+
+// exportCUE writes v as CUE source. The options compose as the cue
+// command's modes build them: final first (it hides definitions, hidden
+// and optional fields), then the switches that show them again.
 func exportCUE(v cue.Value, opts C.uint32_t) ([]byte, error) {
-	syntaxOpts := append(fieldOptions(opts),
-		cue.Docs(opts&C.CUE_OPT_DOCS != 0),
-		cue.Attributes(opts&C.CUE_OPT_ATTRIBUTES != 0))
+	var syntaxOpts []cue.Option
 	if opts&C.CUE_OPT_FINAL != 0 {
 		syntaxOpts = append(syntaxOpts, cue.Final())
 	}
+	syntaxOpts = append(syntaxOpts, fieldOptions(opts)...)
+	syntaxOpts = append(syntaxOpts,
+		cue.Docs(opts&C.CUE_OPT_DOCS != 0),
+		cue.Attributes(opts&C.CUE_OPT_ATTRIBUTES != 0))
 	if opts&C.CUE_OPT_CONCRETE != 0 {
 		syntaxOpts = append(syntaxOpts, cue.Concrete(true))
-		if err := v.Validate(cue.Concrete(true)); err != nil {
-			return nil, classify(v, err)
+		if err := checkData(v); err != nil {
+			return nil, err
 		}
 	}
 	node := filterSyntax(v.Syntax(syntaxOpts...), opts)
 	if s, ok := node.(*ast.StructLit); ok {
 		node = &ast.File{Decls: s.Elts}
 	}
-	data, err := format.Node(node, format.Simplify())
+	// Tabs and simplified labels as `cue export --out cue` / `cue def`; an
+	// indent in spaces as `cue eval` (which does not simplify).
+	formatOpts := []format.Option{format.Simplify()}
+	if width := indentWidth(opts, 0); width > 0 {
+		formatOpts = []format.Option{format.UseSpaces(width), format.TabIndent(false)}
+	}
+	data, err := format.Node(node, formatOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -332,43 +383,87 @@ func cue_validate(vh C.cue_handle, opts C.uint32_t) (errh C.cue_handle) {
 		validateOpts = append(validateOpts, cue.All())
 	}
 	if err := v.Validate(validateOpts...); err != nil {
-		return fail(classify(v, err))
+		// As `cue vet` prints them: no positions added (classify's locate).
+		if opts&C.CUE_OPT_CONCRETE != 0 && v.Validate() == nil {
+			return fail(withCategory(catIncomplete, err))
+		}
+		return fail(withCategory(catEval, err))
 	}
 	return 0
 }
 
 // filterSyntax drops what the options leave out. Value.Syntax honours them
 // only for final or concrete output; a schema keeps its source as written.
+// Fields are dropped from the value's own structs (and the structs of its
+// list elements), never from inside expressions: [...{c?: int}] keeps c?.
 func filterSyntax(node ast.Node, opts C.uint32_t) ast.Node {
 	keepDocs := opts&C.CUE_OPT_DOCS != 0
 	keepAttrs := opts&C.CUE_OPT_ATTRIBUTES != 0
-	keepDefs := opts&C.CUE_OPT_DEFINITIONS != 0
-	keepHidden := opts&C.CUE_OPT_HIDDEN != 0
-	keepOptional := opts&C.CUE_OPT_OPTIONAL != 0
-	if keepDocs && keepAttrs && keepDefs && keepHidden && keepOptional {
+	f := fieldFilter{
+		keepDefs:     opts&C.CUE_OPT_DEFINITIONS != 0,
+		keepHidden:   opts&C.CUE_OPT_HIDDEN != 0,
+		keepOptional: opts&C.CUE_OPT_OPTIONAL != 0,
+	}
+	if !keepDocs || !keepAttrs {
+		ast.Walk(node, func(n ast.Node) bool {
+			if !keepDocs {
+				ast.SetComments(n, nil)
+			}
+			if field, ok := n.(*ast.Field); ok && !keepAttrs {
+				field.Attrs = nil
+			}
+			return true
+		}, nil)
+	}
+	if f.keepDefs && f.keepHidden && f.keepOptional {
 		return node
 	}
-	return astutil.Apply(node, func(c astutil.Cursor) bool {
-		n := c.Node()
-		if !keepDocs {
-			ast.SetComments(n, nil)
+	switch x := node.(type) {
+	case *ast.File:
+		x.Decls = f.decls(x.Decls)
+	case ast.Expr:
+		f.expr(x)
+	}
+	return node
+}
+
+type fieldFilter struct{ keepDefs, keepHidden, keepOptional bool }
+
+func (f fieldFilter) decls(decls []ast.Decl) []ast.Decl {
+	out := decls[:0:0]
+	for _, d := range decls {
+		switch x := d.(type) {
+		case *ast.Field:
+			name, _, _ := ast.LabelName(x.Label)
+			switch {
+			case !f.keepDefs && strings.HasPrefix(name, "#"),
+				!f.keepDefs && strings.HasPrefix(name, "_#"),
+				!f.keepHidden && strings.HasPrefix(name, "_") && !strings.HasPrefix(name, "_#"),
+				!f.keepOptional && x.Constraint == token.OPTION:
+				continue
+			}
+			f.expr(x.Value)
+		case *ast.EmbedDecl:
+			f.expr(x.Expr)
 		}
-		field, ok := n.(*ast.Field)
-		if !ok {
-			return true
+		out = append(out, d)
+	}
+	return out
+}
+
+// expr filters the structs that are the value itself: a struct literal,
+// the elements of a list literal; other expressions are left as written.
+func (f fieldFilter) expr(x ast.Expr) {
+	switch x := x.(type) {
+	case *ast.StructLit:
+		x.Elts = f.decls(x.Elts)
+	case *ast.ListLit:
+		for _, e := range x.Elts {
+			if _, ok := e.(*ast.Ellipsis); !ok {
+				f.expr(e)
+			}
 		}
-		name, _, _ := ast.LabelName(field.Label)
-		switch {
-		case !keepDefs && strings.HasPrefix(name, "#"),
-			!keepDefs && strings.HasPrefix(name, "_#"),
-			!keepHidden && strings.HasPrefix(name, "_") && !strings.HasPrefix(name, "_#"),
-			!keepOptional && field.Constraint == token.OPTION:
-			c.Delete()
-			return false
-		}
-		if !keepAttrs {
-			field.Attrs = nil
-		}
-		return true
-	}, nil)
+	case *ast.ParenExpr:
+		f.expr(x.X)
+	}
 }

@@ -7,14 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -42,6 +39,16 @@ type loadConfig struct {
 	// Modules are served from directories on disk instead of a registry,
 	// keyed by path with major version ("example.com/m@v0").
 	Modules map[string]localmod.Module `json:"modules"`
+	// Env holds the caller's current values of the environment variables
+	// a load depends on (envKeys, go/env.go): Go reads its own environment
+	// once, at start-up, and never sees a later os.environ change. Nil:
+	// the process's environment.
+	Env map[string]string `json:"env"`
+	// Offline forbids contacting any registry (CUEPY_OFFLINE=1 does too):
+	// a module that is neither local nor in the cache is an error naming it.
+	Offline bool `json:"offline"`
+
+	guard *guardFS // what cue/load reads through (go/confine.go)
 }
 
 // loadMu serialises cue/load, which is not safe for concurrent use.
@@ -77,7 +84,7 @@ func loadValue(ctx *cue.Context, cfg *loadConfig) (cue.Value, error) {
 		if !named[f.Filename] {
 			continue // like the cue command, data files are used only when named
 		}
-		data, err := dataFile(ctx, f, cfg.Overlay)
+		data, err := dataFile(ctx, f, cfg.guard)
 		if err != nil {
 			return cue.Value{}, err
 		}
@@ -103,15 +110,20 @@ func namedFiles(cfg *loadConfig) map[string]bool {
 }
 
 func loadInstance(cfg *loadConfig) (*build.Instance, error) {
-	lc := &load.Config{Dir: cfg.Dir, Package: cfg.Package, Tags: cfg.Tags, Registry: newRegistry(cfg)}
+	applyRuntimeEnv(cfg.Env) // go/env.go
+	if !filepath.IsAbs(cfg.Dir) {
+		return nil, usageErrorf("load directory %q is not an absolute path", cfg.Dir)
+	}
+	// Checked before cue/load reads anything: where the files may lie, and
+	// (through cfg.guard, as cue/load's filesystem) what kind of file each is.
+	root := moduleRoot(cfg.Dir, cfg.Overlay)
+	if err := preCheck(cfg, root); err != nil {
+		return nil, err
+	}
+	cfg.guard = newGuardFS(root, cfg.Overlay)
+	lc := &load.Config{Dir: filepath.Clean(cfg.Dir), Package: cfg.Package, Tags: cfg.Tags, Registry: newRegistry(cfg), FS: cfg.guard}
 	if parseCache.enabled() {
 		lc.ParseFile = cachedParseFile // go/parsecache.go
-	}
-	if len(cfg.Overlay) > 0 {
-		lc.Overlay = make(map[string]load.Source, len(cfg.Overlay))
-		for path, src := range cfg.Overlay {
-			lc.Overlay[path] = load.FromString(src)
-		}
 	}
 	args := cfg.Args
 	if len(args) == 0 {
@@ -125,7 +137,7 @@ func loadInstance(cfg *loadConfig) (*build.Instance, error) {
 	}
 	inst := insts[0]
 	if inst.Err != nil {
-		return nil, classifyLoadError(inst, cfg.Overlay)
+		return nil, classifyLoadError(inst, cfg.guard)
 	}
 	if err := confine(inst, cfg); err != nil { // go/confine.go
 		return nil, err
@@ -136,10 +148,10 @@ func loadInstance(cfg *loadConfig) (*build.Instance, error) {
 // classifyLoadError reports a syntax error as such: cue/load folds parse
 // failures into its own error, so the instance's files are parsed again
 // (only on this failure path) to find them.
-func classifyLoadError(inst *build.Instance, overlay map[string]string) error {
+func classifyLoadError(inst *build.Instance, guard *guardFS) error {
 	var syntax cueerrors.Error
 	for _, name := range suspectFiles(inst) {
-		src, err := readSource(name, overlay)
+		src, err := guard.readFile(name)
 		if err != nil {
 			continue
 		}
@@ -177,18 +189,11 @@ func suspectFiles(inst *build.Instance) []string {
 	return names
 }
 
-func readSource(path string, overlay map[string]string) ([]byte, error) {
-	if src, ok := overlay[path]; ok {
-		return []byte(src), nil
-	}
-	return os.ReadFile(path)
-}
-
 // dataFile builds a JSON or YAML file named among the load arguments;
 // cue/load leaves such files to the caller, as the cue command places
 // them at the root.
-func dataFile(ctx *cue.Context, f *build.File, overlay map[string]string) (cue.Value, error) {
-	src, err := readSource(f.Filename, overlay)
+func dataFile(ctx *cue.Context, f *build.File, guard *guardFS) (cue.Value, error) {
+	src, err := guard.readFile(f.Filename)
 	if err != nil {
 		return cue.Value{}, withCategory(catLoad, err)
 	}
@@ -226,46 +231,22 @@ func dataFile(ctx *cue.Context, f *build.File, overlay map[string]string) (cue.V
 }
 
 // newRegistry serves the caller's local modules and falls back, lazily, to
-// the registry configuration given for this call (or the environment's).
+// the registry configuration given for this call (or the caller's
+// environment, go/env.go).
 func newRegistry(cfg *loadConfig) modconfig.Registry {
 	env := registryEnv(cfg)
+	transport := registryTransport(cfg)
 	return &localmod.Registry{
 		Modules: cfg.Modules,
 		Next: &modconfig.LazyRegistry{New: func() (modconfig.CachedRegistry, error) {
-			return modconfig.NewRegistry(&modconfig.Config{Env: env, Transport: boundedTransport})
+			return modconfig.NewRegistry(&modconfig.Config{Env: env, Transport: transport})
 		}},
 	}
 }
 
-// boundedTransport keeps a registry that stops answering from hanging a load.
-var boundedTransport = &http.Transport{
-	Proxy:                 http.ProxyFromEnvironment,
-	DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-	TLSHandshakeTimeout:   10 * time.Second,
-	ResponseHeaderTimeout: 60 * time.Second,
-	IdleConnTimeout:       30 * time.Second,
-}
-
-// registryEnv gives the registry its configuration through an explicit
-// environment, never by changing the process's own.
-func registryEnv(cfg *loadConfig) []string {
-	if cfg.Registry == "" && cfg.CacheDir == "" {
-		return nil
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CUE_REGISTRY=") && !strings.HasPrefix(kv, "CUE_CACHE_DIR=") {
-			env = append(env, kv)
-		}
-	}
-	if cfg.Registry != "" {
-		env = append(env, "CUE_REGISTRY="+cfg.Registry)
-	}
-	if cfg.CacheDir != "" {
-		env = append(env, "CUE_CACHE_DIR="+cfg.CacheDir)
-	}
-	return env
-}
+// boundedTransport is the bounded transport without a proxy (publishing to
+// cuepy's own registry).
+var boundedTransport = newBoundedTransport(proxyKey{})
 
 // eachInstance calls visit on inst and on every package it imports, once
 // each, depth first; visit says whether to go on into that package's

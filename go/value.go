@@ -10,7 +10,9 @@ import (
 	"unsafe"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/parser"
 )
 
 // Parsing a path costs several times the lookup itself, and callers ask
@@ -61,8 +63,8 @@ func cue_unify(hs *C.cue_handle, n C.size_t, out *C.cue_handle) (errh C.cue_hand
 			result = result.Unify(v)
 		}
 	}
-	if err := result.Err(); err != nil {
-		return fail(withCategory(catEval, err))
+	if err := valueErr(result); err != nil {
+		return fail(err)
 	}
 	*out = newValue(result)
 	return 0
@@ -84,8 +86,8 @@ func cue_fill(vh C.cue_handle, path *C.char, xh C.cue_handle, out *C.cue_handle)
 		return fail(err)
 	}
 	result := v.FillPath(p, x)
-	if err := result.Err(); err != nil {
-		return fail(withCategory(catEval, err))
+	if err := valueErr(result); err != nil {
+		return fail(err)
 	}
 	*out = newValue(result)
 	return 0
@@ -98,15 +100,102 @@ func cue_lookup(vh C.cue_handle, path *C.char, out *C.cue_handle) (errh C.cue_ha
 	if err != nil {
 		return fail(err)
 	}
-	p, err := parsePath(C.GoString(path))
+	*out = 0
+	found, err := lookupPath(v, C.GoString(path))
 	if err != nil {
 		return fail(err)
 	}
-	*out = 0
-	if found := v.LookupPath(p); found.Exists() {
+	if found.Exists() {
 		*out = newValue(found)
 	}
 	return 0
+}
+
+// lookupPath finds path in v. cue.ParsePath refuses hidden labels (_a,
+// _#A), which belong to a package; such a path is resolved label by label,
+// a hidden label naming the field of that spelling in the value at hand
+// (as `cue eval -e _a` finds it in the instance's scope).
+func lookupPath(v cue.Value, s string) (cue.Value, error) {
+	p, err := parsePath(s)
+	if err == nil {
+		return v.LookupPath(p), nil
+	}
+	labels, ok := pathLabels(s)
+	if !ok {
+		return cue.Value{}, err
+	}
+	cur := v
+	for _, label := range labels {
+		var sel cue.Selector
+		if strings.HasPrefix(label, "_") {
+			found := false
+			iter, ierr := cur.Fields(cue.All())
+			for ierr == nil && iter.Next() {
+				if strings.TrimRight(iter.Selector().String(), "?!") == label {
+					s := iter.Selector()
+					sel, found = s, true
+					break
+				}
+			}
+			if !found {
+				return cue.Value{}, nil
+			}
+		} else {
+			lp, lerr := parsePath(label)
+			if lerr != nil {
+				return cue.Value{}, err
+			}
+			sel = lp.Selectors()[0]
+		}
+		cur = cur.LookupPath(cue.MakePath(sel))
+		if !cur.Exists() {
+			return cur, nil
+		}
+	}
+	return cur, nil
+}
+
+// pathLabels splits a path such as a._b."c-d"[0] into its labels, each
+// in path syntax (a, _b, "c-d", [0]); ok is false for anything else.
+func pathLabels(s string) (labels []string, ok bool) {
+	expr, err := parser.ParseExpr("path", s)
+	if err != nil {
+		return nil, false
+	}
+	var walk func(x ast.Expr) bool
+	walk = func(x ast.Expr) bool {
+		switch x := x.(type) {
+		case *ast.Ident:
+			labels = append(labels, x.Name)
+		case *ast.SelectorExpr:
+			if !walk(x.X) {
+				return false
+			}
+			text, err := format.Node(x.Sel)
+			if err != nil {
+				return false
+			}
+			labels = append(labels, string(text))
+		case *ast.IndexExpr:
+			if !walk(x.X) {
+				return false
+			}
+			text, err := format.Node(x.Index)
+			if err != nil {
+				return false
+			}
+			labels = append(labels, "["+string(text)+"]")
+		case *ast.BasicLit:
+			labels = append(labels, x.Value)
+		default:
+			return false
+		}
+		return true
+	}
+	if !walk(expr) {
+		return nil, false
+	}
+	return labels, true
 }
 
 func fieldOptions(opts C.uint32_t) []cue.Option {
@@ -263,5 +352,75 @@ func cue_source(vh C.cue_handle, out *C.cue_bytes) (errh C.cue_handle) {
 		return fail(err)
 	}
 	putBytes(out, data, 0)
+	return 0
+}
+
+//export cue_equal
+func cue_equal(ah, bh C.cue_handle, equal *C.int32_t) (errh C.cue_handle) {
+	defer guard(&errh)
+	a, err := value(ah)
+	if err != nil {
+		return fail(err)
+	}
+	b, err := value(bh)
+	if err != nil {
+		return fail(err)
+	}
+	*equal = 0
+	if valuesEqual(a, b) {
+		*equal = 1
+	}
+	return 0
+}
+
+// valuesEqual is cuepy's Value.__eq__: two concrete values are equal when
+// CUE's Equals says so (optional fields ignored); otherwise each must
+// subsume the other (the same constraint, such as int and int, or >1 and >1).
+func valuesEqual(a, b cue.Value) bool {
+	if concreteData(a) && concreteData(b) {
+		return a.Equals(b)
+	}
+	return a.Subsume(b) == nil && b.Subsume(a) == nil
+}
+
+func concreteData(v cue.Value) bool {
+	return v.Validate(cue.Concrete(true)) == nil
+}
+
+//export cue_subsumes
+func cue_subsumes(ah, bh C.cue_handle, subsumes *C.int32_t) (errh C.cue_handle) {
+	defer guard(&errh)
+	a, err := value(ah)
+	if err != nil {
+		return fail(err)
+	}
+	b, err := value(bh)
+	if err != nil {
+		return fail(err)
+	}
+	*subsumes = 0
+	if a.Subsume(b) == nil {
+		*subsumes = 1
+	}
+	return 0
+}
+
+//export cue_context_id
+func cue_context_id(h C.cue_handle, id *C.uint64_t) (errh C.cue_handle) {
+	defer guard(&errh)
+	obj, err := handleValue(h)
+	if err != nil {
+		return fail(err)
+	}
+	var ctx *cue.Context
+	switch o := obj.(type) {
+	case *valueObj:
+		ctx = o.v.Context()
+	case *contextObj:
+		ctx = o.ctx
+	default:
+		return fail(usageErrorf("handle %d is of kind %s, not a value or context", uint64(h), kindName(obj)))
+	}
+	*id = C.uint64_t(uintptr(unsafe.Pointer(ctx)))
 	return 0
 }

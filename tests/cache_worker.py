@@ -31,7 +31,7 @@ def load_digest(directory: str, cache: cuepy.cache.Cache | bool) -> str:
 
 
 def render_digest(directory: str, values: dict[str, Any], namespace: str, cache: cuepy.cache.Cache | bool) -> str:
-    release = cuepy.opm.render(directory, values, namespace=namespace, file=FILE, cache=cache)
+    release = cuepy.opm.render_release(directory, values, namespace=namespace, file=FILE, cache=cache)
     return hashlib.sha256(canonical_json(release).encode()).hexdigest()
 
 

@@ -165,7 +165,7 @@ def test_module_file_in_a_subdirectory(tmp_path: Path, cache: Cache) -> None:
 def test_render_hit_evaluates_no_cue(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = ex.path("simple")
     values = example_values(directory)
-    first = cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    first = cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache)
     assert first == uncached_release(directory, values)
 
     def no_cue(*args: Any, **kwargs: Any) -> Any:
@@ -174,10 +174,10 @@ def test_render_hit_evaluates_no_cue(cache: Cache, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr("cuepy.opm._cached._compute_release", no_cue)
     monkeypatch.setattr(cuepy.flatten.CompiledModule, "load", no_cue)
     monkeypatch.setattr("cuepy.opm._cached.load_inputs", no_cue)
-    assert cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=Cache(cache.directory)) == first
+    assert cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=Cache(cache.directory)) == first
     keys.forget()  # a new process: the stored manifest names the files to check, no load needed
-    assert cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=Cache(cache.directory)) == first
-    model = cuepy.opm.ModuleRelease.model_validate(cuepy.opm.render(directory, values, namespace=NS, file=DEF,
+    assert cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=Cache(cache.directory)) == first
+    model = cuepy.opm.ModuleRelease.model_validate(cuepy.opm.render_release(directory, values, namespace=NS, file=DEF,
                                                                     cache=cache))  # fmt: skip
     assert model.model_dump(mode="json") == first
     assert model.module.kind == "ModuleDefinition"
@@ -189,15 +189,15 @@ def test_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUEPY_CACHE", "off")
     assert cuepy.cache.default_cache() is None
     values = example_values(directory)
-    assert cuepy.opm.render(directory, values, namespace=NS, file=DEF) == uncached_release(directory, values)
+    assert cuepy.opm.render_release(directory, values, namespace=NS, file=DEF) == uncached_release(directory, values)
     assert not (tmp_path / "c").exists()
     monkeypatch.delenv("CUEPY_CACHE")
     default = cuepy.cache.default_cache()
     assert default is not None and default.directory == tmp_path / "c"
-    cuepy.opm.render(directory, values, namespace=NS, file=DEF)
+    cuepy.opm.render_release(directory, values, namespace=NS, file=DEF)
     assert stat.S_IMODE(os.stat(tmp_path / "c").st_mode) == 0o700
     assert len(entries(default, "render")) == 1
-    assert cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=False) == uncached_release(
+    assert cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=False) == uncached_release(
         directory, values
     )
 
@@ -205,11 +205,11 @@ def test_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_paths_and_timestamps_do_not_decide(tmp_path: Path, cache: Cache) -> None:
     a = copy_example("simple", tmp_path / "a")
     values = example_values(a)
-    cuepy.opm.render(a, values, namespace=NS, file=DEF, cache=cache)
+    cuepy.opm.render_release(a, values, namespace=NS, file=DEF, cache=cache)
     stored = entries(cache, "render")
     b = copy_example("simple", tmp_path / "b")  # same bytes elsewhere: same key
     os.utime(b / DEF, (1, 1))  # another timestamp, same content: same key
-    assert cuepy.opm.render(b, values, namespace=NS, file=DEF, cache=cache) == uncached_release(b, values)
+    assert cuepy.opm.render_release(b, values, namespace=NS, file=DEF, cache=cache) == uncached_release(b, values)
     assert entries(cache, "render") == stored
 
 
@@ -238,7 +238,8 @@ def test_a_change_misses_and_matches_uncached(
     namespace = NS
 
     def run() -> tuple[Any, str]:
-        release = cuepy.opm.render(directory, values, namespace=namespace, file=DEF, modules=modules, cache=cache)
+        release = cuepy.opm.render_release(directory, values, namespace=namespace, file=DEF, modules=modules,
+                                           cache=cache)  # fmt: skip
         module = cuepy.opm.load(directory, file=DEF, modules=modules, cache=cache).export("cue")
         return release, module
 
@@ -273,10 +274,10 @@ def test_a_change_misses_and_matches_uncached(
 def test_new_file_in_module_misses(tmp_path: Path, cache: Cache) -> None:
     directory = copy_example("simple", tmp_path / "simple")
     values = example_values(directory)
-    cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache)
     (directory / "extra").mkdir()
     (directory / "extra" / "x.cue").write_text("package extra\nx: 1\n")
-    cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache)
     assert len(entries(cache, "render")) == 2
 
 
@@ -313,7 +314,7 @@ def test_a_change_on_disk_misses_after_warm_hits(change: str, tmp_path: Path, ca
         (directory / DEF).symlink_to(versions / "def-a.cue")
     values = example_values(directory)
     for _ in range(3):  # a miss, a hit checked by path, hits checked through descriptors
-        assert cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
+        assert cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache)
     assert len(entries(cache, "render")) == 1
     if change == "edit in place":
         _edit(directory / DEF, LABEL, OTHER_LABEL)
@@ -333,7 +334,7 @@ def test_a_change_on_disk_misses_after_warm_hits(change: str, tmp_path: Path, ca
         os.replace(directory / "next.cue", directory / DEF)
     elif change == "file behind a symlink edited":
         _edit(versions / "def-a.cue", LABEL, OTHER_LABEL)
-    release = cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    release = cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache)
     assert len(entries(cache, "render")) == 2, "the change was not seen"
     assert release == uncached_release(directory, values)
     if change not in ("delete a sibling", "new file in cue.mod"):
@@ -486,7 +487,7 @@ def test_descriptors_do_not_grow_with_the_module(tmp_path: Path, cache: Cache) -
         (directory / f"d{i}" / "x.cue").write_text(f"package d{i}\nx: {i}\n")
     before = len(os.listdir(fds))
     for _ in range(4):
-        cuepy.opm.render(directory, None, namespace=NS, file=DEF, cache=cache)
+        cuepy.opm.render_release(directory, None, namespace=NS, file=DEF, cache=cache)
     assert len(os.listdir(fds)) - before <= 2
 
 
@@ -495,7 +496,7 @@ def test_a_symlink_loop_is_a_cue_error(tmp_path: Path, cache: Cache) -> None:
     directory = copy_example("simple", tmp_path / "simple")
     (directory / "loop.cue").symlink_to(directory / "loop.cue")
     with pytest.raises(cuepy.CueError) as info:
-        cuepy.opm.render(directory, None, namespace=NS, file=DEF, cache=cache)
+        cuepy.opm.render_release(directory, None, namespace=NS, file=DEF, cache=cache)
     assert "loop.cue" in str(info.value)
 
 
@@ -610,7 +611,7 @@ def test_corrupt_entry_is_evicted_and_recomputed(how: str, kind: str, cache: Cac
     def run(c: Cache) -> Any:
         if kind == "module":
             return cuepy.opm.load(directory, file=DEF, cache=c).export("cue")
-        return cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=c)
+        return cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=c)
 
     good = run(cache)
     (key,) = entries(cache, kind)
@@ -631,8 +632,8 @@ def test_corrupt_entry_is_evicted_and_recomputed(how: str, kind: str, cache: Cac
 def test_verify_removes_corrupt_entries(cache: Cache) -> None:
     directory = ex.path("simple")
     values = example_values(directory)
-    cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
-    cuepy.opm.render(directory, values, namespace="other", file=DEF, cache=cache)
+    cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache)
+    cuepy.opm.render_release(directory, values, namespace="other", file=DEF, cache=cache)
     first, second = sorted(entries(cache, "render"))
     _corrupt(cache.path("render", first), "garbled", "render", first)
     (cache.root / "render" / "stray.txt").write_text("hello")
@@ -800,3 +801,101 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "removed 1" in run("verify")
     cache.put("render", _key(2), "{}")
     assert "removed 1 entries" in run("clear")
+
+
+# Single-flight -----------------------------------------------------------------
+
+
+def _flattens(events: list[Any]) -> int:
+    return sum(1 for e in events if e.stage == "flatten")
+
+
+def test_single_flight_threads(tmp_path: Path) -> None:
+    """16 threads miss one cold key at once: the module is flattened once, the release computed once."""
+    directory = copy_example("moderate", tmp_path / "m")
+    values = example_values(directory)
+    cache = Cache(tmp_path / "cache")
+    with cuepy.trace(threads=True) as t, ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: cuepy.opm.render_release(directory, values, namespace=NS, file=DEF,
+                                                                   cache=cache), range(16)))  # fmt: skip
+    assert _flattens(t.events) == 1, t.totals()
+    assert sum(1 for e in t.events if e.stage == "release") == 1
+    assert all(r == results[0] for r in results)
+    assert results[0] == uncached_release(directory, values)
+    assert cache.stats().waits >= 1
+
+
+_FLIGHT_WORKER = """
+import hashlib, json, sys, time
+import cuepy, cuepy.opm
+from cuepy.cache import Cache
+from cuepy.cache.keys import canonical_json
+directory, cache_dir, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
+values = json.loads(sys.argv[4])
+cache = Cache(cache_dir)
+time.sleep(max(0.0, start - time.time()))
+with cuepy.trace() as t:
+    release = cuepy.opm.render_release(directory, values, namespace="production", file="module_definition.cue",
+                                       cache=cache)
+print(json.dumps({"digest": hashlib.sha256(canonical_json(release).encode()).hexdigest(),
+                  "flattens": sum(1 for e in t.events if e.stage == "flatten"),
+                  "releases": sum(1 for e in t.events if e.stage == "release")}))
+"""
+
+
+def _python_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(Path(cuepy.__file__).resolve().parent.parent)}
+
+
+def test_single_flight_processes(tmp_path: Path) -> None:
+    """4 processes miss one cold key of a shared cache directory at once: computed once."""
+    directory = copy_example("moderate", tmp_path / "m")
+    values = example_values(directory)
+    start = time.time() + 4  # past every process's start-up: they miss together
+    procs = [subprocess.Popen([sys.executable, "-c", _FLIGHT_WORKER, str(directory), str(tmp_path / "cache"),
+                               str(start), json.dumps(values)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=_python_env()) for _ in range(4)]  # fmt: skip
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        outs.append(json.loads(out))
+    assert sum(o["flattens"] for o in outs) == 1, outs
+    assert sum(o["releases"] for o in outs) == 1, outs
+    expected = hashlib.sha256(canonical_json(uncached_release(directory, values)).encode()).hexdigest()
+    assert {o["digest"] for o in outs} == {expected}
+
+
+_HOLDER = """
+import sys, time
+from cuepy.cache import Cache
+cache = Cache(sys.argv[1])
+with cache.flight("render", sys.argv[2]):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("holder", ["dies", "hangs"])
+def test_single_flight_wait_is_bounded(holder: str, tmp_path: Path) -> None:
+    """A process holding a key's lock that dies releases it at once (the OS drops its lock);
+    one that hangs is waited for ``wait`` seconds, then the waiter computes itself."""
+    key = _key(7)
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path / "cache"), key], stdout=subprocess.PIPE,
+                            text=True, env=_python_env())  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        cache = Cache(tmp_path / "cache", wait=2.0 if holder == "hangs" else 60.0)
+        if holder == "dies":
+            proc.kill()
+            proc.wait()
+        start = time.monotonic()
+        with cache.flight("render", key) as waited:
+            took = time.monotonic() - start
+        if holder == "dies":
+            assert took < 1.0 and not waited
+        else:
+            assert waited and 1.9 < took < 10
+    finally:
+        proc.kill()
+        proc.wait()

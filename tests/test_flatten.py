@@ -101,7 +101,7 @@ def test_example_releases_equal_definition_and_hand_compiled(name: str) -> None:
     assert set(flat) == {k for k, _ in cuepy.load(directory, files=[DEF]).lookup("#components").fields()}
 
 
-@pytest.mark.parametrize("n", [1, 7, 64, 256])
+@pytest.mark.parametrize("n", [1, 7, 64, pytest.param(256, marks=pytest.mark.slow)])
 def test_generated_releases_equal(n: int) -> None:
     directory, result = generated(n)
     values = example_values(directory)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,224 @@ def test_load_into_given_context(make_module: MakeModule) -> None:
     ctx = cuepy.Context()
     v = ctx.load(root)
     assert cuepy.unify(v, ctx.compile("a: 5")).to_python() == {"a": 5}
+
+
+# Issue 13: the environment a call sees, confinement, handles ------------------------------
+
+
+def _app_using_dep(tmp_path: Path, registry: cuepy.Registry) -> Path:
+    dep = write_module(tmp_path / "dep", "example.com/dep@v0", {"d.cue": 'package dep\ngreeting: "from the registry"'})
+    registry.publish(dep, "v0.1.0")
+    return write_module(
+        tmp_path / "app", "example.com/app@v0",
+        {"a.cue": 'package app\nimport "example.com/dep"\nmsg: dep.greeting'},
+        deps={"example.com/dep@v0": "v0.1.0"},
+    )  # fmt: skip
+
+
+def test_registry_and_cache_dir_set_in_os_environ_are_used(
+    tmp_path: Path, registry: cuepy.Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _app_using_dep(tmp_path, registry)
+    monkeypatch.setenv("CUE_REGISTRY", registry.registry)  # set after the Go runtime started
+    monkeypatch.setenv("CUE_CACHE_DIR", str(tmp_path / "env-cache"))
+    assert cuepy.load(app).to_python() == {"msg": "from the registry"}
+    assert any((tmp_path / "env-cache").rglob("*.cue")), "the environment's CUE_CACHE_DIR was not used"
+    # registry= for one call keeps the environment's CUE_CACHE_DIR
+    monkeypatch.setenv("CUE_CACHE_DIR", str(tmp_path / "env-cache-2"))
+    monkeypatch.delenv("CUE_REGISTRY")
+    assert cuepy.load(app, registry=registry).to_python() == {"msg": "from the registry"}
+    assert any((tmp_path / "env-cache-2").rglob("*.cue")), "registry= dropped the environment's CUE_CACHE_DIR"
+
+
+class _Recorder:
+    """A TCP server on loopback that records what it is sent and answers 502 (a proxy, or a registry)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self.requests.append(conn.recv(65536))
+                    conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_proxy_variables_set_in_os_environ_are_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = write_module(
+        tmp_path / "app", "example.com/app@v0",
+        {"a.cue": 'package app\nimport "example.com/dep"\nmsg: dep.greeting'},
+        deps={"example.com/dep@v0": "v0.1.0"},
+    )  # fmt: skip
+    proxy = _Recorder()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        with pytest.raises(cuepy.CueLoadError):
+            cuepy.load(app, registry="registry.cuepy-test.invalid:5000+insecure", cache_dir=tmp_path / "c1")
+        assert any(b"registry.cuepy-test.invalid" in r for r in proxy.requests), proxy.requests
+        seen = len(proxy.requests)
+        monkeypatch.setenv("NO_PROXY", "registry.cuepy-test.invalid")
+        with pytest.raises(cuepy.CueLoadError):
+            cuepy.load(app, registry="registry.cuepy-test.invalid:5000+insecure", cache_dir=tmp_path / "c2")
+        assert len(proxy.requests) == seen, "NO_PROXY set in os.environ was ignored"
+    finally:
+        proxy.close()
+
+
+def test_offline_contacts_no_registry(
+    tmp_path: Path, registry: cuepy.Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _app_using_dep(tmp_path, registry)
+    watcher = _Recorder()
+    try:
+        address = f"127.0.0.1:{watcher.port}+insecure"
+        with pytest.raises(cuepy.CueLoadError, match=r"offline.*example\.com/dep") as info:
+            cuepy.load(app, registry=address, cache_dir=tmp_path / "c1", offline=True)
+        assert "v0.1.0" in str(info.value)
+        monkeypatch.setenv("CUEPY_OFFLINE", "1")
+        with pytest.raises(cuepy.CueLoadError, match=r"offline.*example\.com/dep"):
+            cuepy.load(app, registry=address, cache_dir=tmp_path / "c2")
+        assert watcher.connections == 0, "an offline load contacted the registry"
+        # a module already in the cache loads offline
+        monkeypatch.delenv("CUEPY_OFFLINE")
+        cuepy.load(app, registry=registry, cache_dir=tmp_path / "c3").close()
+        v = cuepy.load(app, registry=address, cache_dir=tmp_path / "c3", offline=True)
+        assert v.to_python() == {"msg": "from the registry"}
+        assert watcher.connections == 0
+    finally:
+        watcher.close()
+
+
+def test_gogc_and_gomemlimit_set_in_os_environ_apply(make_module: MakeModule, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cuepy import limits
+
+    root = make_module({"a.cue": "package p\na: 1"})
+    before_limit = limits.go_memory_limit()
+    monkeypatch.setenv("GOGC", "137")
+    monkeypatch.setenv("GOMEMLIMIT", "3GiB")
+    cuepy.load(root).close()
+    assert cuepy.memstats().gc_percent == 137
+    assert limits.go_memory_limit() == 3 << 30
+    monkeypatch.delenv("GOGC")
+    monkeypatch.delenv("GOMEMLIMIT")
+    cuepy.load(root).close()
+    assert cuepy.memstats().gc_percent == 400, "libcuepy's default when GOGC is unset"
+    assert limits.go_memory_limit() == before_limit
+
+
+def test_context_of_a_foreign_handle_is_refused() -> None:
+    v = cuepy.compile("a: 1")
+    shared = cuepy.api._shared.get().handle
+    with pytest.raises(cuepy.CueUsageError, match="not context"):
+        cuepy.Context(v.handle)
+    with pytest.raises(cuepy.CueUsageError, match=r"belongs to another cuepy\.Context"):
+        cuepy.Context(shared)
+    import gc
+
+    gc.collect()
+    assert cuepy.compile("b: 2").to_python() == {"b": 2}, "compile() still works"
+
+
+def test_non_utf8_directory_does_not_alias_a_sibling(tmp_path: Path) -> None:
+    base = os.fsencode(tmp_path)
+    write_module(tmp_path, "example.com/app@v0", {})
+    os.mkdir(base + b"/d\xff")
+    os.mkdir(base + "/d\ufffd".encode())
+    with open(base + b"/d\xff/a.cue", "w") as f:
+        f.write("package p\nwho: \"the directory asked for\"\n")
+    with open(base + "/d\ufffd/a.cue".encode(), "w") as f:
+        f.write("package p\nwho: \"its U+FFFD sibling\"\n")
+    with pytest.raises(cuepy.CueUsageError, match="not valid UTF-8"):
+        cuepy.load(os.fsdecode(base + b"/d\xff"))
+
+
+def test_registry_serves_loopback_only() -> None:
+    for address in ("0.0.0.0:0", ":0", "[::]:0"):
+        with pytest.raises(cuepy.CueUsageError, match="not a loopback address"):
+            cuepy.Registry(address)
+    with cuepy.Registry("localhost:0") as reg:
+        assert reg.host.startswith("127.0.0.1:") or reg.host.startswith("[::1]:")
+
+
+def test_registry_token_is_required_for_pushes(tmp_path: Path) -> None:
+    dep = write_module(tmp_path / "dep", "example.com/dep@v0", {"d.cue": "package dep\nx: 1"})
+    with cuepy.Registry(token="s3cret") as reg:
+        with pytest.raises(cuepy.CueLoadError, match=r"401|nauthorized|UNAUTHORIZED"):
+            cuepy.registry.publish(reg.registry, dep, "v0.1.0")  # no token
+        with pytest.raises(cuepy.CueLoadError, match=r"401|nauthorized|UNAUTHORIZED"):
+            cuepy.registry.publish(reg.registry, dep, "v0.1.0", token="wrong")
+        reg.publish(dep, "v0.1.0")  # the registry's own token
+        app = write_module(tmp_path / "app", "example.com/app@v0",
+                           {"a.cue": 'package app\nimport "example.com/dep"\ny: dep.x'},
+                           deps={"example.com/dep@v0": "v0.1.0"})  # fmt: skip
+        assert cuepy.load(app, registry=reg, cache_dir=tmp_path / "c").to_python() == {"y": 1}, "reads stay open"
+
+
+def test_a_published_version_is_never_replaced(tmp_path: Path, registry: cuepy.Registry) -> None:
+    dep = write_module(tmp_path / "dep", "example.com/dep@v0", {"d.cue": 'package dep\nimage: "1.0.0"'})
+    registry.publish(dep, "v0.1.0")
+    (dep / "d.cue").write_text('package dep\nimage: "6.6.6"')
+    with pytest.raises(cuepy.CueLoadError, match="already published"):
+        registry.publish(dep, "v0.1.0")
+    app = write_module(tmp_path / "app", "example.com/app@v0",
+                       {"a.cue": 'package app\nimport "example.com/dep"\nimage: dep.image'},
+                       deps={"example.com/dep@v0": "v0.1.0"})  # fmt: skip
+    assert cuepy.load(app, registry=registry, cache_dir=tmp_path / "c").to_python() == {"image": "1.0.0"}
+
+
+def test_registry_bounds_what_pushes_store(tmp_path: Path) -> None:
+    big = write_module(tmp_path / "big", "example.com/big@v0", {})
+    (big / "data.json").write_bytes(os.urandom(3 << 20))  # incompressible, in the module zip
+    with cuepy.Registry(max_bytes=4 << 20) as reg:
+        reg.publish(big, "v0.1.0")
+        with pytest.raises(cuepy.CueLoadError, match=r"at most 4194304 bytes|413|DENIED"):
+            reg.publish(big, "v0.2.0")
+
+
+def test_ctrl_c_interrupts_a_slow_load_at_once_without_leaking(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    chain = "".join(f"a{i}: a{i + 1}\n" for i in range(1500))  # seconds of CUE evaluation
+    root = write_module(tmp_path / "slow", "example.com/slow@v0", {"p.cue": f"package p\n{chain}a1500: 1\n"})
+    script = Path(__file__).parent / "interrupt_load.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, str(script), str(root)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "loading"
+        time.sleep(0.5)
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        line = child.stdout.readline().split()
+        assert line[0] == "interrupted", f"the load was not interrupted: {line}"
+        latency = float(line[1]) - sent
+        assert latency < 0.5, f"KeyboardInterrupt took {latency:.2f} s"
+        assert child.stdout.readline().strip() == "leaked 0"
+    finally:
+        child.kill()
+        child.wait()

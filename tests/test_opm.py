@@ -191,6 +191,7 @@ def test_generated_modules_read_and_release(n: int, tmp_path: Path) -> None:
     assert len(stateful) == n // 3
 
 
+@pytest.mark.slow
 def test_generated_500_components(tmp_path: Path) -> None:
     """The issue's size target; loaded once and released from that Value (about 30 s or more)."""
     directory = generate(500, seed=3, directory=tmp_path / "gen500")

@@ -8,9 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "soak"))
 
+import pytest
 from run import soak
 
 
+@pytest.mark.slow
 def test_short_soak() -> None:
     result = soak(5000, seed=3)
     summary = result.summary()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import MakeModule
 
 import cuepy
@@ -80,6 +81,7 @@ class Ops:
             return v.to_python()
 
 
+@pytest.mark.slow
 def test_threads_match_serial(make_module: MakeModule) -> None:
     root = make_module({"p.cue": 'package p\nn: *1 | int @tag(n, type=int)\nsq: n * n\nname: "item-\\(n)"'})
     ops = Ops(root)

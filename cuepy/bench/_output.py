@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +22,23 @@ PATH_LABELS = {
     "go_native": "the Go program (cuepy-native)",
     "cue_cli": "cue eval, whole process",
 }
+
+
+WIDTH = 100
+"""Columns of the text report: every line fits."""
+
+DOCS = "docs/benchmarks.md (in cuepy's source tree)"
+
+PATH_LEGEND = {
+    "definition": "cuepy loads module_definition.cue (blueprints and all) and exports it as JSON",
+    "compiled": "the same on module_compiled.cue, the Module written out by hand (examples only)",
+    "flattened": "the same on the Module cuepy.flatten writes from the ModuleDefinition",
+    "cached": "the ModuleDefinition through cuepy's warm compiled-module cache, exported",
+    "render_hit": "a release (module + values) served from cuepy's render cache",
+    "go_native": "definition's work in a plain Go program on the same CUE version, no Python",
+    "cue_cli": "one `cue eval module_definition.cue` process, from start to exit",
+}
+"""One line per path for the text report's legend (PATH_LABELS: the plot's shorter labels)."""
 
 
 def fmt_time(ns: float | None) -> str:
@@ -115,12 +134,26 @@ def _baseline_rows(results: BenchResults) -> list[list[str]]:
             for r in results.results if r.path == "render_hit"]  # fmt: skip
 
 
+def fmt_times(x: float | None, more: str = "slower", less: str = "faster") -> str:
+    """A ratio a/b in words, always >= 1: ``2.5x slower`` (a/b = 2.5) or ``4x faster`` (a/b = 0.25)."""
+    if x is None or x <= 0:
+        return "-"
+    if 0.995 <= x <= 1.005:
+        return "same"
+    return f"{fmt_ratio(x)} {more}" if x > 1 else f"{fmt_ratio(1 / x)} {less}"
+
+
 def _ratio_rows(results: BenchResults) -> list[list[str]]:
     out = []
     for module, found in results.ratios.items():
         for key, ratio in found.items():
-            out.append([module, key, fmt_ratio(ratio.time), fmt_ratio(ratio.cpu), fmt_ratio(ratio.bytes),
-                        fmt_ratio(ratio.allocs)])
+            a, _, b = key.partition("/")
+            if key == "release/render_hit":  # stored as a speed-up: said of render_hit, as every other row
+                a, b = b, a
+                ratio = ratio.model_copy(update={k: None if v is None else 1 / v
+                                                 for k, v in ratio.model_dump().items()})  # fmt: skip
+            out.append([module, f"{a} vs {b}", fmt_times(ratio.time), fmt_times(ratio.cpu),
+                        fmt_times(ratio.bytes, "more", "less"), fmt_times(ratio.allocs, "more", "fewer")])  # fmt: skip
     return out
 
 
@@ -145,6 +178,7 @@ def _scaling_table(items: Sequence[Scaling], measure: str) -> tuple[list[str], l
 
 
 def _goal_line(g: Goal) -> str:
+    """One line per goal (markdown): status, target, measured, margin."""
     status = "met" if g.met else ("MISSED" if g.met is False else "n/a")
     measured = "" if g.measured is None else f"{g.measured:.3g}x" + (f" ({g.where})" if g.where else "")
     if g.measured_cpu is not None:
@@ -153,6 +187,68 @@ def _goal_line(g: Goal) -> str:
     if g.held_back_by:
         line += f" Held back by {g.held_back_by}."
     return line
+
+
+_TARGET = re.compile(r"^(\w+) / (\w+) ([<>]=) ")
+
+
+def _said(g: Goal, x: float) -> str:
+    """A goal's ratio in words: ``definition is 1.6x slower than go_native``, else ``1.2x``."""
+    match = _TARGET.match(g.target)
+    if match is None:
+        return f"{x:.3g}x"
+    a, b, _ = match.groups()
+    if g.comparison == ">=":  # a speed-up: b is x times faster than a
+        return f"{b} is {fmt_times(1 / x)} than {a}" if x > 0 else "-"
+    return f"{a} is {fmt_times(x)} than {b}"
+
+
+def _goal_status(g: Goal) -> tuple[str, str]:
+    """(status, why) of a goal: met, MISSED, unclear (median and spread or CPU time disagree), not judged."""
+    if g.met is None or g.measured is None:
+        return "not judged", ""
+    cpu_disagrees = g.met_cpu is not None and g.met_cpu != g.met
+    if g.conclusive is not False and not cpu_disagrees:
+        return ("met" if g.met else "MISSED"), ""
+    reasons = []
+    if g.conclusive is False and g.spread is not None:
+        reasons.append(f"the rounds spread from {g.spread[0]:.3g}x to {g.spread[1]:.3g}x, across the limit")
+    if cpu_disagrees and g.measured_cpu is not None:
+        reasons.append(f"on CPU time it is {'met' if g.met_cpu else 'missed'} ({g.measured_cpu:.3g}x)")
+    return "unclear", (f"The medians say {'met' if g.met else 'missed'}, but {'; and '.join(reasons)}: rerun on an "
+                       "idle machine, or with more rounds.")  # fmt: skip
+
+
+def _goal_lines(g: Goal, quick: bool) -> list[str]:
+    status, why = _goal_status(g)
+    words = [f"[{status}] {g.name}.", f"Target: {g.target}."]
+    if status == "not judged":
+        needs = g.margin.removeprefix("not measured: ")
+        words.append(f"Not measured here: {needs}" + (" (generated modules: run `cuepy bench` without --quick)."
+                                                       if quick and "generated" in needs else "."))  # fmt: skip
+    else:
+        assert g.measured is not None
+        if _TARGET.match(g.target) is None:
+            limit = f"{'at most' if g.comparison == '<=' else 'at least'} {g.limit:.3g}x"
+        else:
+            limit = f"at most {fmt_times(g.limit)}" if g.comparison == "<=" else f"at least {fmt_times(1 / g.limit)}"
+        words.append(f"Measured: {_said(g, g.measured)}" + (f" (worst case: {g.where})" if g.where else "")
+                     + f"; the goal: {limit}.")  # fmt: skip
+        if g.met and status == "met":
+            spare = 1 - g.measured / g.limit if g.comparison == "<=" else g.measured / g.limit - 1
+            words.append(f"{100 * spare:.0f}% to spare.")
+        elif status == "MISSED":
+            short = g.measured / g.limit - 1 if g.comparison == "<=" else 1 - g.measured / g.limit
+            words.append(f"Missed by {100 * short:.0f}%.")
+        if why:
+            words.append(why)
+        if g.held_back_by and status != "met":
+            words.append(f"Held back by {g.held_back_by}.")
+    return _wrap(" ".join(words), indent="    ")
+
+
+def _wrap(text: str, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
 
 
 def _header(results: BenchResults) -> list[str]:
@@ -166,35 +262,87 @@ def _header(results: BenchResults) -> list[str]:
     ]
 
 
+def busy(results: BenchResults) -> str:
+    """A warning when the load average was above the CPU count (wall times unreliable), else ''."""
+    m = results.machine
+    if not m.load_average or not m.cpus or max(m.load_average[:2]) <= m.cpus:
+        return ""
+    return (f"WARNING: the machine was busy: load average {m.load_average[0]:.2f} (1 min), {m.load_average[1]:.2f} "
+            f"(5 min) on {m.cpus} CPUs. Other work competed for the CPUs, so wall times (time/op and the goals "
+            "on them) are unreliable; the CPU columns are steadier. Rerun on an idle machine to judge goals.")
+
+
+def _time_rows(results: BenchResults) -> tuple[list[str], list[list[str]], list[bool]]:
+    head = ["module", "n", "path", "time/op", "IQR", "min-max", "CPU/op", "/component"]
+    rows = [[r.module, str(r.components), r.path, fmt_time(r.ns_per_op), *_spread(r), fmt_time(r.cpu_ns_per_op),
+             fmt_time(r.ns_per_component)] for r in results.results]  # fmt: skip
+    return head, rows, [False, True, False, True, True, True, True, True]
+
+
+def _work_rows(results: BenchResults) -> tuple[list[str], list[list[str]], list[bool]]:
+    head = ["module", "path", "rounds x ops", "Go mem/op", "allocs/op", "where the time goes (self)"]
+    rows = [[r.module, r.path, f"{r.rounds} x {r.ops_per_round}", fmt_bytes(r.bytes_per_op),
+             fmt_count(r.allocs_per_op), top_stages(r)] for r in results.results]  # fmt: skip
+    room = WIDTH - 2 * 5 - sum(max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head[:5]))
+    room = max(room, len(head[5]))
+    for row in rows:  # the last column takes what is left of the width
+        if len(row[5]) > room:
+            row[5] = row[5][: room - 3] + "..."
+    return head, rows, [False, False, True, True, True, False]
+
+
 def text(results: BenchResults) -> str:
-    """The full report as fixed-width text (what ``cuepy bench`` prints)."""
-    out = _header(results)
-    out += [
-        "",
-        "Per operation: median of rounds (a round repeats the operation); IQR and min-max of the rounds;",
-        "Go heap allocations per operation; exclusive time of the top stages (python: outside any stage).",
-        "",
-    ]
-    out += _table(*_results_rows(results))
+    """The full report as fixed-width text (what ``cuepy bench`` prints), every line within 100 columns."""
+    out: list[str] = []
+    for line in _header(results):
+        out += _wrap(line)
+    if warning := busy(results):
+        out += ["", *_wrap(warning)]
+    paths = [p for p in PATHS if any(r.path == p for r in results.results)]
+    out += ["", "Paths (one operation each; exactly what each does: docs/benchmarks.md):"]
+    out += [f"  {p:<10}  {PATH_LEGEND[p]}" for p in paths]
+    out += [""]
+    out += _wrap("Columns: n = components in the module; time/op = median over the rounds (a round repeats "
+                 "the operation and gives its mean); IQR, min-max = spread of the rounds; CPU/op = CPU time "
+                 "(all threads), steadier than wall time on a busy machine; /component = time/op / n.")  # fmt: skip
+    out += ["", "Time per operation", ""]
+    out += _table(*_time_rows(results))
+    out += ["", *_wrap("Work per operation: Go heap allocations; where the time goes = exclusive time of the "
+                       "top stages (python: outside any stage)."), ""]  # fmt: skip
+    out += _table(*_work_rows(results))
     base = _baseline_rows(results)
     if base:
         out += ["", "Render cache: a hit against the same release computed through CUE (cuepy.opm.release)", ""]
-        out += _table(["module", "n", "release", "render_hit", "speedup", "CPU speedup"], base,
-                      [False, True, True, True, True, True])
+        rows = [[r.module, str(r.components), fmt_time(r.baseline_ns_per_op), fmt_time(r.ns_per_op),
+                 fmt_times(r.ns_per_op / r.baseline_ns_per_op if r.baseline_ns_per_op else None),
+                 fmt_times(r.cpu_ns_per_op / r.baseline_cpu_ns_per_op
+                           if r.cpu_ns_per_op and r.baseline_cpu_ns_per_op else None)]
+                for r in results.results if r.path == "render_hit"]  # fmt: skip
+        out += _table(["module", "n", "release", "render_hit", "render_hit is", "on CPU time"], rows,
+                      [False, True, True, True, True, True])  # fmt: skip
     if results.ratios:
-        out += ["", "Ratios (a/b: wall time, CPU time, Go bytes, Go allocations)", ""]
-        out += _table(["module", "ratio", "time", "CPU", "memory", "allocs"], _ratio_rows(results),
+        out += ["", *_wrap("Ratios: \"a vs b: 2.5x slower\" means path a takes 2.5 times path b's time "
+                           "(\"4x faster\": a quarter); memory and allocs: Go heap bytes and objects."), ""]
+        out += _table(["module", "a vs b", "time", "CPU time", "memory", "allocs"], _ratio_rows(results),
                       [False, False, True, True, True, True])  # fmt: skip
     if results.scaling:
         for measure, title in (("time", "time"), ("bytes", "Go memory")):
-            out += ["", f"Scaling of {title} (larger module / smaller module)", ""]
+            out += ["", f"Growth of {title} per operation from a smaller module to a larger one (2x: doubles)", ""]
             out += _table(*_scaling_table(results.scaling, measure))
     if results.goals:
-        out += ["", "Goals", ""]
-        out += [_goal_line(g) for g in results.goals]
+        judged = [g for g in results.goals if g.measured is not None]
+        out += ["", f"Goals ({len(judged)} of {len(results.goals)} judged by this run)", ""]
+        if results.config.quick and len(judged) < len(results.goals):
+            out += _wrap("--quick runs the three examples only, so it cannot judge the goals on generated "
+                         "modules (24 to 384 components); `cuepy bench` (several minutes) judges all of them.")
+            out += [""]
+        for g in results.goals:
+            out += _goal_lines(g, results.config.quick)
     if results.notes:
         out += ["", "Notes", ""]
-        out += [f"- {n}" for n in results.notes]
+        for n in results.notes:
+            out += _wrap(f"- {n}")
+    out += ["", *_wrap(f"More: {DOCS}; `cuepy bench --json` for every figure, --plot FILE for a chart.")]
     return "\n".join(out) + "\n"
 
 
@@ -236,7 +384,7 @@ def plot(results: BenchResults, file: StrPath) -> Path:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise RuntimeError("the plot needs matplotlib: pip install 'cuepy[bench]'") from exc
+        raise RuntimeError("the plot needs matplotlib: pip install 'cuepy-cue[bench]'") from exc
     fig, ax = plt.subplots(figsize=(10, 6.5), dpi=110)
     markers = dict(zip(PATHS, "osD^vPX", strict=True))
     for path in PATHS:

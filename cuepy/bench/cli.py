@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shlex
 import sys
 from pathlib import Path
@@ -24,6 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, metavar="N", help="timed rounds per path and module (at most)")
     parser.add_argument("--go-dir", metavar="DIR", help="cuepy's go/ directory, for go_native and cue_cli")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    own = parser.add_argument_group("your own module (any catalog; replaces the examples unless --modules is given)")
+    own.add_argument("--module", metavar="DIR", help="the module's directory")
+    own.add_argument("--file", metavar="FILE", default="module_definition.cue",
+                     help="the module file in DIR (default: module_definition.cue)")  # fmt: skip
+    own.add_argument("--compiled", metavar="FILE", help="a hand-compiled form of it in DIR, to compare with")
+    own.add_argument("--values", metavar="FILE", help="JSON or YAML values for the module (for render_hit)")
+    own.add_argument("--registry", metavar="REG", help="CUE_REGISTRY for its dependencies")
+    own.add_argument("--dep", metavar="PATH@VERSION=DIR", action="append", default=[],
+                     help="serve a dependency from a directory (repeatable): example.com/cat@v0.1.0=DIR")  # fmt: skip
     # For tests and quick looks: shorter rounds, fewer of them.
     parser.add_argument("--round-seconds", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--path-seconds", type=float, help=argparse.SUPPRESS)
@@ -38,6 +48,9 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
     update: dict[str, Any] = {}
     if args.modules:
         update["modules"] = module_names(args.modules)
+    if getattr(args, "module", None):
+        update["user_modules"] = (_user_module(args),)
+        update.setdefault("modules", ())
     if args.paths:
         update["paths"] = module_names(args.paths)
     if args.go_dir:
@@ -48,6 +61,18 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
     if "repeats" in update and "min_repeats" not in update:
         update["min_repeats"] = min(base.min_repeats, update["repeats"])
     return BenchConfig.model_validate({**base.model_dump(), **update})
+
+
+def _user_module(args: argparse.Namespace) -> dict[str, Any]:
+    deps: dict[str, str] = {}
+    for spec in args.dep:
+        key, sep, directory = spec.partition("=")
+        if not sep or "@" not in key:
+            raise ValueError(f"--dep takes PATH@VERSION=DIR, not {spec!r}")
+        deps[key] = directory
+    return {"directory": Path(args.module), "file": args.file, "compiled": args.compiled,
+            "values": Path(args.values) if args.values else None, "registry": args.registry,
+            "dependencies": deps}  # fmt: skip
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -67,6 +92,10 @@ def command_line(args: argparse.Namespace) -> str:
         "path_seconds",
         "min_repeats",
         "stage_ops",
+        "module",
+        "compiled",
+        "values",
+        "registry",
     ):
         value = getattr(args, option, None)
         if value is not None:
@@ -84,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
         config = config_from(args)
     except (ValidationError, ValueError) as exc:
         print(f"cuepy bench: {exc}", file=sys.stderr)
+        return 2
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the run, not after it
+        print("cuepy bench: --plot needs matplotlib, which is not installed: pip install matplotlib "
+              "(or pip install 'cuepy-cue[bench]'); nothing was run", file=sys.stderr)  # fmt: skip
         return 2
     results = run_bench(config, progress=not args.no_progress, command=command_line(args))
     if args.plot:

@@ -12,13 +12,18 @@ the computation read (:mod:`cuepy.cache.keys`):
   request and the files ``inputs()`` names (``cuepy.api.load_inputs`` for a
   CUE load); on a miss, compute, store, return.
 
+Scale (docs/cache.md, "Scale"): concurrent misses of one key compute once
+(threads, and processes sharing the directory); ``shared=``/``CUEPY_CACHE_URL``
+adds a Redis or S3 store a fleet shares (:mod:`cuepy.cache.backends`);
+``secret=``/``CUEPY_CACHE_KEY`` authenticates entries, ``encrypt=`` encrypts them.
+
 The cache knows nothing of what it stores: ``cuepy.opm.load`` and
 ``cuepy.opm.render`` build on it (cuepy/opm/_cached.py). See docs/cache.md.
 """
 
 from __future__ import annotations
 
-from cuepy.cache import keys
+from cuepy.cache import backends, keys
 from cuepy.cache._memoize import Inputs, Unusable
 from cuepy.cache._parse import ParseCacheInfo, parse_cache_info, reset_parse_cache
 from cuepy.cache._store import (
@@ -43,6 +48,7 @@ __all__ = [
     "Stats",
     "Unusable",
     "VerifyReport",
+    "backends",
     "default_cache",
     "default_directory",
     "keys",

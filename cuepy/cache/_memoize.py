@@ -15,6 +15,10 @@ Three layers, cheapest first (docs/cache.md, "Keys"):
 
 A result is stored only when nothing it was computed from changed from
 before its inputs were hashed until after it was computed.
+
+A miss is computed once (``Cache.flight``): concurrent misses of one key, in
+threads of this process or in processes sharing the cache directory, wait
+for the one computing it and read its result.
 """
 
 from __future__ import annotations
@@ -112,11 +116,18 @@ def memoize(
         if found is not None:
             result = found[0]
         else:
-            payload = compute()
-            if not observation.current():  # a source changed while computing: returned, not stored
-                return _fresh(use, payload, None)
-            result = _fresh(use, payload, key)
-            cache.put(kind, key, payload)
+            # Single-flight: one thread (of the processes sharing the directory) computes a
+            # missing entry; the others wait for it, then read it.
+            with cache.flight(kind, key) as waited:
+                found = _stored(cache, kind, key, use) if waited else None
+                if found is not None:
+                    result = found[0]
+                else:
+                    payload = compute()
+                    if not observation.current():  # a source changed while computing: returned, not stored
+                        return _fresh(use, payload, None)
+                    result = _fresh(use, payload, key)
+                    cache.put(kind, key, payload)
         if new_variant:
             _add_variant(cache, manifest_key, root, observation)
         with _calls_lock:
@@ -128,12 +139,41 @@ def memoize(
     where = {"format": keys.KEY_FORMAT, "kind": kind, "versions": versions, "directory": directory,
              "request": request, "labels": labelled}  # fmt: skip
     manifest_key = keys.sha256(keys.canonical_json(where))
-    for variant in _variants(cache, manifest_key):
-        observation = Observation.validate(variant.get("observation"))
-        root = variant.get("root")
-        if observation is not None and isinstance(root, str) and observation.current():
-            return finish(observation, key_of(root, observation), root, False)
 
+    def from_manifest() -> tuple[T] | None:
+        for variant in _variants(cache, manifest_key):
+            observation = Observation.validate(variant.get("observation"))
+            root = variant.get("root")
+            if observation is not None and isinstance(root, str) and observation.current():
+                return (finish(observation, key_of(root, observation), root, False),)
+        return None
+
+    found = from_manifest()
+    if found is not None:
+        return found[0]
+    # Single-flight of the request: concurrent first calls discover inputs and compute once; the
+    # others wait, then find the call memo (threads) or the manifest (processes).
+    with cache.flight(MANIFEST, manifest_key) as waited:
+        if waited:
+            known = _calls.get(call)
+            if known is not None and known[0].current():
+                again = _stored(cache, kind, known[1], use)
+                if again is not None:
+                    return again[0]
+            found = from_manifest()
+            if found is not None:
+                return found[0]
+        return _discover(inputs, compute, use, finish, key_of)
+
+
+def _discover(
+    inputs: Callable[[], Inputs],
+    compute: Callable[[], str],
+    use: Callable[[str, str | None], T],
+    finish: Callable[[Observation, str, str, bool], T],
+    key_of: Callable[[str, Observation], str],
+) -> T:
+    """The key from what ``inputs()`` lists (hashed), then the result."""
     try:
         found_inputs = inputs()
     except CueError:

@@ -40,14 +40,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from filelock import FileLock
+from filelock import Timeout as LockTimeout
 
 from cuepy.cache import _memoize
+from cuepy.cache._seal import Codec, is_auth_problem
 from cuepy.trace import run as trace_run
 from cuepy.value import Value
+
+if TYPE_CHECKING:
+    from cuepy.cache.backends import Backend
 
 StrPath = str | os.PathLike[str]
 T = TypeVar("T")
@@ -66,6 +71,11 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _checked_kinds: set[str] = set()
 _TEMP_PREFIX = ".tmp-"
 _STALE_TEMP_SECONDS = 3600.0
+_LOCKS = ".locks-v1"
+DEFAULT_WAIT = 120.0
+"""Seconds a miss waits for another thread or process computing the same entry, then computes itself."""
+SHARED_RETRY = 30.0
+"""Seconds a shared store that failed is left alone before it is tried again."""
 
 _log = structlog.get_logger("cuepy")
 
@@ -119,6 +129,11 @@ class Stats:
     stores: int
     evictions: int
     corrupt: int
+    shared: str | None = None
+    shared_hits: int = 0
+    shared_errors: int = 0
+    forged: int = 0
+    waits: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: getattr(self, k) for k in self.__slots__ if k != "kinds"}
@@ -193,6 +208,20 @@ class Cache:
       process, least recently used out first (default 8; 0: none). Each keeps
       its CUE context alive: a few MiB for a module of a dozen components,
       some 30 MiB at a hundred.
+    - ``shared``: a shared store after the local directory
+      (:mod:`cuepy.cache.backends`): a URL (``redis://...``, ``s3://bucket/prefix``)
+      or a Backend; default ``$CUEPY_CACHE_URL``; False: none. A hit there
+      fills memory and the directory.
+    - ``secret``: the key a fleet shares (``$CUEPY_CACHE_KEY`` by default):
+      every entry written is authenticated with it (HMAC-SHA256 over kind,
+      key and payload), and an entry that fails (forged, another key's, written
+      with another secret or without one) is a miss with a ``CacheWarning``.
+    - ``encrypt``: also encrypt entries (AES-256-GCM, key derived from the
+      secret; default ``$CUEPY_CACHE_ENCRYPT``), so what a render holds is
+      not readable from the store.
+    - ``wait``: how long a miss waits for another thread or process computing
+      the same entry (single-flight) before computing it itself (default
+      120 s, ``$CUEPY_CACHE_WAIT``).
 
     Every method is safe to call from several threads and processes at once.
     """
@@ -204,8 +233,38 @@ class Cache:
         max_bytes: int | None = None,
         memory_bytes: int = DEFAULT_MEMORY_BYTES,
         loaded_modules: int = DEFAULT_LOADED_MODULES,
+        shared: str | Backend | bool | None = None,
+        secret: bytes | str | None = None,
+        encrypt: bool | None = None,
+        wait: float | None = None,
     ) -> None:
+        from cuepy.cache import backends
+
+        url = os.environ.get("CUEPY_CACHE_URL", "").strip() if shared is None else shared
+        if isinstance(url, str) and url and backends.local_directory(url) is not None:
+            if directory is None:
+                directory = backends.local_directory(url)
+            url = ""
         self.directory = Path(directory if directory is not None else default_directory()).absolute()
+        if secret is None:
+            secret = os.environ.get("CUEPY_CACHE_KEY") or None
+        if encrypt is None:
+            encrypt = _truthy(os.environ.get("CUEPY_CACHE_ENCRYPT", ""))
+        self._codec = Codec(secret, encrypt=encrypt)
+        if wait is None:
+            wait = float(os.environ.get("CUEPY_CACHE_WAIT", "") or DEFAULT_WAIT)
+        self.wait = wait
+        self._shared: Backend | None = None
+        if isinstance(url, backends.Backend):
+            self._shared = url
+        elif isinstance(url, str) and url:
+            self._shared = backends.open_backend(url)
+        elif url not in (None, False, True, ""):
+            raise TypeError(f"shared must be a URL, a cuepy.cache.backends.Backend or False, not {url!r}")
+        self._shared_down_until = 0.0
+        if self._shared is not None and not self._codec.sealed:
+            _warn_once(f"shared cache store {self._shared.url} without a shared key (CUEPY_CACHE_KEY): "
+                       "its entries are checksummed, not authenticated")  # fmt: skip
         if max_bytes is None:
             env = os.environ.get("CUEPY_CACHE_MAX_SIZE", "")
             max_bytes = parse_size(env) if env else DEFAULT_MAX_BYTES
@@ -218,14 +277,21 @@ class Cache:
         self._loaded: OrderedDict[str, Value] = OrderedDict()
         self._loaded_max = loaded_modules
         self._loaded_lock = threading.Lock()
-        self._counters = {"hits": 0, "memory_hits": 0, "misses": 0, "stores": 0, "evictions": 0, "corrupt": 0}
+        self._counters = {"hits": 0, "memory_hits": 0, "misses": 0, "stores": 0, "evictions": 0, "corrupt": 0,
+                          "shared_hits": 0, "shared_errors": 0, "forged": 0, "waits": 0}  # fmt: skip
         self._counter_lock = threading.Lock()
         self._ready = False
         self._refused: str | None = None
         self._warned = False
 
     def __repr__(self) -> str:
-        return f"<cuepy.cache.Cache {self.directory} max_bytes={self.max_bytes}>"
+        shared = f" shared={self._shared.url}" if self._shared is not None else ""
+        return f"<cuepy.cache.Cache {self.directory} max_bytes={self.max_bytes}{shared}>"
+
+    @property
+    def shared(self) -> Backend | None:
+        """The shared store after the local directory, if any."""
+        return self._shared
 
     # Layout -------------------------------------------------------------------
 
@@ -330,12 +396,74 @@ class Cache:
                 self._counters["hits"] += 1
             _event("hit", kind=kind, key=short(key), layer="memory")
             return memo
-        if not self._ensure():
+        return trace_run("cache.lookup", lambda: self._lookup(kind, key), kind=kind, key=short(key))
+
+    def _lookup(self, kind: str, key: str) -> str | None:
+        """Disk, then the shared store (a hit there fills memory and disk)."""
+        on_disk = self._ensure()
+        if on_disk:
+            found = self._get_disk(kind, key, count_miss=self._shared is None)
+            if found is not None or self._shared is None:
+                return found
+        if self._shared is None:
             self._count("misses")
             return None
-        return trace_run("cache.lookup", lambda: self._get_disk(kind, key), kind=kind, key=short(key))
+        return self._get_shared(kind, key, fill=on_disk)
 
-    def _get_disk(self, kind: str, key: str) -> str | None:
+    def _shared_up(self) -> bool:
+        return self._shared is not None and time.monotonic() >= self._shared_down_until
+
+    def _shared_failed(self, exc: Exception) -> None:
+        """The shared store failed: left alone for SHARED_RETRY seconds (computing what misses meanwhile)."""
+        self._count("shared_errors")
+        self._shared_down_until = time.monotonic() + SHARED_RETRY
+        _event("shared", warning=True, store=self._shared.url if self._shared else "", error=str(exc))
+
+    def _get_shared(self, kind: str, key: str, *, fill: bool) -> str | None:
+        start = time.perf_counter_ns()
+        if not self._shared_up():
+            self._count("misses")
+            return None
+        assert self._shared is not None
+        try:
+            data = self._shared.get(f"{kind}/{key}")
+        except Exception as exc:  # any failure of the store is a miss, never an error
+            self._shared_failed(exc)
+            self._count("misses")
+            return None
+        if data is None:
+            self._count("misses")
+            _event("miss", kind=kind, key=short(key), layer="shared", duration_ns=time.perf_counter_ns() - start)
+            return None
+        payload, problem = self._codec.decode(data, kind, key)
+        if payload is None:  # left in the store (another fleet's key is not ours to remove); a put replaces it
+            self._count("misses")
+            if is_auth_problem(problem):
+                self._forged(kind, key, problem, self._shared.url)
+            else:
+                self._count("corrupt")
+                _event("corrupt", warning=True, kind=kind, key=short(key), layer="shared", problem=problem)
+            return None
+        with self._counter_lock:
+            self._counters["hits"] += 1
+            self._counters["shared_hits"] += 1
+        self._memory.put((kind, key), payload)
+        if fill and self._refused is None:
+            try:
+                self._write(kind, key, data)
+            except OSError as exc:
+                _event("store", warning=True, kind=kind, key=short(key), error=str(exc))
+        _event("hit", kind=kind, key=short(key), layer="shared", duration_ns=time.perf_counter_ns() - start)
+        return payload
+
+    def _forged(self, kind: str, key: str, problem: str, where: str) -> None:
+        """An entry that failed authentication: one warning, and a miss."""
+        self._count("forged")
+        message = f"cuepy cache entry {kind}/{short(key)} in {where} not used: {problem}"
+        warnings.warn(message, CacheWarning, stacklevel=2)
+        _event("forged", warning=True, kind=kind, key=short(key), store=where, problem=problem)
+
+    def _get_disk(self, kind: str, key: str, *, count_miss: bool = True) -> str | None:
         start = time.perf_counter_ns()
         path = self.path(kind, key)
         try:
@@ -344,21 +472,27 @@ class Cache:
                 problem = _unsafe_stat(os.fstat(f.fileno()))
                 data = f.read() if not problem else b""
         except (FileNotFoundError, NotADirectoryError):
-            self._count("misses")
+            if count_miss:
+                self._count("misses")
             _event("miss", kind=kind, key=short(key), duration_ns=time.perf_counter_ns() - start)
             return None
         except OSError as exc:  # (ELOOP: a symbolic link, never followed)
-            self._count("misses")
+            if count_miss:
+                self._count("misses")
             _event("miss", kind=kind, key=short(key), error=str(exc))
             return None
         if problem:  # another user's entry, or one others may write: not trusted, left alone
-            self._count("misses")
+            if count_miss:
+                self._count("misses")
             _event("refused", warning=True, kind=kind, key=short(key), path=str(path), problem=problem)
             return None
-        payload, problem = decode_entry(data, kind, key)
+        payload, problem = self._codec.decode(data, kind, key)
         if payload is None:
+            if is_auth_problem(problem):
+                self._forged(kind, key, problem, str(path))
             self._corrupt(path, kind, key, problem)
-            self._count("misses")
+            if count_miss:
+                self._count("misses")
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # recency, for eviction
@@ -469,6 +603,87 @@ class Cache:
         self._forget_loaded(key)
         _event("corrupt", warning=True, kind=kind, key=short(key), path=str(path), problem=problem)
 
+    # Single-flight ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def flight(self, kind: str, key: str) -> Iterator[bool]:
+        """Hold the right to compute ``kind``/``key``: one thread of this process at a time
+        (a lock per key), and one process of those sharing the directory (a file lock per key
+        under ``<directory>/.locks-v1``, released by the OS if its holder dies).
+
+        Yields whether it waited for another holder (then the entry is probably
+        stored: look again before computing). After ``wait`` seconds it stops
+        waiting and yields anyway: the caller computes too.
+        """
+        _check(kind, key)
+        ident = (str(self.directory), kind, key)
+        with _flights_lock:
+            slot = _flights.get(ident)
+            if slot is None:
+                slot = _flights[ident] = _Flight()
+            slot.users += 1
+        deadline = time.monotonic() + self.wait
+        waited = False
+        try:
+            held = slot.lock.acquire(blocking=False)
+            if not held:
+                waited = True
+                held = slot.lock.acquire(timeout=max(self.wait, 0.0))
+            try:
+                file_lock = self._key_lock(kind, key)
+                if file_lock is not None:
+                    try:
+                        try:
+                            file_lock.acquire(timeout=0)
+                        except LockTimeout:
+                            waited = True
+                            file_lock.acquire(timeout=max(deadline - time.monotonic(), 0.0))
+                    except (LockTimeout, OSError):  # waited long enough (or no lock here): compute
+                        file_lock = None
+                if waited:
+                    self._count("waits")
+                    _event("wait", kind=kind, key=short(key))
+                try:
+                    yield waited
+                finally:
+                    if file_lock is not None:
+                        with contextlib.suppress(OSError):
+                            file_lock.release()
+            finally:
+                if held:
+                    slot.lock.release()
+        finally:
+            with _flights_lock:
+                slot.users -= 1
+                if slot.users == 0 and _flights.get(ident) is slot:
+                    del _flights[ident]
+
+    def _key_lock(self, kind: str, key: str) -> FileLock | None:
+        """The file lock of one key, or None where the directory is not used."""
+        if not self._ensure():
+            return None
+        locks = self.directory / _LOCKS
+        try:
+            with contextlib.suppress(FileExistsError):
+                locks.mkdir(mode=0o700)
+        except OSError:
+            return None
+        if _unsafe(locks, follow=False):
+            return None
+        return FileLock(os.fspath(locks / f"{kind}-{key}.lock"), thread_local=False, poll_interval=0.01)
+
+    def _sweep_locks(self, now: float) -> None:
+        """Remove key lock files unused for an hour (a holder's lock stays valid: filelock
+        notices an unlinked lock file and locks again)."""
+        locks = self.directory / _LOCKS
+        if os.path.islink(locks):
+            return
+        with contextlib.suppress(OSError), os.scandir(locks) as it:
+            for entry in it:
+                with contextlib.suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TEMP_SECONDS:
+                        os.unlink(entry.path)
+
     # Writing ------------------------------------------------------------------
 
     def put(self, kind: str, key: str, payload: str) -> None:
@@ -482,10 +697,16 @@ class Cache:
 
         def run() -> None:
             start = time.perf_counter_ns()
+            data = self._codec.encode(kind, key, payload)
+            if self._shared is not None and self._shared_up():
+                try:
+                    self._shared.put(f"{kind}/{key}", data)
+                except Exception as exc:  # the store is an optimisation too
+                    self._shared_failed(exc)
             if self._refused is not None:
                 return
             try:
-                size = self._write(kind, key, payload)
+                size = self._write(kind, key, data)
             except OSError as exc:
                 _event("store", warning=True, kind=kind, key=short(key), error=str(exc))
                 return
@@ -498,10 +719,10 @@ class Cache:
 
         trace_run("cache.store", run, kind=kind, key=short(key))
 
-    def _write(self, kind: str, key: str, payload: str) -> int:
+    def _write(self, kind: str, key: str, data: bytes) -> int:
+        """Write an encoded entry atomically."""
         if not self._kind_dir(kind):
             raise OSError(errno.EACCES, f"cache directory not used: {self._refused}")
-        data = encode_entry(kind, key, payload)
         target = self.path(kind, key)
         try:
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
@@ -570,6 +791,7 @@ class Cache:
         removed = 0
         with self._lock():
             now = time.time()
+            self._sweep_locks(now)
             live: list[tuple[float, int, str, str]] = []
             total = 0
             for kind, entry, st in self._entries():
@@ -615,6 +837,7 @@ class Cache:
             memory_entries=len(self._memory),
             loaded_modules=len(self._loaded),
             memory_bytes=self._memory.bytes,
+            shared=self._shared.url if self._shared is not None else None,
             **counters,
         )
 
@@ -649,7 +872,8 @@ class Cache:
                     problem = ""
             payload = None
             if not problem:
-                payload, problem = decode_entry(data, kind, key) if entry.name.endswith(".entry") else (None, "foreign")
+                payload, problem = (self._codec.decode(data, kind, key) if entry.name.endswith(".entry")
+                                    else (None, "foreign"))  # fmt: skip
             if payload is None:
                 if stat.S_ISDIR(st.st_mode):
                     continue  # not ours to remove: reported as checked only
@@ -688,7 +912,35 @@ class Cache:
 
 
 class CacheWarning(UserWarning):
-    """The cache directory is not used (another user's, or writable by others)."""
+    """The cache directory is not used (another user's, or writable by others), or an entry
+    failed authentication (forged, replayed, written with another key)."""
+
+
+class _Flight:
+    """The in-process lock of one key being computed, and how many threads use it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+
+
+_flights: dict[tuple[str, str, str], _Flight] = {}
+_flights_lock = threading.Lock()
+_warned_messages: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    with _flights_lock:
+        if message in _warned_messages:
+            return
+        _warned_messages.add(message)
+    warnings.warn(message, CacheWarning, stacklevel=3)
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in ("1", "on", "true", "yes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -782,7 +1034,9 @@ def disabled_by_env() -> bool:
 
 
 _default: Cache | None = None
-_default_config: tuple[str, str] | None = None
+_default_config: tuple[str, ...] | None = None
+_DEFAULT_ENV = ("CUEPY_CACHE_DIR", "CUEPY_CACHE_MAX_SIZE", "CUEPY_CACHE_URL", "CUEPY_CACHE_KEY", "CUEPY_CACHE_ENCRYPT",
+                "CUEPY_CACHE_WAIT")
 _default_lock = threading.Lock()
 _warned_directories: set[Path] = set()
 
@@ -791,12 +1045,13 @@ def default_cache() -> Cache | None:
     """The process-wide cache, or None when ``CUEPY_CACHE=off``.
 
     Made on first use from the environment, and made again when
-    ``CUEPY_CACHE_DIR`` or ``CUEPY_CACHE_MAX_SIZE`` change.
+    ``CUEPY_CACHE_DIR``, ``CUEPY_CACHE_MAX_SIZE``, ``CUEPY_CACHE_URL``,
+    ``CUEPY_CACHE_KEY``, ``CUEPY_CACHE_ENCRYPT`` or ``CUEPY_CACHE_WAIT`` change.
     """
     global _default, _default_config
     if disabled_by_env():
         return None
-    config = (os.environ.get("CUEPY_CACHE_DIR", ""), os.environ.get("CUEPY_CACHE_MAX_SIZE", ""))
+    config = tuple(os.environ.get(name, "") for name in _DEFAULT_ENV)
     with _default_lock:
         if _default is None or _default_config != config:
             _default, _default_config = Cache(), config
@@ -812,10 +1067,3 @@ def resolve(cache: Cache | bool | None) -> Cache | None:
     if cache is False:
         return None
     raise TypeError(f"cache must be a cuepy.cache.Cache, True, False or None, not {type(cache).__name__}")
-
-
-def timed(fn: Callable[[], T]) -> tuple[T, int]:
-    """``fn()`` and its duration in ns."""
-    start = time.perf_counter_ns()
-    result = fn()
-    return result, time.perf_counter_ns() - start

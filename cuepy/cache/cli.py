@@ -8,8 +8,15 @@ status), as the other commands do.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import shutil
+import stat
 import sys
+from pathlib import Path
+
+import platformdirs
 
 from cuepy.cache._store import Cache, default_directory, disabled_by_env
 
@@ -26,14 +33,14 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
                         "platform's user cache directory)")  # fmt: skip
     sub = parser.add_subparsers(dest="cache_command", required=True, metavar="SUBCOMMAND")
 
-    stats = sub.add_parser("stats", help="entries and bytes by kind, the size bound")
+    stats = sub.add_parser("stats", help="entries and bytes by kind, the size bound, everything else in the directory")
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(run=_run_stats)
 
     verify = sub.add_parser("verify", help="check every entry's checksum; remove the corrupt ones")
     verify.set_defaults(run=_run_verify)
 
-    clear = sub.add_parser("clear", help="remove every entry")
+    clear = sub.add_parser("clear", help="remove every entry, and cuepy bench's Go programs kept in the directory")
     clear.set_defaults(run=_run_clear)
 
     path = sub.add_parser("path", help="print the cache directory")
@@ -44,15 +51,72 @@ def _cache(args: argparse.Namespace) -> Cache:
     return Cache(args.dir) if args.dir else Cache()
 
 
+BENCH_TOOLS = "bench-tools"
+"""Where ``cuepy bench`` keeps the Go programs it builds, in the user cache directory (cuepy.bench._tools)."""
+
+
+def _bench_tools() -> Path:
+    return Path(platformdirs.user_cache_dir("cuepy")) / BENCH_TOOLS
+
+
+def _disk_bytes(path: Path) -> int:
+    """Bytes of the files under ``path`` (or of ``path``), never following a symbolic link."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size
+    total = 0
+    for top, dirs, files in os.walk(path):
+        for name in (*dirs, *files):
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(top, name))
+                total += 0 if stat.S_ISDIR(st.st_mode) else st.st_size
+    return total
+
+
+def _others(cache: Cache) -> dict[str, int]:
+    """What the cache directory holds besides the entries (by name, ``/`` after a directory): bytes."""
+    out: dict[str, int] = {}
+    with contextlib.suppress(OSError), os.scandir(cache.directory) as it:
+        for e in sorted(it, key=lambda e: e.name):
+            if Path(e.path) != cache.root:
+                out[e.name + ("/" if e.is_dir(follow_symlinks=False) else "")] = _disk_bytes(Path(e.path))
+    return out
+
+
+def _what(name: str) -> str:
+    return "cuepy bench's Go programs: cache clear removes them, the bench rebuilds them" if name == BENCH_TOOLS + "/" \
+        else "not cuepy's: left in place"  # fmt: skip
+
+
 def _run_stats(args: argparse.Namespace) -> int:
-    stats = _cache(args).stats()
+    cache = _cache(args)
+    stats = cache.stats()
+    others = _others(cache)
+    total = stats.bytes + sum(others.values())
+    tools = _bench_tools()
+    tools_elsewhere = tools.parent.absolute() != cache.directory and tools.is_dir()
     if args.json:
-        print(json.dumps(stats.as_dict(), indent=2, sort_keys=True))
+        data = stats.as_dict()
+        data["others"] = others
+        data["total_bytes"] = total
+        if tools_elsewhere:
+            data["bench_tools"] = {"directory": str(tools), "bytes": _disk_bytes(tools)}
+        print(json.dumps(data, indent=2, sort_keys=True))
         return 0
     print(f"directory: {stats.directory}{'  (CUEPY_CACHE=off: not used)' if disabled_by_env() else ''}")
     print(f"entries:   {stats.entries} ({_size(stats.bytes)} of {_size(stats.max_bytes)})")
     for kind, k in stats.kinds.items():
         print(f"  {kind + ':':8} {k.entries} ({_size(k.bytes)})")
+    if others:
+        print("other files (not entries, not bounded by the size limit):")
+        for name, size in others.items():
+            print(f"  {name} {_size(size)} ({_what(name)})")
+    print(f"total:     {_size(total)}")
+    if tools_elsewhere:
+        print(f"(cuepy bench's Go programs are in {tools}: {_size(_disk_bytes(tools))})")
     return 0
 
 
@@ -65,8 +129,20 @@ def _run_verify(args: argparse.Namespace) -> int:
 
 
 def _run_clear(args: argparse.Namespace) -> int:
-    removed = _cache(args).clear()
-    print(f"removed {removed} entries")
+    cache = _cache(args)
+    removed = cache.clear()
+    message = f"removed {removed} entries"
+    tools = cache.directory / BENCH_TOOLS
+    if tools.is_symlink():
+        tools.unlink()
+    elif tools.is_dir():
+        size = _disk_bytes(tools)
+        shutil.rmtree(tools)
+        message += f" and cuepy bench's Go programs ({_size(size)})"
+    print(message)
+    left = {name: size for name, size in _others(cache).items() if name != BENCH_TOOLS + "/"}
+    if left:
+        print(f"left in place (not cuepy's): {', '.join(f'{n} ({_size(b)})' for n, b in left.items())}")
     return 0
 
 

@@ -13,10 +13,13 @@ its components map and values schema are detected from the module's shape
   :class:`ModuleRelease` with each component's spec as data (fields that are
   not concrete are listed, or raise with ``strict=True``);
 * :func:`json_schema` gives the JSON Schema of the models;
-* :func:`load` and :func:`render` go through cuepy's caches: a
+* :func:`load` and :func:`render_release` go through cuepy's caches: a
   ModuleDefinition is flattened once and its compiled Module reused; a
   release with the same module, values and namespace is read back as JSON
-  (see docs/cache.md).
+  (see docs/cache.md);
+* :func:`render` takes a module instance through its catalog's transformers
+  and gives Kubernetes objects (cached by content too; docs/render.md);
+* :func:`values_schema` gives the JSON Schema of a module's values.
 
 Errors are CUE's (:class:`cuepy.CueError` subclasses, messages naming the
 component, the path and the user's file:line:column) or cuepy.opm's own
@@ -26,12 +29,14 @@ component, the path and the user's file:line:column) or cuepy.opm's own
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from cuepy.opm._errors import OPMError, OPMIncompleteError, OPMLayoutError, OPMModelError
 from cuepy.opm._layout import detect_layout
 from cuepy.opm._read import read
 from cuepy.opm._release import release
+from cuepy.opm._render import OPMConflictError, OPMRenderError, OPMUnmatchedError, Render, TransformerMatch
 from cuepy.opm.models import (
     CORE_API_VERSION,
     AnyDefinition,
@@ -83,7 +88,7 @@ def load(path: Any, **options: Any) -> Value:
     return _cached.load(path, **options)
 
 
-def render(path: Any, values: Any = None, **options: Any) -> dict[str, Any]:
+def render_release(path: Any, values: Any = None, **options: Any) -> dict[str, Any]:
     """The concrete release of the module at ``path`` as JSON data, through the render cache.
 
     ``cuepy.opm.release(...).model_dump(mode="json")`` of the module with
@@ -94,7 +99,59 @@ def render(path: Any, values: Any = None, **options: Any) -> dict[str, Any]:
     """
     from cuepy.opm import _cached
 
-    return _cached.render(path, values, **options)
+    return _cached.render_release(path, values, **options)
+
+
+def render(
+    module: Any,
+    values: Any = None,
+    *,
+    namespace: str,
+    name: str | None = None,
+    file: Any = None,
+    registry: Any = None,
+    modules: Any = None,
+    cache: Any = None,
+    transformers: Sequence[str] | str | None = None,
+    directory: Any = None,
+    match: Literal["cue", "python"] = "cue",
+) -> Render:
+    """The Kubernetes objects of a module instance, through its catalog's transformers.
+
+    ``module`` is a module directory (with ``file=``), a ``CompiledModule``
+    (``cuepy.flatten(...)``) or a loaded Value (with ``directory=``, where
+    its ``cue.mod`` is). The module is released with ``values`` (JSON data,
+    or None for its defaults), ``namespace`` and ``name`` (strictly: every
+    component concrete), then each component is given to every transformer
+    whose ``requiredResources``, ``requiredTraits`` and ``requiredLabels`` it
+    has, in one CUE evaluation. ``transformers``: import paths of the
+    packages holding the transformers; by default ``<dep>/transformers@vN``
+    for each dependency of the module.
+
+    Returns a :class:`Render`: ``objects`` (Kubernetes objects, stable
+    order), ``matches`` (component, transformer FQN, objects written);
+    ``to_yaml()``, ``file_names()``. A directory is rendered through the
+    cache: the same module files, transformer files, values, namespace and
+    name are read back without CUE (``cache=False`` bypasses it).
+
+    Raises :class:`OPMUnmatchedError` (a component matches no transformer),
+    :class:`OPMConflictError` (two transformers write the same apiVersion,
+    kind, namespace and name), CUE's errors (a transformer's output does
+    not fit the Kubernetes schema, values rejected...), and
+    :class:`OPMIncompleteError` for a component that is not concrete.
+    """
+    from cuepy.opm import _render
+
+    return _render.render(module, values, namespace=namespace, name=name, file=file, registry=registry,
+                          modules=modules, cache=cache, transformers=[transformers] if isinstance(transformers, str)
+                          else transformers, directory=directory, match=match)  # fmt: skip
+
+
+def values_schema(module: Any, **options: Any) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a module's values (see ``cuepy.opm._values_schema``)."""
+    from cuepy.opm import _values_schema
+
+    return _values_schema.values_schema(module, **options)
 
 
 __all__ = [
@@ -113,20 +170,27 @@ __all__ = [
     "ModuleRef",
     "ModuleRelease",
     "ModuleSource",
+    "OPMConflictError",
     "OPMError",
     "OPMIncompleteError",
     "OPMLayoutError",
     "OPMModel",
     "OPMModelError",
+    "OPMRenderError",
+    "OPMUnmatchedError",
     "ReleaseMetadata",
     "ReleasedComponent",
     "ReleasedComponentMetadata",
+    "Render",
     "Resource",
     "Trait",
+    "TransformerMatch",
     "detect_layout",
     "json_schema",
     "load",
     "read",
     "release",
     "render",
+    "render_release",
+    "values_schema",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -268,7 +268,7 @@ def render_manifests(
     cache_dir: StrPath | None = None,
     verify: bool = True,
     cache: Cache | bool | None = None,
-    transformers: list[str] | tuple[str, ...] | None = None,
+    transformers: Sequence[str] | None = None,
     match: str = "cue",
 ) -> Render:
     """The Kubernetes render of the module at ``path``, through the cache (see ``cuepy.opm.render``)."""

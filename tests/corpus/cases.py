@@ -554,7 +554,8 @@ WRONG_TYPES: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
     ("registry_address_int", lambda: cuepy.Registry(5), TypeError, "address must be a str"),  # type: ignore[arg-type]
     ("registry_address_bad", lambda: cuepy.Registry("127.0.0.1:bad"), cuepy.CueLoadError, "unknown port"),
     ("publish_none", lambda: cuepy.publish(None, ".", "v0.1.0"), TypeError, "registry must be a str"),  # type: ignore[arg-type]
-    ("limits_bad_timeout", lambda: limits.run_bounded(len, "x", timeout=-1), ValueError, "timeout must be positive"),
+    ("limits_bad_timeout", lambda: limits.run_bounded(len, "x", timeout=-1), cuepy.CueUsageError,
+     "timeout must be positive"),
     ("limits_lambda", lambda: limits.run_bounded(lambda: 1), TypeError, "needs a picklable function"),
 ]
 
@@ -825,6 +826,89 @@ def bounded_errors_keep_their_details(env: Env) -> Any:
 def bounded_load_with_served_registry(env: Env) -> Any:
     root = env.module({"p.cue": "package p\na: 1\nb: a + 1\n"})
     return limits.load_extract(root, registry=env.registry, timeout=30)
+
+
+# Issue 13: what a load may read. Run in a worker: before the fix, /dev/zero killed the
+# process with "fatal error: out of memory" and a FIFO hung it forever.
+
+_PKG = "package p\na: 1\n"
+
+
+def _bounded_load(root: Path, **options: Any) -> Any:
+    return limits.load_extract(root, timeout=20, memory=1 << 30, **options)
+
+
+@case(Expect(cuepy.CueLoadError, "not a regular file (a character device)"), bounded=True)
+def dev_zero_linked_as_package_file(env: Env) -> Any:
+    root = env.module({"a.cue": _PKG})
+    (root / "zero.cue").symlink_to("/dev/zero")
+    return _bounded_load(root)
+
+
+@case(Expect(cuepy.CueLoadError, "zero.json: not a regular file (a character device)"), bounded=True)
+def dev_zero_linked_as_named_data_file(env: Env) -> Any:
+    root = env.module({"a.cue": _PKG})
+    (root / "zero.json").symlink_to("/dev/zero")
+    return _bounded_load(root, files=["a.cue", "zero.json"])
+
+
+@case(Expect(cuepy.CueLoadError, "not a regular file (a character device)"), bounded=True)
+def dev_zero_embedded(env: Env) -> Any:
+    root = env.module({"a.cue": '@extern(embed)\npackage p\nz: _ @embed(file="zero.json")\n'})
+    (root / "zero.json").symlink_to("/dev/zero")
+    return _bounded_load(root)
+
+
+@case(Expect(cuepy.CueLoadError, "fifo.cue: not a regular file (a named pipe)"), bounded=True)
+def fifo_as_package_file(env: Env) -> Any:
+    root = env.module({"a.cue": _PKG})
+    os.mkfifo(root / "fifo.cue")
+    return _bounded_load(root)
+
+
+@case(Expect(cuepy.CueLoadError, "fifo.yaml: not a regular file (a named pipe)"), bounded=True)
+def fifo_embedded(env: Env) -> Any:
+    root = env.module({"a.cue": '@extern(embed)\npackage p\nz: _ @embed(file="fifo.yaml")\n'})
+    os.mkfifo(root / "fifo.yaml")
+    return _bounded_load(root)
+
+
+@case(Expect(cuepy.CueLoadError, "not a regular file (a socket)"), bounded=True)
+def socket_as_package_file(env: Env) -> Any:
+    import socket
+
+    root = env.module({"a.cue": _PKG})
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(root / "s.cue"))
+        return _bounded_load(root)
+    finally:
+        sock.close()
+
+
+_SECRET = "package p\npassword: \"hunter2\" {{{\n"  # a syntax error quoting the secret line
+
+
+@case(Expect(cuepy.CueLoadError, "path is outside the module root"))
+def outside_file_is_refused_before_parsing(env: Env) -> Any:
+    env.outside("secret.cue", _SECRET)
+    try:
+        return cuepy.load(env.module({"a.cue": _PKG}), files=["a.cue", "../outside/secret.cue"])
+    except cuepy.CueError as exc:
+        assert "hunter2" not in str(exc), "the file outside the root was parsed"
+        raise
+
+
+@case(Expect(cuepy.CueLoadError, "symbolic link to"))
+def linked_outside_file_is_refused_before_parsing(env: Env) -> Any:
+    target = env.outside("secret.cue", _SECRET)
+    root = env.module({"a.cue": _PKG})
+    (root / "s.cue").symlink_to(target)
+    try:
+        return cuepy.load(root)
+    except cuepy.CueError as exc:
+        assert "hunter2" not in str(exc), "the file behind the link was parsed"
+        raise
 
 
 def all_cases() -> list[Case]:

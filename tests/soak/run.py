@@ -97,7 +97,9 @@ class Workload:
             'package lib\n#Service: {name: string, port: *8080 | int, url: "http://\\(name):\\(port)"}\n'
         )
         (self.module / "values.json").write_text('{"replicas": 3}')
-        self.schema = cuepy.compile("#S: {name: string, n: int & >=0, tags: [...string]}\ns: #S")
+        # A long-lived value in a context of its own: one compiled by cuepy.compile would keep the
+        # shared compile context (and its handle) alive past its renewal.
+        self.schema = cuepy.Context().compile("#S: {name: string, n: int & >=0, tags: [...string]}\ns: #S")
         self.flatten = _optional("cuepy.flatten")
         self.opm = _optional("cuepy.opm")
         self.values: Any = None

@@ -1,0 +1,213 @@
+"""Shared stores behind one small interface: Redis and S3-compatible object stores.
+
+A :class:`~cuepy.cache.Cache` reads memory, then its local directory, then
+(when configured) a shared store that a fleet of machines reads and writes:
+``Cache(shared="redis://host:6379/0")`` or ``CUEPY_CACHE_URL``. A hit in the
+shared store fills the local layers. A backend moves opaque bytes (whole
+entries, authenticated by the cache when it has a shared key:
+cuepy/cache/_seal.py); it decides nothing about them.
+
+URLs (:func:`open_backend`):
+
+* ``redis://[:password@]host:port/db`` (``rediss://`` for TLS), through
+  redis-py; ``?ttl=SECONDS`` sets an expiry on every entry (eviction is also
+  the server's ``maxmemory-policy``); ``?prefix=NAME`` (default ``cuepy``);
+* ``s3://bucket/prefix``, through boto3, with the endpoint from
+  ``AWS_ENDPOINT_URL`` (or ``?endpoint=URL``) and credentials from boto3's
+  usual chain; ``?ttl=SECONDS``: entries older are misses (pair it with a
+  lifecycle rule that deletes them);
+* ``file:///path`` or a plain path: that directory as the *local* layer (as
+  ``CUEPY_CACHE_DIR``), no shared store.
+
+Every call may raise :class:`BackendError` (the store is unreachable, times
+out, refuses): the cache then treats the store as absent for a while and
+computes what it misses. Install the clients with ``pip install cuepy[scale]``.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+import os
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+DEFAULT_TIMEOUT = 2.0
+"""Seconds a shared store may take to connect or answer before it counts as down."""
+
+
+class BackendError(OSError):
+    """The shared store could not be used for this call (unreachable, timed out, refused)."""
+
+
+class Backend(abc.ABC):
+    """A shared store of entries: ``get``/``put``/``delete`` of bytes by name (``kind/key``)."""
+
+    url: str
+
+    @abc.abstractmethod
+    def get(self, name: str) -> bytes | None:
+        """The bytes stored under ``name``, or None; raises BackendError."""
+
+    @abc.abstractmethod
+    def put(self, name: str, data: bytes) -> None:
+        """Store ``data`` under ``name`` (whole or not at all); raises BackendError."""
+
+    @abc.abstractmethod
+    def delete(self, name: str) -> None:
+        """Remove ``name`` if present; raises BackendError."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release connections."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _own_options(url: str, names: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """``url`` without the query options cuepy reads, and those options."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    own = {k: v[-1] for k, v in query.items() if k in names}
+    rest = {k: v[-1] for k, v in query.items() if k not in names}
+    return urlunsplit(parts._replace(query=urlencode(rest))), own
+
+
+class RedisBackend(Backend):
+    """Entries as Redis strings ``<prefix>:v1:<kind>:<key>``, optionally with an expiry."""
+
+    def __init__(self, url: str, *, ttl: float | None = None, prefix: str = "cuepy",
+                 timeout: float = DEFAULT_TIMEOUT) -> None:  # fmt: skip
+        try:
+            import redis
+        except ImportError as exc:
+            raise ImportError("a redis:// cache needs redis-py: pip install cuepy[scale]") from exc
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        plain, own = _own_options(url, ("ttl", "prefix"))
+        self.url = _redact(url)
+        self.ttl = float(own["ttl"]) if "ttl" in own else ttl
+        self.prefix = own.get("prefix", prefix)
+        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout,
+                                   "retry_on_timeout": False}  # fmt: skip
+        # No CLIENT SETINFO: redis-py would read every installed distribution's metadata for its
+        # version on the first connection (some 15 ms of a fresh process's first hit).
+        parameters = inspect.signature(redis.Redis.__init__).parameters
+        if "driver_info" in parameters:
+            options["driver_info"] = None  # (explicit None: no SETINFO)
+        elif "lib_name" in parameters:
+            options.update(lib_name=None, lib_version=None)
+        self._client = redis.Redis.from_url(plain, **options)
+
+    def _name(self, name: str) -> str:
+        return f"{self.prefix}:v1:{name.replace('/', ':')}"
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except self._errors as exc:
+            raise BackendError(f"redis {self.url}: {exc}") from exc
+
+    def get(self, name: str) -> bytes | None:
+        data = self._call(self._client.get, self._name(name))
+        return bytes(data) if data is not None else None
+
+    def put(self, name: str, data: bytes) -> None:
+        ttl = max(1, int(self.ttl)) if self.ttl else None
+        self._call(self._client.set, self._name(name), data, ex=ttl)
+
+    def delete(self, name: str) -> None:
+        self._call(self._client.delete, self._name(name))
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class S3Backend(Backend):
+    """Entries as objects ``<prefix>/<kind>/<key>`` of an S3 bucket (any S3-compatible store)."""
+
+    def __init__(self, url: str, *, ttl: float | None = None, endpoint: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:  # fmt: skip
+        try:
+            import boto3
+            import botocore.config
+            import botocore.exceptions
+        except ImportError as exc:
+            raise ImportError("an s3:// cache needs boto3: pip install cuepy[scale]") from exc
+        plain, own = _own_options(url, ("ttl", "endpoint"))
+        parts = urlsplit(plain)
+        if not parts.netloc:
+            raise ValueError(f"an S3 cache URL names a bucket: s3://bucket/prefix, not {url!r}")
+        self.url = url
+        self.bucket = parts.netloc
+        self.prefix = parts.path.strip("/")
+        self.ttl = float(own["ttl"]) if "ttl" in own else ttl
+        self.endpoint = own.get("endpoint") or endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+        self._errors: tuple[type[BaseException], ...] = (botocore.exceptions.BotoCoreError,
+                                                          botocore.exceptions.ClientError, OSError)  # fmt: skip
+        self._client_error = botocore.exceptions.ClientError
+        config = botocore.config.Config(connect_timeout=timeout, read_timeout=timeout,
+                                        retries={"max_attempts": 1, "mode": "standard"})  # fmt: skip
+        self._client = boto3.session.Session().client("s3", endpoint_url=self.endpoint, config=config)
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/v1/{name}" if self.prefix else f"v1/{name}"
+
+    def get(self, name: str) -> bytes | None:
+        try:
+            found = self._client.get_object(Bucket=self.bucket, Key=self._key(name))
+            data = found["Body"].read()
+        except self._client_error as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise BackendError(f"s3 {self.url}: {exc}") from exc
+        except self._errors as exc:
+            raise BackendError(f"s3 {self.url}: {exc}") from exc
+        if self.ttl is not None:
+            modified = found.get("LastModified")
+            if modified is not None and time.time() - modified.timestamp() > self.ttl:
+                return None  # expired (a lifecycle rule removes it)
+        return bytes(data)
+
+    def put(self, name: str, data: bytes) -> None:
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data)
+        except self._errors as exc:
+            raise BackendError(f"s3 {self.url}: {exc}") from exc
+
+    def delete(self, name: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=self._key(name))
+        except self._errors as exc:
+            raise BackendError(f"s3 {self.url}: {exc}") from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def local_directory(url: str) -> str | None:
+    """The directory a ``file://`` URL or a plain path names (the local layer), else None."""
+    if url.startswith("file://"):
+        return urlsplit(url).path
+    if "://" not in url:
+        return url
+    return None
+
+
+def open_backend(url: str) -> Backend:
+    """The shared store a URL names (``redis://``, ``rediss://``, ``s3://``)."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisBackend(url)
+    if scheme == "s3":
+        return S3Backend(url)
+    raise ValueError(f"unknown cache store URL scheme {scheme!r} (redis://, rediss://, s3://, file://)")

@@ -1,0 +1,505 @@
+"""render(): a module instance through its catalog's transformers, out come Kubernetes objects (docs/render.md).
+
+A render is
+
+1. the release of the module (``cuepy.opm.release``, strict: every component
+   concrete), its compiled module coming from the module cache (blueprints
+   flattened once);
+2. one CUE evaluation of a *render template*: a file, given to the loader as
+   an overlay in the module's directory, importing the catalog's transformer
+   packages; the transformers (any definition of those packages with
+   ``kind: "Transformer"`` and a ``#transform``) are filled into it once per
+   process, then each render fills the release data and exports the matched
+   outputs. Matching follows OPM's rules (all of ``requiredResources``,
+   ``requiredTraits`` and ``requiredLabels`` present on the component) and is
+   done by comprehension in CUE (``match="cue"``, the default: measured
+   faster, see docs/render.md) or in Python over the release (``match="python"``);
+3. checks: every component matched some transformer; no two outputs are the
+   same object (apiVersion, kind, namespace, name).
+
+Which packages hold transformers: ``transformers=`` (import paths), else
+``<dependency>/transformers@vN`` for each dependency of the module's
+``cue.mod/module.cue`` (``cuepy.dev/opm/transformers@v0`` for cuepy's
+catalog) that exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from cuepy.api import Context, LoadInputs, RegistryLike, load_inputs, registry_name
+from cuepy.errors import CueError, CueLoadError, CueUsageError, ErrorDetail
+from cuepy.opm._errors import OPMError
+from cuepy.value import Value
+
+if TYPE_CHECKING:
+    from cuepy.cache import Cache
+    from cuepy.flatten import CompiledModule
+
+StrPath = str | os.PathLike[str]
+Match = Literal["cue", "python"]
+
+__all__ = [
+    "OPMConflictError",
+    "OPMRenderError",
+    "OPMUnmatchedError",
+    "Render",
+    "TransformerMatch",
+    "render",
+]
+
+#: The overlay file the render template is given as (in the module's directory; never written).
+RENDER_FILE = "cuepy_render.gen.cue"
+
+#: Kinds in the order ``kubectl apply`` of a directory should meet them; others after, by name.
+KIND_ORDER = (
+    "Namespace", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolume", "PersistentVolumeClaim",
+    "Role", "RoleBinding", "Service", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob",
+    "HorizontalPodAutoscaler", "Ingress",
+)  # fmt: skip
+
+
+class OPMRenderError(OPMError, CueError):
+    """A render failed for a reason of its own (not CUE's): see the subclasses."""
+
+
+class OPMUnmatchedError(OPMRenderError):
+    """A component matches no transformer; ``components`` names them."""
+
+    components: tuple[str, ...] = ()
+
+
+class OPMConflictError(OPMRenderError):
+    """Two transformers (or one, twice) write the same object; ``components`` names who wrote it."""
+
+    components: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TransformerMatch:
+    """One (component, transformer) pair of a render and the objects it wrote."""
+
+    component: str
+    transformer: str
+    """The transformer's FQN (``metadata.fqn``), or its definition name when it has none."""
+    objects: tuple[tuple[str, str], ...] = ()
+    """``(kind, name)`` of each object it wrote (empty: matched, wrote nothing)."""
+
+
+@dataclass(frozen=True)
+class Render:
+    """The Kubernetes objects of a module instance and the matches that wrote them."""
+
+    objects: list[dict[str, Any]]
+    """In a stable order: by kind (ConfigMaps and claims before Services before workloads), then name."""
+    matches: tuple[TransformerMatch, ...] = field(default=())
+
+    def file_names(self) -> list[str]:
+        """``<kind>-<name>.yaml`` for each object (lowercase kind; namespace added only if names clash)."""
+        names = [f"{o['kind'].lower()}-{o['metadata']['name']}.yaml" for o in self.objects]
+        if len(set(names)) == len(names):
+            return names
+        return [f"{o['kind'].lower()}-{o['metadata'].get('namespace', '_')}-{o['metadata']['name']}.yaml"
+                for o in self.objects]  # fmt: skip
+
+    def to_yaml(self) -> str:
+        """Every object as one multi-document YAML stream."""
+        return "".join(f"---\n{to_yaml(o)}" for o in self.objects)
+
+    def to_json(self) -> str:
+        """The objects as a JSON list (indented)."""
+        return json.dumps(self.objects, indent=2, ensure_ascii=False) + "\n"
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON data of the whole render (objects and matches); ``from_data`` reads it back."""
+        return {
+            "objects": self.objects,
+            "matches": [[m.component, m.transformer, [list(o) for o in m.objects]] for m in self.matches],
+        }
+
+    @classmethod
+    def from_data(cls, data: Any) -> Render:
+        if not isinstance(data, dict) or not isinstance(data.get("objects"), list):
+            raise ValueError("not the data of a render")
+        matches = tuple(TransformerMatch(c, t, tuple((k, n) for k, n in objs)) for c, t, objs in data["matches"])
+        return cls(data["objects"], matches)
+
+
+def to_yaml(obj: Any) -> str:
+    """One object as block YAML, keys in their order (PyYAML)."""
+    import yaml
+
+    return str(yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 16))
+
+
+# The render template -------------------------------------------------------------
+
+_TEMPLATE = """// Generated by cuepy.opm.render: the catalog's transformers applied to a release.
+package cuepyrender
+
+import (
+{imports}
+)
+
+{packages}
+
+// Filled by cuepy: key -> transformer definition.
+#transformers: [string]: _
+
+// Filled by cuepy for each render.
+#in: {{
+	context: _
+	components: [string]: _
+	has: [string]: {{resources: [string]: bool, traits: [string]: bool}}
+	pairs: [...{{component: string, transformer: string}}]
+}}
+
+_matches: {{
+	#t: _
+	#c: _
+	#h: _
+	missing: len([for f, _ in *#t.requiredResources | {{}} if #h.resources[f] == _|_ {{f}}]) +
+		len([for f, _ in *#t.requiredTraits | {{}} if #h.traits[f] == _|_ {{f}}]) +
+		len([for k, v in *#t.requiredLabels | {{}} if (*#c.metadata.labels[k] | null) != v {{k}}])
+}}
+
+// Matching in CUE: every component with every transformer whose requirements it meets.
+matched: [for cid, c in #in.components for key, tr in #transformers
+	if (_matches & {{#t: tr, #c: c, #h: #in.has[cid]}}).missing == 0 {{
+		component:   cid
+		transformer: key
+		output:      (tr.#transform & {{#component: c, #context: #in.context}}).output
+	}}]
+
+// Matching in Python: the pairs given.
+paired: [for p in #in.pairs {{
+	component:   p.component
+	transformer: p.transformer
+	let T = #transformers[p.transformer]
+	output: (T.#transform & {{#component: #in.components[p.component], #context: #in.context}}).output
+}}]
+
+requirements: {{for key, tr in #transformers {{
+	(key): {{
+		resources: [for f, _ in *tr.requiredResources | {{}} {{f}}]
+		traits: [for f, _ in *tr.requiredTraits | {{}} {{f}}]
+		labels: {{for k, v in *tr.requiredLabels | {{}} {{(k): v}}}}
+		fqn: *tr.metadata.fqn | key
+	}}
+}}}}
+"""
+
+
+def template_source(packages: Sequence[str], listing: Mapping[str, str] | None = None) -> str:
+    """The render template importing ``packages``; ``listing`` (key -> ``tN.#Def``) fills ``#transformers``."""
+    imports = "\n".join(f'\tt{i} "{p}"' for i, p in enumerate(packages))
+    if listing is None:
+        fields = "\n".join(f"#pkg{i}: t{i}" for i in range(len(packages)))
+    else:
+        fields = "#transformers: {\n" + "".join(f"\t{k}: {ref}\n" for k, ref in listing.items()) + "}"
+    return _TEMPLATE.format(imports=imports, packages=fields)
+
+
+@dataclass
+class _Template:
+    value: Value
+    keys: dict[str, str]  # template key -> FQN
+    requirements: dict[str, dict[str, Any]]
+    inputs: LoadInputs
+    stamp: tuple[Any, ...]
+
+
+_templates: dict[tuple[Any, ...], _Template] = {}
+_templates_lock = threading.Lock()
+
+
+def _stamp(inputs: LoadInputs) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for path in (*inputs.files, *inputs.directories):
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append((path, None))
+            continue
+        out.append((path, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def _load_options(registry: str | RegistryLike | None, modules: Mapping[str, StrPath] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if registry is not None:
+        out["registry"] = registry
+    if modules is not None:
+        out["modules"] = modules
+    return out
+
+
+def transformer_packages(directory: StrPath) -> list[str]:
+    """The candidate transformer packages of the module in ``directory``: ``<dep>/transformers@vN`` per dependency."""
+    root = os.path.abspath(directory)
+    while not os.path.isfile(os.path.join(root, "cue.mod", "module.cue")):
+        parent = os.path.dirname(root)
+        if parent == root:
+            raise CueUsageError(f"{directory}: no cue.mod/module.cue above it: pass transformers=")
+        root = parent
+    with open(os.path.join(root, "cue.mod", "module.cue"), encoding="utf-8") as f:
+        text = f.read()
+    from cuepy.api import compile as cue_compile
+
+    deps = cue_compile(text, filename=os.path.join(root, "cue.mod", "module.cue")).get("deps")
+    names = [label for label, _ in deps.fields()] if deps is not None else []
+    out = []
+    for name in names:
+        path, sep, major = name.rpartition("@")
+        if sep and re.fullmatch(r"v[0-9]+", major):
+            out.append(f"{path}/transformers@{major}")
+    return out
+
+
+def template(
+    directory: str,
+    packages: Sequence[str] | None,
+    registry: str | RegistryLike | None,
+    modules: Mapping[str, StrPath] | None,
+) -> _Template:
+    """The render template for modules in ``directory``, kept in the process while its sources are unchanged."""
+    key = (directory, tuple(packages) if packages is not None else None, registry_name(registry),
+           tuple(sorted((k, os.path.abspath(v)) for k, v in (modules or {}).items())))  # fmt: skip
+    kept = _templates.get(key)
+    if kept is not None and _stamp(kept.inputs) == kept.stamp:
+        return kept
+    made = _make_template(directory, packages, registry, modules)
+    with _templates_lock:
+        if len(_templates) > 64:
+            _templates.clear()
+        _templates[key] = made
+    return made
+
+
+def _make_template(
+    directory: str,
+    packages: Sequence[str] | None,
+    registry: str | RegistryLike | None,
+    modules: Mapping[str, StrPath] | None,
+) -> _Template:
+    options = _load_options(registry, modules)
+    explicit = packages is not None
+    candidates = list(packages) if packages is not None else transformer_packages(directory)
+    if not candidates:
+        raise OPMRenderError(f"{directory}: the module has no dependency to take transformers from; pass transformers=")
+    try:
+        found, value = candidates, _load_template(directory, candidates, options)
+    except CueLoadError:
+        if explicit or len(candidates) == 1:
+            raise
+        found = []
+        for candidate in candidates:  # which of the dependencies has a transformers package
+            try:
+                _load_template(directory, [candidate], options).close()
+            except CueLoadError:
+                continue
+            found.append(candidate)
+        if not found:
+            raise OPMRenderError(f"{directory}: none of {candidates} is a package (pass transformers=)") from None
+        value = _load_template(directory, found, options)
+    listing: dict[str, str] = {}
+    for i in range(len(found)):
+        pkg = value.lookup(f"#pkg{i}")
+        for label, definition in pkg.fields(definitions=True):
+            if label.startswith("#") and _is_transformer(definition):
+                listing[f"t{i}_{label[1:]}"] = f"t{i}.{label}"
+    if not listing:
+        raise OPMRenderError(f'no transformer (a definition with kind "Transformer" and #transform) in {found}')
+    # Loaded again with the transformers listed in the source: a render of that template evaluates
+    # about 3x faster than one of a template whose transformers were filled in as Values.
+    value.close()
+    source = template_source(found, listing)
+    value = _load_source(directory, source, options)
+    keys = dict.fromkeys(listing, "")
+    requirements = value.lookup("requirements").to_python()
+    inputs = load_inputs(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, **options)
+    return _Template(value, {k: requirements[k]["fqn"] for k in keys}, requirements, inputs, _stamp(inputs))
+
+
+def _load_template(directory: str, packages: Sequence[str], options: dict[str, Any]) -> Value:
+    return _load_source(directory, template_source(packages), options)
+
+
+def _load_source(directory: str, source: str, options: dict[str, Any]) -> Value:
+    from cuepy.api import load
+
+    return load(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, **options)
+
+
+def _is_transformer(definition: Value) -> bool:
+    kind = definition.get("kind")
+    if kind is None or not kind.is_concrete() or kind.to_python() != "Transformer":
+        return False
+    if definition.get("#transform") is None:
+        return False
+    # The abstract definition (a package's own #Transformer) has no concrete name.
+    name = definition.get("metadata.name")
+    return name is not None and name.is_concrete()
+
+
+# Rendering -----------------------------------------------------------------------
+
+
+def render_release(
+    release_data: Mapping[str, Any],
+    tpl: _Template,
+    *,
+    match: Match = "cue",
+) -> Render:
+    """The render of a release (``ModuleRelease`` as JSON data) through the template's transformers."""
+    components: dict[str, Any] = {}
+    has: dict[str, Any] = {}
+    for cid, c in release_data["components"].items():
+        metadata = {k: v for k, v in c["metadata"].items() if v is not None}
+        components[cid] = {"apiVersion": c.get("apiVersion"), "kind": c.get("kind"), "metadata": metadata,
+                           "resources": c["resources"], "traits": c["traits"], "spec": c["spec"]}  # fmt: skip
+        components[cid] = {k: v for k, v in components[cid].items() if v is not None}
+        has[cid] = {"resources": dict.fromkeys(c["resources"], True), "traits": dict.fromkeys(c["traits"], True)}
+    meta = release_data["metadata"]
+    module = release_data["module"]
+    context = {"name": meta["name"], "namespace": meta["namespace"], "labels": meta.get("labels") or {},
+               "module": {"name": module["name"], "version": module["version"]}}  # fmt: skip
+    pairs: list[dict[str, str]] = []
+    if match == "python":
+        pairs = [{"component": cid, "transformer": key} for cid, c in components.items()
+                 for key, req in tpl.requirements.items() if _meets(c, has[cid], req)]  # fmt: skip
+    elif match != "cue":
+        raise ValueError(f"match must be 'cue' or 'python', not {match!r}")
+    data = {"context": context, "components": components, "has": has, "pairs": pairs}
+    filled = tpl.value.fill("#in", data)
+    try:
+        results = filled.lookup("matched" if match == "cue" else "paired").to_python()
+    finally:
+        filled.close()
+    return _assemble(results, tpl, components)
+
+
+def _meets(component: Mapping[str, Any], has: Mapping[str, Any], req: Mapping[str, Any]) -> bool:
+    labels = component["metadata"].get("labels") or {}
+    return (all(f in has["resources"] for f in req["resources"]) and all(f in has["traits"] for f in req["traits"])
+            and all(labels.get(k) == v for k, v in req["labels"].items()))  # fmt: skip
+
+
+def _assemble(results: list[dict[str, Any]], tpl: _Template, components: Mapping[str, Any]) -> Render:
+    matched: dict[str, list[TransformerMatch]] = {cid: [] for cid in components}
+    written: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+    objects: list[dict[str, Any]] = []
+    for r in results:
+        cid, fqn = r["component"], tpl.keys[r["transformer"]]
+        output = r["output"]
+        outs = output if isinstance(output, list) else [output]
+        names = []
+        for obj in outs:
+            meta = obj.get("metadata") or {}
+            ident = (str(obj.get("apiVersion")), str(obj.get("kind")), str(meta.get("namespace", "")),
+                     str(meta.get("name")))  # fmt: skip
+            if ident in written:
+                other = written[ident]
+                who = sorted({cid, other[0]})
+                raise _conflict(ident, (cid, fqn), other, who)
+            written[ident] = (cid, fqn)
+            objects.append(obj)
+            names.append((ident[1], ident[3]))
+        matched[cid].append(TransformerMatch(cid, fqn, tuple(names)))
+    lonely = [cid for cid, ms in matched.items() if not ms]
+    if lonely:
+        lines = []
+        for cid in lonely:
+            c = components[cid]
+            labels = c["metadata"].get("labels") or {}
+            lines.append(f'component "{cid}": matches no transformer (resources {c["resources"]}, '
+                         f'traits {c["traits"]}, labels {labels})')  # fmt: skip
+        details = tuple(ErrorDetail(message=line, path=(cid,), positions=())
+                        for cid, line in zip(lonely, lines, strict=True))  # fmt: skip
+        error = OPMUnmatchedError("\n".join(lines), details)
+        error.components = tuple(lonely)
+        raise error
+    objects.sort(key=_order)
+    return Render(objects, tuple(m for ms in matched.values() for m in ms))
+
+
+def _conflict(
+    ident: tuple[str, str, str, str], now: tuple[str, str], before: tuple[str, str], who: list[str]
+) -> OPMConflictError:
+    api, kind, ns, name = ident
+    message = (f'component "{now[0]}": {kind} {ns}/{name} ({api}) is written twice: by transformer {now[1]} '
+               f'(component "{now[0]}") and by transformer {before[1]} (component "{before[0]}")')  # fmt: skip
+    error = OPMConflictError(message, (ErrorDetail(message=message, path=tuple(who), positions=()),))
+    error.components = tuple(who)
+    return error
+
+
+def _order(obj: Mapping[str, Any]) -> tuple[int, str, str, str]:
+    kind = str(obj.get("kind"))
+    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    meta = obj.get("metadata") or {}
+    return (rank, kind, str(meta.get("namespace", "")), str(meta.get("name", "")))
+
+
+def release_data(
+    module: Value,
+    values: Any,
+    namespace: str,
+    name: str | None,
+    context: Context | None,
+) -> dict[str, Any]:
+    """The strict release of ``module`` as JSON data."""
+    from cuepy.opm import release as opm_release
+
+    rel = opm_release(module, values, namespace=namespace, name=name, context=context, strict=True)
+    data: dict[str, Any] = rel.model_dump(mode="json")
+    return data
+
+
+def render(
+    module: StrPath | Value | CompiledModule,
+    values: Any = None,
+    *,
+    namespace: str,
+    name: str | None = None,
+    file: StrPath | None = None,
+    registry: str | RegistryLike | None = None,
+    modules: Mapping[str, StrPath] | None = None,
+    cache: Cache | bool | None = None,
+    transformers: Sequence[str] | None = None,
+    directory: StrPath | None = None,
+    match: Match = "cue",
+) -> Render:
+    """See ``cuepy.opm.render``."""
+    if not isinstance(namespace, str):
+        raise TypeError(f"namespace must be a str, not {type(namespace).__name__}")
+    if isinstance(transformers, str):
+        transformers = [transformers]
+    if isinstance(module, str | os.PathLike):
+        from cuepy.opm import _cached
+
+        return _cached.render_manifests(module, values, namespace=namespace, name=name, file=file,
+                                        registry=registry, modules=modules, cache=cache,
+                                        transformers=transformers, match=match)  # fmt: skip
+    from cuepy.flatten import CompiledModule
+
+    if isinstance(module, CompiledModule):
+        where = str(module.directory)
+        options = dict(module.load_options)
+        registry = registry if registry is not None else options.get("registry")
+        modules = modules if modules is not None else options.get("modules")
+        value = module.load()
+    elif isinstance(module, Value):
+        if directory is None:
+            raise CueUsageError("render of a Value needs directory= (where the module's cue.mod is)")
+        where, value = os.path.abspath(directory), module
+    else:
+        raise TypeError(f"module must be a path, a Value or a CompiledModule, not {type(module).__name__}")
+    data = release_data(value, values, namespace, name, None)
+    return render_release(data, template(where, transformers, registry, modules), match=match)

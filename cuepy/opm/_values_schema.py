@@ -1,0 +1,250 @@
+"""values_schema(): the JSON Schema of a module's values (its ``#values`` / ``#config``), for forms and UIs.
+
+cuepy's Go library exposes no JSON Schema / OpenAPI encoder (CUE's
+``encoding/openapi`` works on definitions of a package instance, not on a
+value inside a module, and go/ is not extended for it here), so the schema
+is built by walking the Value:
+
+* ``type`` from the value's kind (several kinds: a list of types);
+* ``required``: fields marked ``!`` and regular fields with neither a
+  default nor a concrete value; optional (``?``) fields and fields with a
+  default are not required;
+* ``default`` from CUE's default (``*x``), ``const`` for a concrete field;
+* ``enum`` for a disjunction of literals (``*"info" | "debug"``);
+* ``minimum`` / ``maximum`` / ``exclusiveMinimum`` / ``exclusiveMaximum``
+  from bounds (``>=1``, ``<100``), ``pattern`` from ``=~``;
+* ``description`` from the field's doc comment;
+* ``additionalProperties: false`` for closed structs (a definition's
+  fields), pattern fields (``[string]: T``) as ``additionalProperties: T``
+  where they can be read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from cuepy.api import Context
+from cuepy.value import Kind, Value
+
+__all__ = ["values_schema"]
+
+_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_FIELD = re.compile(r'^((?:"(?:[^"\\]|\\.)*")|[#_$A-Za-z][#_$A-Za-z0-9-]*)([?!]?):')
+_BOUND = re.compile(r"(>=|<=|>|<)\s*(-?[0-9][0-9_.eE+-]*)")
+_REGEX = re.compile(r'=~\s*"((?:[^"\\]|\\.)*)"')
+_LITERAL = re.compile(r'^(?:"(?:[^"\\]|\\.)*"|-?[0-9][0-9_.eE+-]*|true|false|null)$')
+
+
+def values_schema(
+    module: Any,
+    *,
+    file: Any = None,
+    registry: Any = None,
+    modules: Mapping[str, Any] | None = None,
+    cache: Any = None,
+    layout: Any = None,
+) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the values of ``module`` (a directory with ``file=``, or a Value).
+
+    ``layout``: a ``cuepy.opm.Layout`` saying where the values schema is; detected when None.
+    """
+    from cuepy.opm._layout import detect_layout, module_value
+
+    if isinstance(module, Value):
+        value = module
+    elif isinstance(module, str | os.PathLike):
+        from cuepy.opm import _cached
+
+        options: dict[str, Any] = {"file": file, "cache": cache, "context": Context()}
+        if registry is not None:
+            options["registry"] = registry
+        if modules is not None:
+            options["modules"] = modules
+        value = _cached.load(module, **options)
+    else:
+        raise TypeError(f"module must be a path or a Value, not {type(module).__name__}")
+    layout = layout if layout is not None else detect_layout(value)
+    mod = module_value(value, layout)
+    schema = _schema(mod.lookup(layout.values))
+    metadata = mod.get("metadata.name")
+    title = metadata.to_python() if metadata is not None and metadata.is_concrete() else None
+    out: dict[str, Any] = {"$schema": _DIALECT}
+    if title:
+        out["title"] = f"values of {title}"
+    out.update(schema)
+    return out
+
+
+def _kinds(value: Value) -> list[str]:
+    kind = value.kind
+    types = []
+    for flag, name in ((Kind.NULL, "null"), (Kind.BOOL, "boolean"), (Kind.STRING, "string"), (Kind.BYTES, "string"),
+                       (Kind.STRUCT, "object"), (Kind.LIST, "array")):  # fmt: skip
+        if kind & flag and name not in types:
+            types.append(name)
+    if kind & Kind.FLOAT:
+        types.append("number")
+    elif kind & Kind.INT:
+        types.append("integer")
+    return types
+
+
+def _schema(value: Value) -> dict[str, Any]:
+    types = _kinds(value)
+    if types == ["object"]:
+        return _object(value)
+    out: dict[str, Any] = {}
+    if len(types) == 1:
+        out["type"] = types[0]
+    elif types:
+        out["type"] = types
+    if value.is_concrete():
+        out["const"] = value.to_python()
+        return out
+    try:
+        text = value.export(format="cue").strip()
+    except Exception:
+        text = ""
+    alternatives = _split(text)
+    literals = [a.lstrip("*").strip() for a in alternatives]
+    if len(literals) > 1 and all(_LITERAL.match(a) for a in literals):
+        out["enum"] = [json.loads(a.replace("_", "")) if not a.startswith('"') else json.loads(a) for a in literals]
+    else:
+        for op, number in _BOUND.findall(text):
+            n = json.loads(number.replace("_", ""))
+            key = {">=": "minimum", "<=": "maximum", ">": "exclusiveMinimum", "<": "exclusiveMaximum"}[op]
+            out[key] = n
+        patterns = _REGEX.findall(text)
+        if len(patterns) == 1:
+            out["pattern"] = json.loads(f'"{patterns[0]}"')
+    default = _default(value)
+    if default is not _NONE:
+        out["default"] = default
+    if types == ["array"]:
+        items = _items(value)
+        if items:
+            out["items"] = items
+    return out
+
+
+_NONE = object()
+
+
+def _default(value: Value) -> Any:
+    try:
+        d = value.default()
+    except Exception:
+        return _NONE
+    if d is not None and d.is_concrete():
+        try:
+            return d.to_python()
+        except Exception:
+            return _NONE
+    return _NONE
+
+
+def _items(value: Value) -> dict[str, Any]:
+    text = value.export(format="cue").strip()
+    m = re.fullmatch(r"\[\.\.\.(.+)\]", text.lstrip("*"), re.S)
+    if not m:
+        return {}
+    element = m.group(1).strip()
+    for name, t in (("string", "string"), ("int", "integer"), ("number", "number"), ("bool", "boolean")):
+        if element == name:
+            return {"type": t}
+    return {}
+
+
+def _object(value: Value) -> dict[str, Any]:
+    try:
+        text = value.export(format="cue")
+    except Exception:
+        text = ""
+    docs, markers = _docs_and_markers(text, [label for label, _ in value.fields(optional=True)])
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for label, field in value.fields(optional=True):
+        schema = _schema(field)
+        if label in docs:
+            schema = {"description": docs[label], **schema}
+        properties[label] = schema
+        marker = markers.get(label, "")
+        if marker == "!" or (marker == "" and "default" not in schema and "const" not in schema
+                             and not _all_optional(schema)):  # fmt: skip
+            required.append(label)
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    pattern = re.search(r"^\s*\[string\]:\s*(.+)$", text, re.M)
+    if pattern is None and properties:
+        out["additionalProperties"] = False
+    elif pattern is not None:
+        element = pattern.group(1).strip()
+        simple = {"string": "string", "int": "integer", "number": "number", "bool": "boolean"}
+        out["additionalProperties"] = {"type": simple[element]} if element in simple else True
+    return out
+
+
+def _all_optional(schema: Mapping[str, Any]) -> bool:
+    """A struct whose fields are all optional or defaulted can be left out (it takes its defaults)."""
+    return schema.get("type") == "object" and not schema.get("required")
+
+
+def _docs_and_markers(text: str, labels: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The doc comment and the ``?``/``!`` marker of each direct field of a struct's CUE text."""
+    found: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
+    pending: dict[int, list[str]] = {}
+    wanted = set(labels)
+    for raw in text.splitlines():
+        indent = len(raw) - len(raw.lstrip("\t"))
+        line = raw.strip()
+        if line.startswith("//"):
+            pending.setdefault(indent, []).append(line[2:].strip())
+            continue
+        m = _FIELD.match(line)
+        comment = pending.pop(indent, [])
+        if not m:
+            continue
+        label = json.loads(m.group(1)) if m.group(1).startswith('"') else m.group(1)
+        if label not in wanted:
+            continue
+        docs, markers = found.setdefault(indent, ({}, {}))
+        markers[label] = m.group(2)
+        if comment:
+            docs[label] = " ".join(comment)
+    if not found:
+        return {}, {}
+    best = max(found, key=lambda i: (len(found[i][1]), -i))
+    return found[best]
+
+
+def _split(text: str) -> list[str]:
+    """Top-level ``|`` alternatives of a CUE expression."""
+    parts, depth, current, quoted, escape = [], 0, [], False, False
+    for ch in text:
+        if quoted:
+            current.append(ch)
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                quoted = False
+            continue
+        if ch == '"':
+            quoted = True
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current).strip())
+    return [p for p in parts if p]

@@ -1,0 +1,375 @@
+"""cuepy.opm.render: modules through their catalog's transformers into Kubernetes objects (docs/render.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from catalogs_helpers import STYLES
+
+import cuepy
+import cuepy.opm
+from cuepy.cache import Cache
+from cuepy.examples import path
+from cuepy.opm import OPMConflictError, OPMUnmatchedError
+
+EXAMPLES = ("simple", "moderate", "large", "nested")
+DEF = "module_definition.cue"
+NS = "prod"
+K8S_VERSION = "1.31.0"
+
+
+def _values(example: str) -> dict[str, Any]:
+    data = cuepy.load(path(example), files=["values.cue"]).lookup("values").to_python()
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def renders() -> dict[str, cuepy.opm.Render]:
+    return {ex: cuepy.opm.render(path(ex), _values(ex), namespace=NS, file=DEF, cache=False) for ex in EXAMPLES}
+
+
+@pytest.fixture(scope="module")
+def releases() -> dict[str, dict[str, Any]]:
+    return {ex: cuepy.opm.release(path(ex), _values(ex), namespace=NS, file=DEF).model_dump(mode="json")
+            for ex in EXAMPLES}  # fmt: skip
+
+
+def _by(render: cuepy.opm.Render, kind: str, name: str) -> dict[str, Any]:
+    found = [o for o in render.objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, (kind, name, [(o["kind"], o["metadata"]["name"]) for o in render.objects])
+    return found[0]
+
+
+# Every example renders, validates, and matches its release -------------------------
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_objects_validate_against_kubernetes_schemas(renders: dict[str, cuepy.opm.Render], example: str) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    render = renders[example]
+    assert render.objects
+    for obj in render.objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+        assert obj["metadata"]["namespace"] == NS
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_fields_match_the_release(
+    renders: dict[str, cuepy.opm.Render], releases: dict[str, dict[str, Any]], example: str
+) -> None:
+    render, release = renders[example], releases[example]
+    for cid, component in release["components"].items():
+        spec = component["spec"]
+        stateful = component["metadata"]["labels"].get("core.cuepy.dev/workload-type") == "stateful"
+        workload = _by(render, "StatefulSet" if stateful else "Deployment", cid)
+        pod = workload["spec"]["template"]["spec"]
+        main = pod["containers"][0]
+        assert main["image"] == spec["container"]["image"]
+        assert main["name"] == spec["container"]["name"]
+        assert workload["spec"]["replicas"] == spec["replicas"]
+        ports = spec["container"].get("ports", {})
+        assert [p["containerPort"] for p in main.get("ports", [])] == [p["containerPort"] for p in ports.values()]
+        for probe in ("liveness", "readiness", "startup"):
+            assert main.get(f"{probe}Probe") == spec.get("healthCheck", {}).get(probe)
+        assert [c["image"] for c in pod.get("initContainers", [])] == [c["image"] for c in spec["initContainers"]]
+        assert [c["image"] for c in pod["containers"][1:]] == [c["image"] for c in spec["sidecarContainers"]]
+        volumes = spec.get("volumes", {})
+        claims = {v["persistentVolumeClaim"]["claimName"] for v in pod.get("volumes", [])
+                  if "persistentVolumeClaim" in v}  # fmt: skip
+        assert claims == {f"{cid}-{v}" for v in volumes}
+        for vname, v in volumes.items():
+            pvc = _by(render, "PersistentVolumeClaim", f"{cid}-{vname}")
+            assert pvc["spec"]["resources"]["requests"]["storage"] == v["size"]
+            assert pvc["spec"]["accessModes"] == [v["accessMode"]]
+            assert any(m["name"] == vname for m in main["volumeMounts"])
+        for fname, files in spec.get("configFiles", {}).items():
+            assert _by(render, "ConfigMap", f"{cid}-{fname}")["data"] == files["data"]
+        strategy = spec.get("updateStrategy", {}).get("type")
+        if strategy:
+            assert workload["spec"]["updateStrategy" if stateful else "strategy"]["type"] == strategy
+        expose = spec.get("expose")
+        exposed = (expose or {}).get("ports") or [
+            {"port": p["exposedPort"]} for p in spec["container"].get("ports", {}).values()
+        ]
+        services = [o for o in render.objects if o["kind"] == "Service" and o["metadata"]["name"] == cid]
+        if expose is None or not exposed:
+            assert services == []  # no port, no Service
+        else:
+            assert [p["port"] for p in services[0]["spec"]["ports"]] == [p["port"] for p in exposed]
+            if expose["type"] == "Headless":
+                assert services[0]["spec"]["clusterIP"] == "None"
+
+
+def test_matches_name_component_and_transformer(renders: dict[str, cuepy.opm.Render]) -> None:
+    matches = {(m.component, m.transformer.rsplit("#", 1)[1]) for m in renders["moderate"].matches}
+    assert ("database", "StatefulSet") in matches
+    assert ("database", "PersistentVolumeClaim") in matches
+    assert ("frontend", "Deployment") in matches
+    assert ("frontend", "StatefulSet") not in matches
+
+
+def test_stable_file_names_and_order(renders: dict[str, cuepy.opm.Render], tmp_path: Path) -> None:
+    from cuepy.opm._render_cli import write_files
+
+    render = renders["large"]
+    names = render.file_names()
+    assert len(set(names)) == len(names)
+    assert "deployment-frontend.yaml" in names and "statefulset-postgresql.yaml" in names
+    again = cuepy.opm.render(path("large"), _values("large"), namespace=NS, file=DEF, cache=False)
+    assert again.to_yaml() == render.to_yaml()
+    written = write_files(render, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names) and len(written) == len(names)
+
+
+# Definition and flattened forms ------------------------------------------------------
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_definition_and_flattened_render_identically(renders: dict[str, cuepy.opm.Render], example: str) -> None:
+    flat = cuepy.flatten(path(example), file=DEF)
+    value = flat.load()
+    from_flat = cuepy.opm.render(value, _values(example), namespace=NS, directory=path(example))
+    assert from_flat.to_yaml() == renders[example].to_yaml()
+    assert cuepy.opm.render(flat, _values(example), namespace=NS).to_yaml() == renders[example].to_yaml()
+
+
+def test_python_matching_gives_the_same_render(renders: dict[str, cuepy.opm.Render]) -> None:
+    other = cuepy.opm.render(path("large"), _values("large"), namespace=NS, file=DEF, cache=False, match="python")
+    assert other.to_yaml() == renders["large"].to_yaml()
+    assert other.matches == renders["large"].matches
+
+
+# Matching rules ------------------------------------------------------------------------
+
+
+def _module(tmp_path: Path, components: str, extra_transformers: str = "") -> Path:
+    """A module of cuepy's catalog in tmp_path, and a transformers package of its own next to the catalog's."""
+    (tmp_path / "cue.mod").mkdir()
+    (tmp_path / "cue.mod" / "module.cue").write_text(
+        'module: "test.example/m@v0"\nlanguage: version: "v0.17.0"\ndeps: "cuepy.dev/opm@v0": v: "v0.1.0"\n'
+    )
+    imports = "".join(f'\t{p} "cuepy.dev/opm/{p}@v0"\n' for p in ("blueprints", "resources", "traits")
+                      if f"{p}.#" in components)  # fmt: skip
+    (tmp_path / "module.cue").write_text(f"""package m
+
+import (
+	core "cuepy.dev/opm/core@v0"
+{imports})
+
+core.#ModuleDefinition
+metadata: {{name: "m", version: "1.0.0", labels: {{}}}}
+#values: {{}}
+#components: {{
+{components}
+}}
+""")
+    if extra_transformers:
+        (tmp_path / "extra").mkdir()
+        (tmp_path / "extra" / "extra.cue").write_text(extra_transformers)
+    return tmp_path
+
+
+_WEB = """	web: {
+		blueprints.#StatelessWorkload
+		spec: statelessWorkload: container: {name: "web", image: "nginx:1.27", ports: http: containerPort: 80}
+	}
+"""
+
+
+def test_component_with_no_transformer_is_an_error(tmp_path: Path) -> None:
+    module = _module(
+        tmp_path,
+        _WEB
+        + """	lonely: {
+		resources.#Container
+		spec: container: {name: "lonely", image: "busybox:1.36"}
+	}
+""",
+    )
+    with pytest.raises(OPMUnmatchedError) as info:
+        cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False)
+    assert info.value.components == ("lonely",)
+    assert 'component "lonely"' in str(info.value)
+    assert isinstance(info.value, cuepy.CueError)
+
+
+_DUPLICATE = """package extra
+
+import (
+	core "cuepy.dev/opm/core@v0"
+	resources "cuepy.dev/opm/resources@v0"
+)
+
+// #AnotherDeployment writes a Deployment named after the component, as the catalog's does.
+#AnotherDeployment: core.#Transformer & {
+	metadata: {apiVersion: "test.example/m/extra@v0", name: "AnotherDeployment", labels: {}}
+	requiredResources: (resources.#ContainerResource.metadata.fqn): _
+	requiredTraits: {}
+	requiredLabels: {}
+	optionalResources: {}
+	optionalTraits: {}
+	optionalLabels: {}
+	#transform: {
+		#context:   _
+		#component: _
+		output: {
+			apiVersion: "apps/v1"
+			kind:       "Deployment"
+			metadata: {name: #component.metadata.name, namespace: #context.namespace}
+		}
+	}
+}
+"""
+
+
+def test_two_transformers_writing_one_object_is_an_error(tmp_path: Path) -> None:
+    module = _module(tmp_path, _WEB, _DUPLICATE)
+    with pytest.raises(OPMConflictError) as info:
+        cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False,
+                         transformers=["cuepy.dev/opm/transformers@v0", "test.example/m/extra@v0"])  # fmt: skip
+    assert info.value.components == ("web",)
+    assert "Deployment prod/web" in str(info.value) and "AnotherDeployment" in str(info.value)
+
+
+def test_optional_traits_present_and_absent(tmp_path: Path) -> None:
+    module = _module(
+        tmp_path,
+        """	bare: {
+		resources.#Container
+		traits.#Replicas
+		metadata: labels: "core.cuepy.dev/workload-type": "stateless"
+		spec: {container: {name: "bare", image: "busybox:1.36"}, replicas: 2}
+	}
+	probed: {
+		resources.#Container
+		traits.#Replicas
+		traits.#HealthCheck
+		traits.#Expose
+		metadata: labels: "core.cuepy.dev/workload-type": "stateless"
+		spec: {
+			container: {name: "probed", image: "busybox:1.36", ports: http: containerPort: 8080}
+			replicas: 1
+			healthCheck: readiness: httpGet: {path: "/ready", port: 8080}
+		}
+	}
+""",
+    )
+    render = cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False)
+    bare = _by(render, "Deployment", "bare")
+    assert "readinessProbe" not in bare["spec"]["template"]["spec"]["containers"][0]
+    assert "strategy" not in bare["spec"] and bare["spec"]["replicas"] == 2
+    assert [m.transformer.rsplit("#", 1)[1] for m in render.matches if m.component == "bare"] == ["Deployment"]
+    probed = _by(render, "Deployment", "probed")["spec"]["template"]["spec"]["containers"][0]
+    assert probed["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8080, "scheme": "HTTP"}
+    assert _by(render, "Service", "probed")["spec"]["ports"][0]["port"] == 8080
+
+
+# A second catalog ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", ["small", "medium", "large"])
+def test_embedstyle_catalog_transformers_render(size: str) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    style = STYLES["embedstyle"]
+    render = cuepy.opm.render(style.module_dir(size), style.values(size), namespace="kit", file="module.cue",
+                              modules=style.modules, cache=False)  # fmt: skip
+    assert {m.transformer.split("/")[-1] for m in render.matches} >= {"deployment:v1", "stateful-set:v1",
+                                                                       "persistent-volume-claim:v1"}  # fmt: skip
+    for obj in render.objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    components = {m.component for m in render.matches}
+    assert components == _components(style, size)
+
+
+def _components(style: Any, size: str) -> set[str]:
+    return set(cuepy.opm.release(style.module_dir(size), style.values(size), namespace="kit", file="module.cue",
+                                 modules=style.modules).components)  # fmt: skip
+
+
+# The render cache --------------------------------------------------------------------------
+
+
+def test_render_cache_hits_and_is_invalidated(tmp_path: Path) -> None:
+    directory = tmp_path / "simple"
+    shutil.copytree(path("simple"), directory)
+    cache = Cache(tmp_path / "cache")
+    values = _values("simple")
+    first = cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    assert list(cache.directory.rglob("*manifests*")), "a manifests entry is stored"
+    again = cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=Cache(cache.directory))
+    assert again == first
+    # Another namespace, other values: other entries.
+    other = cuepy.opm.render(directory, values, namespace="other", file=DEF, cache=cache)
+    assert other.objects[0]["metadata"]["namespace"] == "other"
+    # The module changes: the render follows.
+    source = (directory / DEF).read_text()
+    (directory / DEF).write_text(source.replace('NODE_ENV: value:     "production"', 'NODE_ENV: value: "staging"'))
+    changed = cuepy.opm.render(directory, values, namespace=NS, file=DEF, cache=cache)
+    env = _by(changed, "Deployment", "frontend")["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "NODE_ENV", "value": "staging"} in env
+    assert changed.to_yaml() != first.to_yaml()
+
+
+def test_render_hit_does_not_evaluate_cue(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    values = _values("simple")
+    first = cuepy.opm.render(path("simple"), values, namespace=NS, file=DEF, cache=cache)
+    with cuepy.trace() as t:
+        hit = cuepy.opm.render(path("simple"), values, namespace=NS, file=DEF, cache=cache)
+    assert hit == first
+    stages = {e.stage for e in t.events}
+    assert not stages & {"load", "fill", "release", "build"}
+    assert json.loads(json.dumps(hit.to_data())) == first.to_data()
+
+
+# values-schema -------------------------------------------------------------------------------
+
+
+def test_values_schema_of_simple() -> None:
+    schema = cuepy.opm.values_schema(path("simple"), file=DEF, cache=False)
+    api = schema["properties"]["api"]
+    assert api["properties"]["logLevel"]["enum"] == ["info", "debug", "warn", "error"]
+    assert api["properties"]["logLevel"]["default"] == "info"
+    assert api["properties"]["replicas"] == {"type": "integer", "minimum": 1, "default": 2}
+    assert schema["additionalProperties"] is False
+
+
+def test_values_schema_required_optional_docs() -> None:
+    value = cuepy.compile("""
+kind: "ModuleDefinition"
+metadata: {name: "x", version: "1.0.0"}
+#components: {}
+#values: {
+	// The image to run.
+	image!: string
+	size?:  int & >=1 & <=10
+	mode:   *"a" | "b"
+	host:   string
+}
+""")
+    schema = cuepy.opm.values_schema(value, layout=cuepy.opm.Layout())
+    assert schema["required"] == ["image", "host"]
+    assert schema["properties"]["image"]["description"] == "The image to run."
+    assert schema["properties"]["size"] == {"type": "integer", "minimum": 1, "maximum": 10}
+    assert schema["properties"]["mode"]["enum"] == ["a", "b"]
+
+
+def test_cli_render_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cuepy.cli import main
+
+    values = tmp_path / "values.yaml"
+    values.write_text("frontend:\n  replicas: 5\n")
+    assert main(["render", str(path("simple")), "-f", str(values), "-n", NS, "-o", str(tmp_path / "out")]) == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["deployment-api.yaml", "deployment-frontend.yaml", "service-api.yaml", "service-frontend.yaml"]
+    assert "replicas: 5" in (tmp_path / "out" / "deployment-frontend.yaml").read_text()
+    assert main(["diff", str(path("simple")), "-n", NS, "--to", str(values)]) == 1
+    out = capsys.readouterr().out
+    assert "-  replicas: 2" in out and "+  replicas: 5" in out
+    assert main(["values-schema", str(path("nested"))]) == 0
+    assert json.loads(capsys.readouterr().out)["properties"]["image"]["type"] == "string"
