@@ -1,4 +1,4 @@
-"""What the caches buy: compiled-module hits, render hits, cold misses, the parsed-source cache.
+"""What the caches buy: compiled-module hits, render hits, cold misses; warm loads against Go.
 
 Measures in one run (interleaved rounds, medians; the machine may be shared,
 so the cache-versus-baseline ratios are medians of per-round ratios, each
@@ -15,15 +15,15 @@ round running both back to back):
 2. a render-cache hit against json.loads of the same bytes (goal <= 2x) and
    against a release through CUE (goal >= 200x faster);
 3. a cold miss (flatten + store + load) against a plain ModuleDefinition load;
-4. load + extract of the large compiled Module (module_compiled.cue alone) in a warm process, with and
-   without libcuepy's parsed-source cache, against a Go program doing the
+4. load + extract of the large compiled Module (module_compiled.cue alone) in a warm process
+   against a Go program doing the
    same with cuelang.org/go (go/cmd/cuepy-native, run with libcuepy's GC
    target): started for each load, as a tool shelling out to Go does (the
    goal, <= 0.7x), and, for information, its first load alone, a warm
    loop of loads in one process, and cuepy.opm.load through the module
    cache (which keeps the loaded Module in a warm process).
 
-Run: python benchmarks/cache_bench.py [--rounds N] [--ops N] [--skip-go] [--only compiled,render,cold,parse]
+Run: python benchmarks/cache_bench.py [--rounds N] [--ops N] [--skip-go] [--only compiled,render,cold,warm]
 """
 
 from __future__ import annotations
@@ -252,10 +252,10 @@ def build_anchor() -> Path:
     return out
 
 
-def parse_cache(rows: Rows, n_rounds: int, ops: int, skip_go: bool, workdir: Path) -> None:
+def warm_loads(rows: Rows, n_rounds: int, ops: int, skip_go: bool, workdir: Path) -> None:
     large = ex.path("large")
     files = [COMPILED]
-    module_cache = cuepy.cache.Cache(workdir / "parse-section")
+    module_cache = cuepy.cache.Cache(workdir / "warm-section")
 
     def op() -> None:
         with cuepy.load(large, files=files) as v:
@@ -268,19 +268,11 @@ def parse_cache(rows: Rows, n_rounds: int, ops: int, skip_go: bool, workdir: Pat
 
         return per_op_ns(run, ops)
 
-    def cached() -> float:
-        cuepy.cache.reset_parse_cache(4 << 20)
+    def warm() -> float:
         op()
         return per_op_ns(op, ops)
 
-    def uncached() -> float:
-        cuepy.cache.reset_parse_cache(0)
-        try:
-            return per_op_ns(op, ops)
-        finally:
-            cuepy.cache.reset_parse_cache(4 << 20)
-
-    fns: dict[str, Callable[[], float]] = {"cached": cached, "uncached": uncached, "kept": through_module_cache}
+    fns: dict[str, Callable[[], float]] = {"warm": warm, "kept": through_module_cache}
     if not skip_go:
         anchor = build_anchor()
         flag = f"{CATALOG_MODULE.split('@')[0]}@{CATALOG_VERSION}={CATALOG_DIR}"
@@ -309,20 +301,16 @@ def parse_cache(rows: Rows, n_rounds: int, ops: int, skip_go: bool, workdir: Pat
         fns["go_cold"] = go_cold
     s = samples(fns, n_rounds)
     r = {k: statistics.median(v) for k, v in s.items()}
-    rows.append(("load+extract large compiled: parse cache on / off", fmt(r["cached"]), fmt(r["uncached"]),
-                 f"{paired(s['cached'], s['uncached']):.2f}x", "(info)"))  # fmt: skip
     if "go" in r:
         cold_load = statistics.median(cold_loads)
-        rows.append(("load+extract large compiled: cuepy warm / Go process started per load", fmt(r["cached"]),
-                     fmt(r["go_cold"]), f"{paired(s['cached'], s['go_cold']):.2f}x", "<= 0.7x"))  # fmt: skip
+        rows.append(("load+extract large compiled: cuepy warm / Go process started per load", fmt(r["warm"]),
+                     fmt(r["go_cold"]), f"{paired(s['warm'], s['go_cold']):.2f}x", "<= 0.7x"))  # fmt: skip
         rows.append(("load+extract large compiled: cuepy.opm.load (kept Module) / Go process per load", fmt(r["kept"]),
                      fmt(r["go_cold"]), f"{paired(s['kept'], s['go_cold']):.3f}x", "(info)"))  # fmt: skip
-        rows.append(("load+extract large compiled: cuepy warm / Go first load in a fresh process", fmt(r["cached"]),
-                     fmt(cold_load), f"{r['cached'] / cold_load:.2f}x", "(info)"))  # fmt: skip
-        rows.append(("load+extract large compiled: cuepy warm / warm Go loop", fmt(r["cached"]), fmt(r["go"]),
-                     f"{paired(s['cached'], s['go']):.2f}x", "(info)"))  # fmt: skip
-        rows.append(("load+extract large compiled: cuepy, no parse cache / Go", fmt(r["uncached"]), fmt(r["go"]),
-                     f"{paired(s['uncached'], s['go']):.2f}x", "(info)"))  # fmt: skip
+        rows.append(("load+extract large compiled: cuepy warm / Go first load in a fresh process", fmt(r["warm"]),
+                     fmt(cold_load), f"{r['warm'] / cold_load:.2f}x", "(info)"))  # fmt: skip
+        rows.append(("load+extract large compiled: cuepy warm / warm Go loop", fmt(r["warm"]), fmt(r["go"]),
+                     f"{paired(s['warm'], s['go']):.2f}x", "(info)"))  # fmt: skip
 
 
 def main() -> None:
@@ -330,14 +318,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (median)")
     parser.add_argument("--ops", type=int, default=4, help="operations per round of a CUE load")
     parser.add_argument("--skip-go", action="store_true", help="do not build and run the Go anchor")
-    parser.add_argument("--only", default="compiled,render,cold,parse",
+    parser.add_argument("--only", default="compiled,render,cold,warm",
                         help="comma-separated sections to run (default: all four)")  # fmt: skip
     args = parser.parse_args()
     only = set(args.only.split(","))
     workdir = Path(tempfile.mkdtemp(prefix="cuepy-cache-bench-"))
     try:
         cache = cuepy.cache.Cache(workdir / "cache")
-        mods = modules(workdir) if only - {"parse"} else []
+        mods = modules(workdir) if only - {"warm"} else []
         rows: Rows = []
         for name, directory in mods if "compiled" in only else []:
             compiled_cache(rows, name, directory, cache, args.rounds, args.ops)
@@ -345,8 +333,8 @@ def main() -> None:
             render_cache(rows, name, directory, cache, args.rounds, args.ops)
         for name, directory in mods if "cold" in only else []:
             cold_miss(rows, name, directory, workdir, args.rounds)
-        if "parse" in only:
-            parse_cache(rows, args.rounds, args.ops * 2, args.skip_go, workdir)
+        if "warm" in only:
+            warm_loads(rows, args.rounds, args.ops * 2, args.skip_go, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"cuepy {cuepy.__version__}, CUE {cuepy.__cue_version__}; medians of {args.rounds} interleaved rounds")

@@ -174,20 +174,6 @@ cue_handle cue_registry_serve_with(char *config_json, size_t len, cue_handle *ou
 /* cue_registry_publish with a JSON configuration {"registry", "dir", "version", "token"}. */
 cue_handle cue_registry_push(char *config_json, size_t len);
 
-/* The parsed-source cache of cue_load (go/parsecache.go): syntax trees of
- * the files it parsed, keyed by file name, parser configuration and sha256
- * of the content; each load gets a deep copy. */
-typedef struct {
-    int64_t entries;    /* files cached */
-    int64_t bytes;      /* their source bytes plus a fixed charge per entry */
-    int64_t max_bytes;  /* the bound on bytes; 0: the cache is off */
-    uint64_t hits;
-    uint64_t misses;
-    uint64_t evictions;
-} cue_parsecache_info;
-void cue_parsecache_read(cue_parsecache_info *out);
-/* Empty the cache and reset its counters; max_bytes >= 0 sets the bound (0 turns it off). */
-void cue_parsecache_reset(int64_t max_bytes);
 /* cdef-end */
 
 #endif

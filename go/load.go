@@ -122,9 +122,6 @@ func loadInstance(cfg *loadConfig) (*build.Instance, error) {
 	}
 	cfg.guard = newGuardFS(root, cfg.Overlay)
 	lc := &load.Config{Dir: filepath.Clean(cfg.Dir), Package: cfg.Package, Tags: cfg.Tags, Registry: newRegistry(cfg), FS: cfg.guard}
-	if parseCache.enabled() {
-		lc.ParseFile = cachedParseFile // go/parsecache.go
-	}
 	args := cfg.Args
 	if len(args) == 0 {
 		args = []string{"."}

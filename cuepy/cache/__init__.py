@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from cuepy.cache import backends, keys
 from cuepy.cache._memoize import Inputs, Unusable
-from cuepy.cache._parse import ParseCacheInfo, parse_cache_info, reset_parse_cache
 from cuepy.cache._store import (
     DEFAULT_MAX_BYTES,
     Cache,
@@ -44,7 +43,6 @@ __all__ = [
     "CacheError",
     "CacheWarning",
     "Inputs",
-    "ParseCacheInfo",
     "Stats",
     "Unusable",
     "VerifyReport",
@@ -52,7 +50,5 @@ __all__ = [
     "default_cache",
     "default_directory",
     "keys",
-    "parse_cache_info",
-    "reset_parse_cache",
     "resolve",
 ]

@@ -143,7 +143,7 @@ class Workload:
     def load(self, i: int) -> None:
         if i % 2:
             # A controller loads the same few modules again and again: a few overlay
-            # contents (64 by default), so that the parsed-source cache warms up as there.
+            # contents (64 by default).
             n = i % self.distinct
             with cuepy.load(self.module, overlay={"extra.cue": f"package app\nextra: {n}\n"}) as v:
                 assert cuepy.extract(v, "extra") == n
