@@ -90,8 +90,8 @@ func loadValue(ctx *cue.Context, cfg *loadConfig) (cue.Value, error) {
 		}
 		v = v.Unify(data)
 	}
-	if err := v.Err(); err != nil {
-		return cue.Value{}, withCategory(catEval, err)
+	if err := valueErr(v); err != nil { // every error, as cue eval reports them (go/errors.go)
+		return cue.Value{}, err
 	}
 	return v, nil
 }

@@ -379,3 +379,14 @@ def test_ctrl_c_interrupts_a_slow_load_at_once_without_leaking(tmp_path: Path) -
     finally:
         child.kill()
         child.wait()
+
+
+def test_load_reports_every_error_and_accepts_incomplete_values(make_module: MakeModule) -> None:
+    # As `cue eval` does: each conflict is reported (not only the first), and a value that is only
+    # incomplete (a schema) loads.
+    directory = make_module({"a.cue": "package app\na: 1\na: 2\nb: {x: \"s\"}\nb: x: 3\nc: int\n"})
+    with pytest.raises(cuepy.CueEvalError) as info:
+        cuepy.load(directory)
+    assert {e.path for e in info.value.errors} >= {("a",), ("b", "x")}
+    ok = make_module({"b.cue": "package app\nc: int\nd: {e: string}\n"})
+    assert cuepy.load(ok).lookup("c").is_concrete() is False

@@ -739,3 +739,14 @@ def test_test_catalogs_detect_both_styles() -> None:
         layout = opm.read(app, file=files[0], modules=_served(app)).layout
         seen.add((app.parent.name, bool(layout.module), layout.values))
     assert seen
+
+
+def test_rephrased_errors_keep_their_state() -> None:
+    from cuepy.errors import CueLimitError
+    from cuepy.opm._errors import rephrased
+
+    original = CueLimitError("too slow", limit="time")
+    original.add_note("while reading a module")
+    again = rephrased(original, "cannot read module x: too slow")
+    assert type(again) is CueLimitError and again.limit == "time"
+    assert str(again) == "cannot read module x: too slow" and again.__notes__ == ["while reading a module"]

@@ -76,10 +76,18 @@ def clarify(exc: CueError, headline: str, layout: Layout | None = None, root: st
         return exc  # already phrased for the user
     details = [d for d in exc.errors if d.positions] or list(exc.errors)
     if not details:
-        return type(exc)(f"{headline}: {exc.text}", exc.errors)
+        return rephrased(exc, f"{headline}: {exc.text}")
     incomplete = isinstance(exc, CueIncompleteError)
     lines = [_describe(d, incomplete, layout or Layout(), root) for d in details]
-    return type(exc)(headline + ":\n  " + "\n  ".join(dict.fromkeys(lines)), exc.errors)
+    return rephrased(exc, headline + ":\n  " + "\n  ".join(dict.fromkeys(lines)))
+
+
+def rephrased(exc: CueError, text: str) -> CueError:
+    """``exc`` with its message phrased for an OPM user: the same class, errors and state
+    (``CueLimitError.limit``, notes); raise it ``from exc`` to keep the original."""
+    new = type(exc)(text, exc.errors)
+    new.__dict__.update({k: v for k, v in exc.__dict__.items() if k not in ("text", "errors")})
+    return new
 
 
 def _describe(detail: ErrorDetail, incomplete: bool, layout: Layout, root: str | None) -> str:

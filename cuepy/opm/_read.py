@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from cuepy.api import Context, RegistryLike
 from cuepy.errors import CueError, CueIncompleteError
-from cuepy.opm._errors import OPMError, clarify, join_path, model_error, split_path, user_positions
+from cuepy.opm._errors import OPMError, clarify, join_path, model_error, rephrased, split_path, user_positions
 from cuepy.opm._layout import detect_layout, module_value
 from cuepy.opm.models import (
     AnyDefinition,
@@ -139,7 +139,7 @@ def guarded(fn: Callable[[], T], headline: str, where: Where | None = None) -> T
     try:
         return fn()
     except OPMError as exc:
-        raise type(exc)(f"{headline}: {exc.text}", exc.errors) from exc
+        raise rephrased(exc, f"{headline}: {exc.text}") from exc
     except CueError as exc:
         raise clarify(exc, headline, where.layout, where.root) from exc
 
