@@ -1,12 +1,16 @@
 """Run by tests/test_load.py in a subprocess: a slow cuepy.load interrupted by SIGINT."""
 
 import gc
+import signal
 import sys
 import time
 
 import cuepy
 
 if __name__ == "__main__":
+    # A process started in the background by a shell without job control inherits SIGINT ignored,
+    # and Python then installs no handler: Ctrl-C is what is tested, so take it as a terminal would.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     root = sys.argv[1]
     cuepy.compile("warm: 1").close()
     gc.collect()
