@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import SupportsIndex
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,37 +115,8 @@ def _pct(part: int | None, whole: int | None) -> str:
     return f"{100 * part / whole:.1f}%"
 
 
-class _Timeline(list[StageEvent]):
-    """The event list of a trace that also notes when each event was appended (its stage's end)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ends: list[int] = []
-
-    def append(self, event: StageEvent, /) -> None:
-        self.ends.append(time.perf_counter_ns())
-        super().append(event)
-
-    def insert(self, index: SupportsIndex, event: StageEvent, /) -> None:  # pragma: no cover - not used by trace
-        self.ends.clear()  # order unknown now: drop the timeline
-        super().insert(index, event)
-
-    def extend(self, events: Iterable[StageEvent], /) -> None:  # pragma: no cover - not used by trace
-        self.ends.clear()
-        super().extend(events)
-
-
-@contextmanager
-def trace() -> Iterator[Trace]:
-    """``cuepy.trace()`` that also records when each stage ended, so that :func:`report` knows the nesting.
-
-    Stage events carry durations but no timestamps: this collector notes the
-    time each event arrives (a stage reports when it finishes), which gives
-    each stage's interval and so which stages ran inside which.
-    """
-    with cue_trace() as collected:
-        collected.events = _Timeline()
-        yield collected
+trace = cue_trace
+"""``cuepy.trace()``: its events say which stage ran inside which (``depth``, ``self_ns``)."""
 
 
 def report(
@@ -162,12 +130,10 @@ def report(
     - ``ops``: how many operations the events cover (the table then shows per-op figures).
     - ``wall_ns``: wall time of those operations, for shares and the time outside stages.
 
-    With a trace from :func:`cuepy.bench.trace`, the report also knows which
-    stages ran inside which (``self_ns``, ``top_level``, ``outside_ns``).
+    Which stages ran inside which (``self_ns``, ``top_level``, ``outside_ns``) comes from the
+    events themselves: each records its ``depth`` and its ``self_ns`` as it runs.
     """
     events: Sequence[StageEvent] = source.events if isinstance(source, Trace) else source
-    ends = events.ends if isinstance(events, _Timeline) and len(events.ends) == len(events) else None
-    nesting = _nesting(events, ends) if ends is not None else None
     groups: dict[str, list[int]] = {}
     for i, event in enumerate(events):
         groups.setdefault(event.stage, []).append(i)
@@ -175,11 +141,8 @@ def report(
     for name, indices in groups.items():
         group = [events[i] for i in indices]
         durations = [e.duration_ns for e in group]
-        self_ns: int | None = None
-        top_level: bool | None = None
-        if nesting is not None:
-            self_ns = sum(nesting.self_ns[i] for i in indices)
-            top_level = all(nesting.parent[i] is None for i in indices)
+        self_ns = sum(e.self_ns for e in group)
+        top_level = all(e.depth == 0 for e in group)
         stages.append(StageStats(
             stage=name,
             count=len(group),
@@ -197,36 +160,8 @@ def report(
             conjuncts=sum(e.conjuncts for e in group),
         ))  # fmt: skip
     outside: int | None = None
-    if nesting is not None and wall_ns is not None:
-        outside = max(0, wall_ns - sum(nesting.self_ns[i] for i in range(len(events))))
+    if wall_ns is not None:
+        outside = max(0, wall_ns - sum(e.self_ns for e in events))
     return StageReport(ops=ops, wall_ns=wall_ns, outside_ns=outside, stages=tuple(stages))
 
 
-class _Nesting:
-    def __init__(self, parent: list[int | None], self_ns: list[int]) -> None:
-        self.parent = parent
-        self.self_ns = self_ns
-
-
-def _nesting(events: Sequence[StageEvent], ends: Sequence[int]) -> _Nesting:
-    """Which event each event ran inside (by interval), and each event's exclusive time.
-
-    A stage's event is appended when it ends, after the events of the stages
-    nested in it; its interval is [end - duration, end]. The parent of an
-    event is the first later event whose interval contains it.
-    """
-    starts = [end - e.duration_ns for e, end in zip(events, ends, strict=True)]
-    parent: list[int | None] = [None] * len(events)
-    # (the 2 us slack absorbs the time between a stage's end and the append)
-    slack = 2_000
-    for i in range(len(events)):
-        for j in range(i + 1, len(events)):
-            inside = starts[j] <= starts[i] + slack and ends[i] <= ends[j] + slack
-            if inside and events[j].duration_ns >= events[i].duration_ns:
-                parent[i] = j
-                break
-    child_ns = [0] * len(events)
-    for i, p in enumerate(parent):
-        if p is not None:
-            child_ns[p] += events[i].duration_ns
-    return _Nesting(parent, [max(0, e.duration_ns - c) for e, c in zip(events, child_ns, strict=True)])
