@@ -114,7 +114,7 @@ func verify(cfg *flattenConfig, res *flatten.Result) (cue.Value, map[string]stri
 		}
 	}
 	differ := map[string]string{}
-	fail := func(why string) (cue.Value, map[string]string, error) {
+	giveUp := func(why string) (cue.Value, map[string]string, error) {
 		for _, c := range res.Components {
 			if c.Flattened {
 				differ[c.Path] = why
@@ -124,11 +124,11 @@ func verify(cfg *flattenConfig, res *flatten.Result) (cue.Value, map[string]stri
 	}
 	flatInst, err := loadInstance(&flat)
 	if err != nil {
-		return fail("the rewritten files do not load: " + err.Error())
+		return giveUp("the rewritten files do not load: " + err.Error())
 	}
 	after := cuecontext.New().BuildInstance(flatInst)
 	if err := after.Err(); err != nil {
-		return fail("the rewritten files do not evaluate: " + err.Error())
+		return giveUp("the rewritten files do not evaluate: " + err.Error())
 	}
 	for _, c := range res.Components {
 		if !c.Flattened {
@@ -136,7 +136,7 @@ func verify(cfg *flattenConfig, res *flatten.Result) (cue.Value, map[string]stri
 		}
 		p := cue.ParsePath(c.Path)
 		if p.Err() != nil {
-			return fail(fmt.Sprintf("the path of %s:%d is not known", c.File, c.Line))
+			return giveUp(fmt.Sprintf("the path of %s:%d is not known", c.File, c.Line))
 		}
 		if !sameValue(before.LookupPath(p), after.LookupPath(p)) {
 			differ[c.Path] = "its value differs once written out"

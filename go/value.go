@@ -358,6 +358,11 @@ func cue_source(vh C.cue_handle, out *C.cue_bytes) (errh C.cue_handle) {
 //export cue_equal
 func cue_equal(ah, bh C.cue_handle, equal *C.int32_t) (errh C.cue_handle) {
 	defer guard(&errh)
+	return comparePair(ah, bh, equal, valuesEqual)
+}
+
+// comparePair resolves two value handles and stores whether same(a, b) in *out.
+func comparePair(ah, bh C.cue_handle, out *C.int32_t, same func(a, b cue.Value) bool) C.cue_handle {
 	a, err := value(ah)
 	if err != nil {
 		return fail(err)
@@ -366,9 +371,9 @@ func cue_equal(ah, bh C.cue_handle, equal *C.int32_t) (errh C.cue_handle) {
 	if err != nil {
 		return fail(err)
 	}
-	*equal = 0
-	if valuesEqual(a, b) {
-		*equal = 1
+	*out = 0
+	if same(a, b) {
+		*out = 1
 	}
 	return 0
 }
@@ -390,19 +395,7 @@ func concreteData(v cue.Value) bool {
 //export cue_subsumes
 func cue_subsumes(ah, bh C.cue_handle, subsumes *C.int32_t) (errh C.cue_handle) {
 	defer guard(&errh)
-	a, err := value(ah)
-	if err != nil {
-		return fail(err)
-	}
-	b, err := value(bh)
-	if err != nil {
-		return fail(err)
-	}
-	*subsumes = 0
-	if a.Subsume(b) == nil {
-		*subsumes = 1
-	}
-	return 0
+	return comparePair(ah, bh, subsumes, func(a, b cue.Value) bool { return a.Subsume(b) == nil })
 }
 
 //export cue_context_id
