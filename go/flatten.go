@@ -4,15 +4,13 @@ package main
 import "C"
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"strings"
+	"maps"
 
 	"cuelang.org/go/cue"
-	"cuelang.org/go/cue/cuecontext"
-	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/build"
 
 	"cuepy.dev/libcue/internal/flatten"
 )
@@ -86,179 +84,23 @@ func rewrite(cfg *flattenConfig, keep map[string]string) (*flatten.Result, error
 	return flatten.Files(inst, nil, keep)
 }
 
-// verify evaluates the package as written and as rewritten and returns the
-// rewritten package's value and the paths of the flattened structs whose
-// values differ, with why.
+// verify compares the package as written and as rewritten (flatten.Verify),
+// loading each through cue_load's path; an evaluation error of the module as
+// written is the user's.
 func verify(cfg *flattenConfig, res *flatten.Result) (cue.Value, map[string]string, error) {
-	// Two contexts: the rewritten value is handed out and must not keep the
-	// evaluation of the module as written alive.
-	inst, err := loadInstance(&cfg.loadConfig)
-	if err != nil {
-		return cue.Value{}, nil, err
-	}
-	before := cuecontext.New().BuildInstance(inst)
-	if err := before.Err(); err != nil {
-		return cue.Value{}, nil, withCategory(catEval, err)
-	}
-	if err := before.Validate(); err != nil { // an error anywhere in the module is the user's
-		return cue.Value{}, nil, withCategory(catEval, err)
-	}
-	flat := cfg.loadConfig
-	flat.Overlay = map[string]string{}
-	for k, v := range cfg.Overlay {
-		flat.Overlay[k] = v
-	}
-	for _, f := range res.Files {
-		if f.Changed {
-			flat.Overlay[f.Name] = f.Source
+	load := func(overlay map[string]string) (*build.Instance, error) {
+		c := cfg.loadConfig
+		c.Overlay = maps.Clone(cfg.Overlay)
+		if c.Overlay == nil {
+			c.Overlay = map[string]string{}
 		}
+		maps.Copy(c.Overlay, overlay)
+		return loadInstance(&c)
 	}
-	differ := map[string]string{}
-	giveUp := func(why string) (cue.Value, map[string]string, error) {
-		for _, c := range res.Components {
-			if c.Flattened {
-				differ[c.Path] = why
-			}
-		}
-		return cue.Value{}, differ, nil
+	flat, differ, err := flatten.Verify(load, res)
+	var written *flatten.ModuleError
+	if errors.As(err, &written) {
+		return cue.Value{}, nil, withCategory(catEval, written.Err)
 	}
-	flatInst, err := loadInstance(&flat)
-	if err != nil {
-		return giveUp("the rewritten files do not load: " + err.Error())
-	}
-	after := cuecontext.New().BuildInstance(flatInst)
-	if err := after.Err(); err != nil {
-		return giveUp("the rewritten files do not evaluate: " + err.Error())
-	}
-	for _, c := range res.Components {
-		if !c.Flattened {
-			continue
-		}
-		p := cue.ParsePath(c.Path)
-		if p.Err() != nil {
-			return giveUp(fmt.Sprintf("the path of %s:%d is not known", c.File, c.Line))
-		}
-		if !sameValue(before.LookupPath(p), after.LookupPath(p)) {
-			differ[c.Path] = "its value differs once written out"
-		}
-	}
-	return after, differ, nil
-}
-
-// sameValue compares a and b as evaluated: the same regular fields, in
-// depth, with the same kinds and leaves that print the same; the same
-// definition and optional fields, by their labels.
-// (Subsumption cannot compare the incomplete validators of a schema, and a
-// struct's syntax shows its conjuncts rather than their result.)
-func sameValue(a, b cue.Value) bool {
-	where := difference(a, b, "", 0)
-	if where != "" && os.Getenv("CUEPY_FLATTEN_DEBUG") != "" {
-		fmt.Fprintf(os.Stderr, "flatten: values differ at %s\n", where)
-	}
-	return where == ""
-}
-
-const maxCompareDepth = 100
-
-func difference(a, b cue.Value, at string, depth int) string {
-	if depth > maxCompareDepth {
-		return ""
-	}
-	if a.IncompleteKind() != b.IncompleteKind() || (a.Err() == nil) != (b.Err() == nil) {
-		return at
-	}
-	switch a.IncompleteKind() {
-	case cue.StructKind:
-		fa, fb := fieldsOf(a), fieldsOf(b)
-		if len(fa) != len(fb) {
-			return at
-		}
-		for label, va := range fa {
-			vb, ok := fb[label]
-			if !ok {
-				return at + "." + label
-			}
-			if strings.HasPrefix(label, "#") || strings.HasSuffix(label, "?") {
-				// A definition field (#resources, a schema) or an optional
-				// one holds the catalog's schema, referred to the same way
-				// on both sides; its labels are compared, not its whole
-				// value, which would cost several times the evaluation.
-				if !sameLabels(va, vb) {
-					return at + "." + label
-				}
-				continue
-			}
-			if d := difference(va, vb, at+"."+label, depth+1); d != "" {
-				return d
-			}
-		}
-		return ""
-	case cue.ListKind:
-		la, lb := elementsOf(a), elementsOf(b)
-		if len(la) != len(lb) {
-			return at
-		}
-		for i := range la {
-			if d := difference(la[i], lb[i], fmt.Sprintf("%s[%d]", at, i), depth+1); d != "" {
-				return d
-			}
-		}
-		return ""
-	}
-	if a.IsConcrete() && b.IsConcrete() {
-		if a.Equals(b) {
-			return ""
-		}
-		return at
-	}
-	pa, errA := format.Node(a.Syntax(cue.Raw()))
-	pb, errB := format.Node(b.Syntax(cue.Raw()))
-	if errA != nil || errB != nil || !bytes.Equal(pa, pb) {
-		return at
-	}
-	return ""
-}
-
-// sameLabels: the same kind and, for structs, the same labels.
-func sameLabels(a, b cue.Value) bool {
-	if a.IncompleteKind() != b.IncompleteKind() {
-		return false
-	}
-	if a.IncompleteKind() != cue.StructKind {
-		return true
-	}
-	fa, fb := fieldsOf(a), fieldsOf(b)
-	if len(fa) != len(fb) {
-		return false
-	}
-	for label := range fa {
-		if _, ok := fb[label]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func fieldsOf(v cue.Value) map[string]cue.Value {
-	out := map[string]cue.Value{}
-	it, err := v.Fields(cue.Definitions(true), cue.Optional(true))
-	if err != nil {
-		return out
-	}
-	for it.Next() {
-		out[it.Selector().String()] = it.Value()
-	}
-	return out
-}
-
-func elementsOf(v cue.Value) []cue.Value {
-	var out []cue.Value
-	it, err := v.List()
-	if err != nil {
-		return nil
-	}
-	for it.Next() {
-		out = append(out, it.Value())
-	}
-	return out
+	return flat, differ, err
 }

@@ -18,6 +18,7 @@ the request and the content of every file a load of the module reads
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -129,7 +130,6 @@ def _module(request: _Request, store: Cache | None, context: Context | None) -> 
         return _to_entry(compiled, request)
 
     def use(payload: str, key: str | None) -> Value:
-        compiled = _from_entry(payload, request)
         keep = context is None and key is not None
         if keep:
             kept = store.kept(key or "")
@@ -140,6 +140,7 @@ def _module(request: _Request, store: Cache | None, context: Context | None) -> 
             if keep:
                 store.keep(key or "", value)
             return value
+        compiled = _from_entry(payload, request)
         try:
             value = compiled.load(context=context or Context())
         except CueError as exc:
@@ -183,6 +184,7 @@ def _from_entry(payload: str, request: _Request) -> CompiledModule:
 
 def _paths(doc: dict[str, Any], move: Callable[[str], str]) -> dict[str, Any]:
     """``doc`` (``CompiledModule.to_json()``) with ``move`` applied to each file path in it."""
+    move = functools.cache(move)  # a few files, named once per mapped line
     out = dict(doc)
     out["directory"] = move(doc["directory"])
     out["files"] = {move(k): v for k, v in doc["files"].items()}
