@@ -475,6 +475,28 @@ def test_racy_signatures_are_hashed_again(tmp_path: Path) -> None:
     assert keys.racy(sig, recorded) and not keys.racy(sig, recorded + keys.RACY_NS + 1)
 
 
+def test_a_new_process_trusts_aged_signatures_and_still_sees_edits(tmp_path: Path, cache: Cache) -> None:
+    # A new process checks a stored manifest by stat: a file whose signature was stored, is
+    # not racy and still matches is not read again (nor the shipped catalog). An edit that
+    # keeps size and mtime still changes ctime, and is seen.
+    directory = copy_example("simple", tmp_path / "simple")
+    values = example_values(directory)
+    time.sleep(keys.RACY_NS / 1e9 + 0.2)  # the copied files age: their signatures become trustworthy
+    first = cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache)
+    keys.forget()  # a new process
+    before = keys.hashed_count()
+    assert cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=Cache(cache.directory)) == first
+    assert keys.hashed_count() == before
+    module = directory / DEF
+    old = os.stat(module)
+    module.write_text(module.read_text().replace('version:          "1.2.0"', 'version:          "1.2.9"'))
+    os.utime(module, ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert os.stat(module).st_size == old.st_size
+    keys.forget()
+    edited = cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=Cache(cache.directory))
+    assert edited == uncached_release(directory, values) != first
+
+
 def test_descriptors_do_not_grow_with_the_module(tmp_path: Path, cache: Cache) -> None:
     # Before: warm render hits held a descriptor open on every file and directory of up to 16
     # module trees (1,000 directories exhausted a 1,024 descriptor limit). Now nothing is held.

@@ -233,7 +233,12 @@ def _variants(cache: Cache, manifest_key: str) -> list[dict[str, Any]]:
 
 
 def _add_variant(cache: Cache, manifest_key: str, root: str, observation: Observation) -> None:
-    entry = {"root": root, "observation": observation.as_json()}
-    variants = [v for v in _variants(cache, manifest_key) if v != entry]
+    stored = observation.as_json()
+    entry = {"root": root, "observation": stored}
+
+    def same(v: dict[str, Any]) -> bool:  # the same content (signatures aside)
+        return v.get("root") == root and (v.get("observation") or {}).get("content") == stored["content"]
+
+    variants = [v for v in _variants(cache, manifest_key) if not same(v)]
     payload = json.dumps({"variants": [entry, *variants][:_VARIANTS]}, ensure_ascii=False)
     cache.put(MANIFEST, manifest_key, payload)

@@ -159,8 +159,16 @@ def digest_of(path: str, *, directory: bool = False) -> tuple[Signature, str, in
     return result
 
 
+def remember(path: str, directory: bool, sig: Signature, digest: str, recorded: int) -> None:
+    """Remember a digest known from elsewhere (a stored observation) against its signature."""
+    with _memo_lock:
+        if len(_memo) >= _MEMO_MAX:
+            _memo.clear()
+        _memo[(path, directory)] = (sig, digest, recorded)
+
+
 def hashed_count() -> int:
-    """How many times a file or directory was read and hashed in this process (for tests)."""
+    """How many times a file, directory or shipped tree was read and hashed in this process (for tests)."""
     return _hashed[0]
 
 
@@ -178,7 +186,9 @@ class Observation:
     """The files and directories a result was computed from: names, digests and signatures.
 
     ``current()`` says whether all still have the content observed: a stat per
-    path, and a new read for those whose signature changed or is racy.
+    path, and a new read for those whose signature changed or is racy. Stored
+    (``as_json``) with its signatures, it lets a new process trust an unchanged,
+    non-racy file's digest without reading it again (``validate``).
     """
 
     __slots__ = ("_lock", "_sigs", "shipped", "watched")
@@ -186,9 +196,8 @@ class Observation:
     def __init__(self, watched: tuple[Watched, ...], shipped: tuple[tuple[str, str], ...]) -> None:
         self.watched = watched
         self.shipped = shipped
-        self._sigs: list[tuple[Signature, bool]] = []
-        """Per watched path: its signature when read, and whether that signature can be trusted
-        (not racy: see the module docstring)."""
+        self._sigs: list[tuple[Signature, int]] = []
+        """Per watched path: its signature when read and when that was (see ``racy``)."""
         self._lock = threading.Lock()
 
     @classmethod
@@ -197,7 +206,7 @@ class Observation:
         count as that directory's whole tree, hashed once per process). Raises Dirty, CacheError."""
         ship = tuple(shipped)
         watched: list[Watched] = []
-        sigs: list[tuple[Signature, bool]] = []
+        sigs: list[tuple[Signature, int]] = []
         used: set[str] = set()
         for paths, directory in ((files, False), (directories, True)):
             for path in paths:
@@ -207,7 +216,7 @@ class Observation:
                     continue
                 sig, digest, recorded = digest_of(path, directory=directory)
                 watched.append(Watched(path, directory, digest))
-                sigs.append((sig, not racy(sig, recorded)))
+                sigs.append((sig, recorded))
         obs = cls(tuple(watched), tuple((d, shipped_digest(d)) for d in sorted(used)))
         obs._sigs = sigs
         return obs
@@ -217,15 +226,14 @@ class Observation:
         try:
             sigs = self._sigs
             for i, w in enumerate(self.watched):
-                sig, trusted = sigs[i]
-                st = os.stat(w.path)
-                if trusted and (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev) == sig:
+                sig, recorded = sigs[i]
+                if not racy(sig, recorded) and signature(os.stat(w.path)) == sig:
                     continue
                 now_sig, digest, now_recorded = digest_of(w.path, directory=w.directory)
                 if digest != w.digest:
                     return False
                 with self._lock:
-                    sigs[i] = (now_sig, not racy(now_sig, now_recorded))
+                    sigs[i] = (now_sig, now_recorded)
         except (OSError, CueError, Dirty):
             return False
         return True
@@ -240,33 +248,53 @@ class Observation:
         return {"files": files, "dirs": dirs, "shipped": shipped}
 
     def as_json(self) -> dict[str, Any]:
-        return {"watched": [[w.path, w.directory, w.digest] for w in self.watched],
-                "shipped": [list(s) for s in self.shipped]}  # fmt: skip
+        """What ``validate`` reads back: the names and digests (``content``, what decides a
+        result) and the signatures that let a new process skip reading unchanged files."""
+        return {
+            "content": {"watched": [[w.path, w.directory, w.digest] for w in self.watched],
+                        "shipped": [list(s) for s in self.shipped]},
+            "signatures": {"watched": [[*sig, recorded] for sig, recorded in self._sigs],
+                           "shipped": {d: _shipped[d].as_json() for d, _ in self.shipped if d in _shipped}},
+        }  # fmt: skip
 
     @classmethod
     def validate(cls, data: Any) -> Observation | None:
-        """Read again what a stored observation lists: the observation when every digest still
-        matches (and nothing changed meanwhile), else None."""
+        """The stored observation ``data`` if every digest still matches, else None. A file whose
+        stored signature is not racy and still current is not read again (git's rule, across
+        processes); any other is read and hashed."""
         try:
-            items = [(str(p), bool(d), str(g)) for p, d, g in data["watched"]]
-            shipped = [(str(d), str(g)) for d, g in data["shipped"]]
-        except (KeyError, TypeError, ValueError):
+            content, signatures = data["content"], data["signatures"]
+            items = [(str(p), bool(d), str(g)) for p, d, g in content["watched"]]
+            shipped = [(str(d), str(g)) for d, g in content["shipped"]]
+            stored = [(_as_signature(s[:5]), int(s[5])) for s in signatures["watched"]]
+            trees = signatures["shipped"]
+            if len(stored) != len(items) or not isinstance(trees, dict):
+                raise ValueError("signatures")
+        except (KeyError, TypeError, ValueError, IndexError):
             return None
-        sigs: list[tuple[Signature, bool]] = []
-        for path, directory, digest in items:
+        sigs: list[tuple[Signature, int]] = []
+        for (path, directory, digest), (sig, recorded) in zip(items, stored, strict=True):
             try:
-                sig, got, recorded = digest_of(path, directory=directory)
+                if racy(sig, recorded) or signature(_stat(path)) != sig:
+                    sig, got, recorded = digest_of(path, directory=directory)
+                    if got != digest:
+                        return None
+                else:
+                    remember(path, directory, sig, digest, recorded)
             except (CueError, Dirty):
                 return None
-            if got != digest:
-                return None
-            sigs.append((sig, not racy(sig, recorded)))
+            sigs.append((sig, recorded))
         for d, digest in shipped:
-            if shipped_digest(d) != digest:
+            if _shipped_from(d, trees.get(d)).digest != digest:
                 return None
         obs = cls(tuple(Watched(p, d, g) for p, d, g in items), tuple(shipped))
         obs._sigs = sigs
         return obs
+
+
+def _as_signature(values: Any) -> Signature:
+    mtime, ctime, size, ino, dev = (int(v) for v in values)
+    return (mtime, ctime, size, ino, dev)
 
 
 def _under(path: str, bases: tuple[str, ...]) -> str | None:
@@ -296,27 +324,81 @@ def relative_name(path: str, root: str, labels: dict[str, str], *, shipped: bool
 
 # Shipped modules ---------------------------------------------------------------
 
-_shipped: dict[str, str] = {}
+@dataclass(frozen=True)
+class ShippedTree:
+    """A shipped module's digest, with the signatures of its files when they were hashed."""
+
+    digest: str
+    files: tuple[tuple[str, Signature], ...]
+    """(path relative to the tree, signature) of each file, in walk order."""
+    recorded: int
+    """When the signatures were taken (0: the tree changed while hashed; never trusted)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"digest": self.digest, "files": [[rel, *sig] for rel, sig in self.files], "recorded": self.recorded}
+
+    def still(self, root: str) -> bool:
+        """Whether every file of the tree still has the signature recorded (and none is racy)."""
+        files = self.files
+        i = 0
+        for path in _files(root):
+            if i >= len(files):
+                return False
+            rel, sig = files[i]
+            if rel != os.path.relpath(path, root) or racy(sig, self.recorded) or signature(os.stat(path)) != sig:
+                return False
+            i += 1
+        return i == len(files)
+
+
+_shipped: dict[str, ShippedTree] = {}
 
 
 def shipped_digest(directory: str) -> str:
     """sha256 over the relative paths and contents of every file under ``directory``, once per process."""
+    return _shipped_from(directory, None).digest
+
+
+def _shipped_from(directory: str, stored: Any) -> ShippedTree:
+    """The shipped tree's digest: this process's, else ``stored`` (a ``ShippedTree.as_json()``)
+    if its signatures still hold, else hashed."""
     found = _shipped.get(directory)
+    if found is not None:
+        return found
+    try:
+        if isinstance(stored, dict):
+            files = tuple((str(f[0]), _as_signature(f[1:6])) for f in stored["files"])
+            tree = ShippedTree(str(stored["digest"]), files, int(stored["recorded"]))
+            if tree.still(directory):
+                found = tree
+    except (KeyError, TypeError, ValueError, IndexError, OSError):
+        found = None
     if found is None:
-        found = tree_digest(directory)
-        _shipped[directory] = found
+        found = _hash_tree(directory)
+    _shipped[directory] = found
     return found
 
 
 def tree_digest(root: StrPath) -> str:
     """sha256 over the relative paths and contents of the regular files under ``root`` (dot-entries skipped)."""
-    base = os.fspath(root)
+    return _hash_tree(os.fspath(root)).digest
+
+
+def _hash_tree(base: str) -> ShippedTree:
+    _hashed[0] += 1
+    recorded = time.time_ns()
     h = hashlib.sha256()
+    files: list[tuple[str, Signature]] = []
     for path in _files(base):
         with open(path, "rb") as f:
+            before = signature(os.fstat(f.fileno()))
             content = hashlib.file_digest(f, "sha256").hexdigest()
-        h.update(f"{os.path.relpath(path, base)}\0{content}\n".encode())
-    return h.hexdigest()
+            if signature(os.fstat(f.fileno())) != before:
+                recorded = 0
+        rel = os.path.relpath(path, base)
+        files.append((rel, before))
+        h.update(f"{rel}\0{content}\n".encode())
+    return ShippedTree(h.hexdigest(), tuple(files), recorded)
 
 
 def _files(root: str) -> Iterable[str]:

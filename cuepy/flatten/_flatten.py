@@ -10,7 +10,7 @@ import bisect
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,12 +65,31 @@ class Struct:
 
 
 @dataclass(frozen=True, slots=True)
-class _Line:
-    line: int
-    column: int
-    file: str
-    orig_line: int
-    orig_column: int
+class LineMap:
+    """Where the printed lines of one rewritten file come from (kept compact: a cache reads it
+    with every stored module, and it is decoded only to place an error)."""
+
+    sources: tuple[str, ...]
+    """The files the lines come from (the user's, or the catalog's for a written-out declaration)."""
+    rows: tuple[tuple[int, int, int, int, int], ...]
+    """Per mapped line, in line order: ``(line, column, index in sources, original line, original column)``
+    of the first node printed on it."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sources": list(self.sources), "rows": [list(r) for r in self.rows]}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> LineMap:
+        return cls(tuple(doc["sources"]), tuple(map(tuple, doc["rows"])))
+
+    def original(self, position: Position) -> Position:
+        """Where ``position`` (in the rewritten file) was written."""
+        i = bisect.bisect_right(self.rows, position.line, key=lambda r: r[0]) - 1
+        if i < 0:
+            return position
+        line, column, source, orig_line, orig_column = self.rows[i]
+        moved = orig_column + position.column - column if position.line == line else position.column
+        return Position(self.sources[source], orig_line + position.line - line, max(moved, 1))
 
 
 @dataclass(frozen=True)
@@ -97,7 +116,7 @@ class CompiledModule:
     package: str | None = None
     structs: tuple[Struct, ...] = ()
     """Every struct that embeds a composite definition, flattened or not."""
-    lines: Mapping[str, tuple[_Line, ...]] = field(default_factory=dict)
+    lines: Mapping[str, LineMap] = field(default_factory=dict)
     """For each rewritten file, where its printed lines come from."""
     evaluated: Value | None = field(default=None, compare=False, repr=False)
     """The rewritten module as verification evaluated it (``verify=True``), in a context of its own:
@@ -124,14 +143,7 @@ class CompiledModule:
     def original(self, position: Position) -> Position:
         """Where ``position``, a place in a rewritten file, was in the files as written."""
         lines = self.lines.get(position.file)
-        if not lines:
-            return position
-        i = bisect.bisect_right([m.line for m in lines], position.line) - 1
-        if i < 0:
-            return position
-        m = lines[i]
-        column = m.orig_column + position.column - m.column if position.line == m.line else position.column
-        return Position(m.file, m.orig_line + position.line - m.line, max(column, 1))
+        return lines.original(position) if lines is not None else position
 
     def restore_positions(self, exc: CueError) -> None:
         """Point ``exc``'s positions, in place, at the files as written."""
@@ -158,7 +170,7 @@ class CompiledModule:
             "load_files": list(self.load_files) if self.load_files is not None else None,
             "package": self.package,
             "structs": [{**_asdict(s), "position": _asdict(s.position)} for s in self.structs],
-            "lines": {name: [_asdict(m) for m in lines] for name, lines in self.lines.items()},
+            "lines": {name: lines.to_json() for name, lines in self.lines.items()},
         }
 
     @classmethod
@@ -179,7 +191,7 @@ class CompiledModule:
                 Struct(s["path"], Position(**s["position"]), s["flattened"], tuple(s["inlined"]), s["reason"])
                 for s in doc["structs"]
             ),
-            lines={name: tuple(_Line(**m) for m in lines) for name, lines in doc["lines"].items()},
+            lines={name: LineMap.from_json(lines) for name, lines in doc["lines"].items()},
         )
 
 
@@ -264,13 +276,7 @@ def _result(
         wanted = os.path.normpath(directory / files[0])
         main = next((f for f in written if os.path.normpath(f["name"]) == wanted), main)
     rewritten = {f["name"]: f["source"] for f in written if f["changed"]}
-    lines = {
-        f["name"]: tuple(
-            _Line(m["line"], m["column"], m["file"], m["orig_line"], m["orig_column"]) for m in f["lines"] or ()
-        )
-        for f in written
-        if f["changed"]
-    }
+    lines = {f["name"]: _line_map(f["lines"] or ()) for f in written if f["changed"]}
     stem = Path(main["name"]).stem if files else package or Path(main["name"]).stem
     return CompiledModule(
         source=main["source"],
@@ -285,6 +291,15 @@ def _result(
         lines=lines,
         evaluated=evaluated,
     )
+
+
+def _line_map(mapped: Iterable[Mapping[str, Any]]) -> LineMap:
+    sources: dict[str, int] = {}
+    rows = tuple(
+        (m["line"], m["column"], sources.setdefault(m["file"], len(sources)), m["orig_line"], m["orig_column"])
+        for m in mapped
+    )
+    return LineMap(tuple(sources), rows)
 
 
 def _provenance(directory: Path, names: list[str], structs: tuple[Struct, ...]) -> Provenance:

@@ -18,7 +18,6 @@ the request and the content of every file a load of the module reads
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -184,11 +183,10 @@ def _from_entry(payload: str, request: _Request) -> CompiledModule:
 
 def _paths(doc: dict[str, Any], move: Callable[[str], str]) -> dict[str, Any]:
     """``doc`` (``CompiledModule.to_json()``) with ``move`` applied to each file path in it."""
-    move = functools.cache(move)  # a few files, named once per mapped line
     out = dict(doc)
     out["directory"] = move(doc["directory"])
     out["files"] = {move(k): v for k, v in doc["files"].items()}
-    out["lines"] = {move(k): [{**m, "file": move(m["file"])} for m in lines] for k, lines in doc["lines"].items()}
+    out["lines"] = {move(k): {**m, "sources": [move(f) for f in m["sources"]]} for k, m in doc["lines"].items()}
     out["structs"] = [{**st, "position": {**st["position"], "file": move(st["position"]["file"])}}
                       for st in doc["structs"]]  # fmt: skip
     return out
