@@ -1,0 +1,252 @@
+package flatten
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/format"
+)
+
+// Loader loads the package with overlay (file name to source) laid over the
+// files on disk; nil loads it as written.
+type Loader func(overlay map[string]string) (*build.Instance, error)
+
+// ModuleError is an evaluation error of the module as written: the user's,
+// not the flattener's.
+type ModuleError struct{ Err error }
+
+func (e *ModuleError) Error() string { return e.Err.Error() }
+func (e *ModuleError) Unwrap() error { return e.Err }
+
+// Verify evaluates the package as written and as rewritten by res and
+// returns the rewritten package's value and the paths of the flattened
+// structs whose values differ, with why.
+//
+// The two evaluations run at once, each in a context of its own (the
+// rewritten value is handed out and must not keep the evaluation of the
+// module as written alive), and each is summarised on its own goroutine:
+// a cue.Context may not be shared between goroutines, so the values are
+// never compared directly, only their summaries.
+func Verify(load Loader, res *Result) (cue.Value, map[string]string, error) {
+	var paths []string
+	for _, c := range res.Components {
+		if c.Flattened {
+			paths = append(paths, c.Path)
+		}
+	}
+	var before summary
+	var beforeErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() { // a panic here would not reach the export's recover
+			if r := recover(); r != nil {
+				beforeErr = fmt.Errorf("internal error evaluating the module as written: %v", r)
+			}
+		}()
+		before, beforeErr = evaluateWritten(load, paths)
+	}()
+	after, afterSum, why := evaluateRewritten(load, res, paths)
+	wg.Wait()
+	if beforeErr != nil {
+		return cue.Value{}, nil, beforeErr
+	}
+	differ := map[string]string{}
+	if why != "" {
+		for _, p := range paths {
+			differ[p] = why
+		}
+		return cue.Value{}, differ, nil
+	}
+	for _, p := range paths {
+		if where := before[p].difference(afterSum[p]); where != "" {
+			if os.Getenv("CUEPY_FLATTEN_DEBUG") != "" {
+				fmt.Fprintf(os.Stderr, "flatten: values differ at %s\n", where)
+			}
+			differ[p] = "its value differs once written out"
+		}
+	}
+	return after, differ, nil
+}
+
+// evaluateWritten evaluates the module as written (an error anywhere in it is
+// the user's) and summarises the structs at paths.
+func evaluateWritten(load Loader, paths []string) (summary, error) {
+	inst, err := load(nil)
+	if err != nil {
+		return nil, err
+	}
+	v := cuecontext.New().BuildInstance(inst)
+	if err := v.Err(); err != nil {
+		return nil, &ModuleError{err}
+	}
+	if err := v.Validate(); err != nil {
+		return nil, &ModuleError{err}
+	}
+	return summarise(v, paths), nil
+}
+
+// evaluateRewritten evaluates the rewritten module and summarises the structs
+// at paths; a non-empty reason says why no struct can be trusted.
+func evaluateRewritten(load Loader, res *Result, paths []string) (cue.Value, summary, string) {
+	overlay := map[string]string{}
+	for _, f := range res.Files {
+		if f.Changed {
+			overlay[f.Name] = f.Source
+		}
+	}
+	inst, err := load(overlay)
+	if err != nil {
+		return cue.Value{}, nil, "the rewritten files do not load: " + err.Error()
+	}
+	v := cuecontext.New().BuildInstance(inst)
+	if err := v.Err(); err != nil {
+		return cue.Value{}, nil, "the rewritten files do not evaluate: " + err.Error()
+	}
+	for _, p := range paths {
+		if cue.ParsePath(p).Err() != nil {
+			return cue.Value{}, nil, fmt.Sprintf("the path %q is not known", p)
+		}
+	}
+	return v, summarise(v, paths), ""
+}
+
+// summary holds, for each struct path, what verification compares of it.
+type summary map[string]leaves
+
+// leaves maps a path below a struct to what is compared there: kind and
+// error state, labels, list lengths and printed leaves.
+type leaves map[string]string
+
+func summarise(v cue.Value, paths []string) summary {
+	out := summary{}
+	for _, p := range paths {
+		l := leaves{}
+		l.add(v.LookupPath(cue.ParsePath(p)), p, 0)
+		out[p] = l
+	}
+	return out
+}
+
+const maxCompareDepth = 100
+
+// add records v at path: the same regular fields in depth, with the same
+// kinds and leaves that print the same; definition and optional fields by
+// their kind and labels only (they hold the catalog's schema, referred to the
+// same way on both sides; comparing their whole value would cost several
+// times the evaluation). Subsumption cannot compare the incomplete
+// validators of a schema, and a struct's syntax shows its conjuncts rather
+// than their result, hence this walk.
+func (l leaves) add(v cue.Value, at string, depth int) {
+	if depth > maxCompareDepth {
+		return
+	}
+	kind := v.IncompleteKind()
+	head := fmt.Sprintf("%v err=%t", kind, v.Err() != nil)
+	switch kind {
+	case cue.StructKind:
+		all := fields(v)
+		l[at] = head + " {" + labelsOf(all) + "}"
+		for _, f := range all {
+			if isRegular(f.label) {
+				l.add(f.value, at+"."+f.label, depth+1)
+			} else {
+				l.shape(f.value, at+"."+f.label)
+			}
+		}
+	case cue.ListKind:
+		elems := elementsOf(v)
+		l[at] = fmt.Sprintf("%s [%d]", head, len(elems))
+		for i, e := range elems {
+			l.add(e, fmt.Sprintf("%s[%d]", at, i), depth+1)
+		}
+	default:
+		printed, err := format.Node(v.Syntax(cue.Raw()))
+		if err != nil {
+			printed = []byte("unprintable: " + err.Error())
+		}
+		l[at] = head + " " + string(printed)
+	}
+}
+
+// shape records a definition or optional field: its kind and labels.
+func (l leaves) shape(v cue.Value, at string) {
+	kind := v.IncompleteKind()
+	if kind != cue.StructKind {
+		l[at] = kind.String()
+		return
+	}
+	l[at] = kind.String() + " {" + labelsOf(fields(v)) + "}"
+}
+
+type field struct {
+	label string
+	value cue.Value
+}
+
+// fields returns v's fields, definitions and optional ones included.
+func fields(v cue.Value) []field {
+	it, err := v.Fields(cue.Definitions(true), cue.Optional(true))
+	if err != nil {
+		return nil
+	}
+	var out []field
+	for it.Next() {
+		out = append(out, field{it.Selector().String(), it.Value()})
+	}
+	return out
+}
+
+func labelsOf(fs []field) string {
+	labels := make([]string, len(fs))
+	for i, f := range fs {
+		labels[i] = f.label
+	}
+	sort.Strings(labels)
+	return strings.Join(labels, ",")
+}
+
+func isRegular(label string) bool {
+	return !strings.HasPrefix(label, "#") && !strings.HasSuffix(label, "?")
+}
+
+func elementsOf(v cue.Value) []cue.Value {
+	var out []cue.Value
+	it, err := v.List()
+	if err != nil {
+		return nil
+	}
+	for it.Next() {
+		out = append(out, it.Value())
+	}
+	return out
+}
+
+// difference names the first path where a and b differ ("" where they
+// agree); a missing summary never agrees.
+func (a leaves) difference(b leaves) string {
+	if a == nil || b == nil {
+		return "(not evaluated)"
+	}
+	keys := make([]string, 0, len(a))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if bv, ok := b[k]; !ok || bv != a[k] {
+			return k
+		}
+	}
+	if len(a) != len(b) {
+		return "(fields differ)"
+	}
+	return ""
+}

@@ -1,0 +1,113 @@
+package flatten
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/load"
+)
+
+// written is a module whose struct "one" verification compares.
+const written = `package app
+
+#Schema: {name: string, port?: int}
+
+one: {
+	#Schema
+	name: "web"
+	replicas: 2
+	nested: {tags: ["a", "b"], check: int & >0}
+	#extra: {a: 1}
+}
+`
+
+func verifyModule(t *testing.T, rewritten string) (map[string]string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.cue"), []byte(written), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "app.cue")
+	loader := func(overlay map[string]string) (*build.Instance, error) {
+		cfg := &load.Config{Dir: dir, Overlay: map[string]load.Source{}}
+		for k, v := range overlay {
+			cfg.Overlay[k] = load.FromString(v)
+		}
+		inst := load.Instances([]string{"."}, cfg)[0]
+		return inst, inst.Err
+	}
+	res := &Result{
+		Files:      []File{{Name: name, Source: rewritten, Changed: true}},
+		Components: []Component{{Path: "one", File: name, Line: 5, Flattened: true}},
+	}
+	v, differ, err := Verify(loader, res)
+	if err == nil && len(differ) == 0 && v.LookupPath(cuePath("one.name")).Err() != nil {
+		t.Errorf("the rewritten value handed back has no one.name")
+	}
+	return differ, err
+}
+
+func TestVerifyAcceptsTheSameValueWrittenDifferently(t *testing.T) {
+	same := strings.Replace(written, "name: \"web\"", "name: \"w\" + \"eb\"", 1)
+	differ, err := verifyModule(t, same)
+	if err != nil || len(differ) != 0 {
+		t.Fatalf("differ %v, err %v", differ, err)
+	}
+}
+
+func TestVerifyFindsChangedValues(t *testing.T) {
+	for name, change := range map[string][2]string{
+		"leaf in depth":       {`tags: ["a", "b"]`, `tags: ["a", "c"]`},
+		"list length":         {`tags: ["a", "b"]`, `tags: ["a"]`},
+		"validator":           {`int & >0`, `int & >1`},
+		"regular field added": {`replicas: 2`, `replicas: 2, extra: 1`},
+		"definition's labels": {`#extra: {a: 1}`, `#extra: {a: 1, b: 2}`},
+		"optional field gone": {`port?: int`, `port: int`},
+		"kind of a leaf":      {`replicas: 2`, `replicas: "2"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rewritten := strings.Replace(written, change[0], change[1], 1)
+			if rewritten == written {
+				t.Fatalf("%q not in the module", change[0])
+			}
+			differ, err := verifyModule(t, rewritten)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if differ["one"] != "its value differs once written out" {
+				t.Fatalf("differ = %v", differ)
+			}
+		})
+	}
+}
+
+func TestVerifyKeepsEveryStructWhenTheRewriteDoesNotEvaluate(t *testing.T) {
+	differ, err := verifyModule(t, strings.Replace(written, `replicas: 2`, `replicas: 2 & 3`, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(differ["one"], "the rewritten files do not evaluate") {
+		t.Fatalf("differ = %v", differ)
+	}
+}
+
+func TestVerifyReportsTheWrittenModulesErrorAsTheUsers(t *testing.T) {
+	dir := t.TempDir()
+	broken := strings.Replace(written, `replicas: 2`, `replicas: 2 & 3`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "app.cue"), []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loader := func(map[string]string) (*build.Instance, error) {
+		inst := load.Instances([]string{"."}, &load.Config{Dir: dir})[0]
+		return inst, inst.Err
+	}
+	_, _, err := Verify(loader, &Result{Components: []Component{{Path: "one", Flattened: true}}})
+	var written *ModuleError
+	if !errors.As(err, &written) || !strings.Contains(err.Error(), "conflicting values") {
+		t.Fatalf("err = %v", err)
+	}
+}
