@@ -350,7 +350,7 @@ def _load_config(
 
 
 # The environment variables a load depends on: sent with each load, as Go
-# reads its own environment only once, at start-up (go/env.go).
+# reads its own environment only once, at start-up (go/internal/runenv).
 ENV_KEYS = (
     "CUE_REGISTRY", "CUE_CACHE_DIR", "CUE_CONFIG_DIR", "HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
     "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy",

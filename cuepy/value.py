@@ -131,7 +131,7 @@ def _check_path(given: object) -> bytes:
 
 def _bytes_hook(pairs: list[tuple[str, Any]]) -> Any:
     # A bytes value is the one pair ("\x00bytes", base64); a struct's own field of
-    # that name comes as two pairs (go/export.go), so the two never mix.
+    # that name comes as two pairs (go/internal/extract/decode.go), so the two never mix.
     if len(pairs) == 1 and pairs[0][0] == _BYTES_KEY:
         return base64.b64decode(pairs[0][1])
     return dict(pairs)

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"cuelang.org/go/cue"
+
+	"cuepy.dev/libcue/internal/runenv"
 )
 
 // The version the library reports is the one cuepy.h declares.
@@ -411,7 +413,7 @@ func TestMemstats(t *testing.T) {
 
 func TestSetGCPercent(t *testing.T) {
 	// The test binary's environment may set GOGC; libcuepy's default applies otherwise.
-	want := int32(defaultGCPercent)
+	want := int32(runenv.DefaultGCPercent)
 	if v, ok := os.LookupEnv("GOGC"); ok {
 		want = 100 // what Go makes of a value it cannot read
 		if n, err := strconv.Atoi(v); err == nil {

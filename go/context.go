@@ -7,9 +7,9 @@ import (
 	"runtime/debug"
 	"sync"
 
-	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
-	"cuelang.org/go/cue/parser"
+
+	"cuepy.dev/libcue/internal/loader"
 )
 
 // newContextMu serialises context creation, which CUE does not document
@@ -71,14 +71,6 @@ func cue_value_context(vh C.cue_handle, out *C.cue_handle) (errh C.cue_handle) {
 	return 0
 }
 
-func contextOf(h C.cue_handle) (*cue.Context, error) {
-	obj, err := resolve[*contextObj](h, "context")
-	if err != nil {
-		return nil, err
-	}
-	return obj.ctx, nil
-}
-
 //export cue_compile
 func cue_compile(ctxh C.cue_handle, src *C.char, n C.size_t, filename *C.char, out *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
@@ -86,32 +78,10 @@ func cue_compile(ctxh C.cue_handle, src *C.char, n C.size_t, filename *C.char, o
 	if err != nil {
 		return fail(err)
 	}
-	v, err := compile(ctx, goString(src, n), C.GoString(filename))
+	v, err := loader.Compile(ctx, goString(src, n), C.GoString(filename))
 	if err != nil {
 		return fail(err)
 	}
 	*out = newValue(v)
 	return 0
-}
-
-// compile parses and builds src; parse failures are syntax errors, failures
-// of the built value are evaluation errors.
-func compile(ctx *cue.Context, src, filename string) (cue.Value, error) {
-	if filename == "" {
-		filename = "<source>"
-	}
-	f, err := parser.ParseFile(filename, src, parser.ParseComments)
-	if err != nil {
-		return cue.Value{}, withCategory(catSyntax, err)
-	}
-	if hasLongExponent(src) { // go/numbers.go
-		if err := checkNumbers(f); err != nil {
-			return cue.Value{}, err
-		}
-	}
-	v := ctx.BuildFile(f)
-	if err := valueErr(v); err != nil { // every error, as `cue eval` (go/errors.go)
-		return cue.Value{}, err
-	}
-	return v, nil
 }

@@ -131,7 +131,7 @@ cue_handle cue_load(cue_handle ctx, char *config_json, size_t len, cue_handle *o
  * {"root", "files", "dirs"}: the main module's root; the files of the
  * instance and its imports from the main module and from directory-served
  * modules, @embed-ed files and cue.mod/module.cue; the directories whose
- * listing decides what is read (go/load.go, readInputs). */
+ * listing decides what is read (go/internal/loader/inputs.go). */
 cue_handle cue_load_inputs(char *config_json, size_t len, cue_bytes *out);
 
 /* Combining values. */

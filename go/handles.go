@@ -9,11 +9,15 @@ import (
 	"sync/atomic"
 
 	"cuelang.org/go/cue"
+
+	"cuepy.dev/libcue/internal/cueerr"
+	"cuepy.dev/libcue/internal/registry"
 )
 
-// Everything handed to C is a cgo.Handle to one of these types. A handle's
-// kind is checked on every use, so a value passed where a context is
-// expected is an error, never a crash.
+// Everything handed to C is a cgo.Handle to one of these types, to a
+// *cueerr.Report (an error) or to a *registry.Server. A handle's kind is
+// checked on every use, so a value passed where a context is expected is an
+// error, never a crash.
 type (
 	contextObj struct{ ctx *cue.Context }
 	valueObj   struct{ v cue.Value }
@@ -32,7 +36,7 @@ func newHandle(obj any) C.cue_handle {
 func resolve[T any](h C.cue_handle, kind string) (T, error) {
 	var zero T
 	if h == 0 {
-		return zero, usageErrorf("null %s handle", kind)
+		return zero, cueerr.Usagef("null %s handle", kind)
 	}
 	obj, err := handleValue(h)
 	if err != nil {
@@ -40,7 +44,7 @@ func resolve[T any](h C.cue_handle, kind string) (T, error) {
 	}
 	t, ok := obj.(T)
 	if !ok {
-		return zero, usageErrorf("handle %d is of kind %s, not %s", uint64(h), kindName(obj), kind)
+		return zero, cueerr.Usagef("handle %d is of kind %s, not %s", uint64(h), kindName(obj), kind)
 	}
 	return t, nil
 }
@@ -50,7 +54,7 @@ func resolve[T any](h C.cue_handle, kind string) (T, error) {
 func handleValue(h C.cue_handle) (obj any, err error) {
 	defer func() {
 		if recover() != nil {
-			err = usageErrorf("invalid or already freed handle %d", uint64(h))
+			err = cueerr.Usagef("invalid or already freed handle %d", uint64(h))
 		}
 	}()
 	return cgo.Handle(h).Value(), nil
@@ -62,9 +66,9 @@ func kindName(obj any) string {
 		return "context"
 	case *valueObj:
 		return "value"
-	case *errorObj:
+	case *cueerr.Report:
 		return "error"
-	case *registryObj:
+	case *registry.Server:
 		return "registry"
 	default:
 		return fmt.Sprintf("%T", obj)
@@ -79,6 +83,14 @@ func value(h C.cue_handle) (cue.Value, error) {
 	return obj.v, nil
 }
 
+func contextOf(h C.cue_handle) (*cue.Context, error) {
+	obj, err := resolve[*contextObj](h, "context")
+	if err != nil {
+		return nil, err
+	}
+	return obj.ctx, nil
+}
+
 func newValue(v cue.Value) C.cue_handle { return newHandle(&valueObj{v: v}) }
 
 // freeHandle deletes h once; a second free is an error, not a crash.
@@ -87,8 +99,8 @@ func freeHandle(h C.cue_handle) error {
 	if err != nil {
 		return err
 	}
-	if r, ok := obj.(*registryObj); ok {
-		r.close()
+	if r, ok := obj.(*registry.Server); ok {
+		r.Close()
 	}
 	cgo.Handle(h).Delete()
 	liveHandles.Add(-1)

@@ -6,7 +6,6 @@ package main
 import "C"
 
 import (
-	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
@@ -94,19 +93,9 @@ func cue_read_memstats(out *C.cue_memstats) {
 	out.gc_percent = C.int64_t(int64(get(6)))
 }
 
-// defaultGCPercent is libcuepy's GC target when the environment sets no
-// GOGC. CUE's evaluation allocates many short-lived objects (several times
-// the live heap per load), so Go's default of 100 collects several times per
-// load; 400 made loads of the examples 20-25% faster for some 20 MiB more
-// peak memory (docs/benchmarks.md). GOGC and GOMEMLIMIT still rule when set.
-const defaultGCPercent = 400
-
-func init() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-}
-
+// The collector's target starts at libcuepy's default (package runenv);
+// each load applies the caller's GOGC and GOMEMLIMIT when they change.
+//
 //export cue_set_gc_percent
 func cue_set_gc_percent(percent C.int32_t) (previous C.int32_t) {
 	previous = -1
@@ -121,4 +110,11 @@ func cue_set_gc_percent(percent C.int32_t) (previous C.int32_t) {
 func cue_gc() {
 	defer func() { _ = recover() }()
 	debug.FreeOSMemory()
+}
+
+//export cue_set_memory_limit
+func cue_set_memory_limit(limit C.int64_t) (previous C.int64_t) {
+	previous = -1
+	defer func() { _ = recover() }()
+	return C.int64_t(debug.SetMemoryLimit(int64(limit)))
 }

@@ -14,6 +14,10 @@
 // name of another package, a definition declared twice, a disjunction, a
 // label that would capture one of the user's own references) stays as
 // written and is reported.
+//
+// Package drives the rewrite for cue_flatten: it loads the package (package
+// loader) and, when asked, verifies it by evaluating the package as written
+// and as rewritten.
 package flatten
 
 import (

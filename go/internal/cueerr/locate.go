@@ -1,4 +1,4 @@
-package main
+package cueerr
 
 import (
 	"regexp"
@@ -10,10 +10,10 @@ import (
 	"cuelang.org/go/cue/token"
 )
 
-// locate gives each error of err that has no source position the position
+// Locate gives each error of err that has no source position the position
 // of the field its path names in v: CUE reports some failures of concrete
 // checks ("incomplete value 1 | 2", an unresolved bound) with a path only.
-func locate(v cue.Value, err error) error {
+func Locate(v cue.Value, err error) error {
 	errs := cueerrors.Errors(err)
 	changed := false
 	var out cueerrors.Error
@@ -77,9 +77,9 @@ func fieldPos(v cue.Value, path []string) token.Pos {
 // yamlLine matches the "file:line: message" of the YAML decoder's errors.
 var yamlLine = regexp.MustCompile(`^(.*):(\d+): (.*)$`)
 
-// yamlError gives a YAML syntax error, which names its line in its text
+// YAML gives a YAML syntax error, which names its line in its text
 // only, a source position.
-func yamlError(filename string, src []byte, err error) error {
+func YAML(filename string, src []byte, err error) error {
 	if len(cueerrors.Positions(err)) > 0 {
 		return err
 	}

@@ -1,4 +1,6 @@
-package main
+// Package numbers finds the number literals CUE would read wrongly without
+// an error: exponents beyond the range of its decimals.
+package numbers
 
 import (
 	"github.com/cockroachdb/apd/v3"
@@ -7,14 +9,16 @@ import (
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/literal"
 	"cuelang.org/go/cue/token"
+
+	"cuepy.dev/libcue/internal/cueerr"
 )
 
-// checkNumbers reports the number literals of node that CUE would read
+// Check reports the number literals of node that CUE would read
 // wrongly, without an error: its decimals (apd) hold exponents within
 // ±100000 only, and cue/literal drops the parse error, so that 1e-3240000
 // and 0.1e-100000 read as 1 and 1e999999999999 as NaN (which export then
 // writes as invalid JSON). Callers walk only sources with a long exponent.
-func checkNumbers(node ast.Node) error {
+func Check(node ast.Node) error {
 	var errs cueerrors.Error
 	ast.Walk(node, func(n ast.Node) bool {
 		lit, ok := n.(*ast.BasicLit)
@@ -32,14 +36,14 @@ func checkNumbers(node ast.Node) error {
 		return true
 	}, nil)
 	if errs != nil {
-		return withCategory(catSyntax, errs)
+		return cueerr.WithCategory(cueerr.Syntax, errs)
 	}
 	return nil
 }
 
-// hasLongExponent reports whether src may hold a number with an exponent of
+// HasLongExponent reports whether src may hold a number with an exponent of
 // five digits or more (the only ones that can leave apd's range).
-func hasLongExponent[T string | []byte](src T) bool {
+func HasLongExponent[T string | []byte](src T) bool {
 	for i := 1; i < len(src); i++ {
 		if c := src[i]; c != 'e' && c != 'E' {
 			continue

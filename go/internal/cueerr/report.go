@@ -1,0 +1,98 @@
+package cueerr
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	cueerrors "cuelang.org/go/cue/errors"
+)
+
+// Report is an error as cue_error_take hands it to the caller, as JSON.
+type Report struct {
+	Category string `json:"category"`
+	Text     string `json:"text"`
+	Errors   []Item `json:"errors"`
+}
+
+// Item is one CUE error of a Report.
+type Item struct {
+	Message   string     `json:"message"`
+	Path      []string   `json:"path"`
+	Positions []Position `json:"positions"`
+}
+
+// Position is a source position of an Item.
+type Position struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+// NewReport flattens err into the list of CUE errors it holds, each with
+// its message, path and source positions, in the order and words in which
+// the cue command prints them (cueerrors.Print: sorted by position, then
+// path, duplicates dropped; each message with the causes it wraps). An
+// error without a category is of category Eval.
+func NewReport(err error) *Report {
+	category := Eval
+	var c *categorized
+	if errors.As(err, &c) {
+		category, err = c.category, c.err
+	}
+	obj := &Report{Category: category, Text: cueerrors.Details(err, nil)}
+	for _, e := range printed(err) {
+		message := errorMessage(e)
+		if message == "" { // a plain Go error wrapped by CUE carries no message of its own
+			message = e.Error()
+		}
+		item := Item{Message: message, Path: e.Path(), Positions: []Position{}}
+		if item.Path == nil {
+			item.Path = []string{}
+		}
+		for _, p := range cueerrors.Positions(e) {
+			if p.IsValid() {
+				item.Positions = append(item.Positions, Position{File: p.Filename(), Line: p.Line(), Column: p.Column()})
+			}
+		}
+		obj.Errors = append(obj.Errors, item)
+	}
+	if len(obj.Errors) == 0 {
+		obj.Errors = []Item{{Message: err.Error(), Path: []string{}, Positions: []Position{}}}
+	}
+	return obj
+}
+
+// printed lists the errors of err as cueerrors.Print prints them.
+func printed(err error) []cueerrors.Error {
+	var all cueerrors.Error
+	for _, e := range cueerrors.Errors(err) {
+		all = cueerrors.Append(all, e)
+	}
+	return cueerrors.Errors(cueerrors.Sanitize(all))
+}
+
+// errorMessage is what the cue command prints for e after its path: the
+// message and each cause it wraps, joined by ": " (cueerrors' writeErr).
+func errorMessage(e cueerrors.Error) string {
+	var b strings.Builder
+	var err error = e
+	for {
+		ce, ok := err.(cueerrors.Error)
+		if !ok {
+			b.WriteString(err.Error())
+			break
+		}
+		format, args := ce.Msg()
+		n, _ := fmt.Fprintf(&b, format, args...)
+		u := errors.Unwrap(ce)
+		if u == nil {
+			break
+		}
+		if n > 0 {
+			b.WriteString(": ")
+		}
+		err = u
+	}
+	return b.String()
+}
