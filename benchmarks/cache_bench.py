@@ -15,6 +15,9 @@ round running both back to back):
 2. a render-cache hit against json.loads of the same bytes (goal <= 2x) and
    against a release through CUE (goal >= 200x faster);
 3. a cold miss (flatten + store + load) against a plain ModuleDefinition load;
+   and a new process's hit (the call timed inside fresh processes: the stored
+   manifest checked, the entry read from disk, loaded) against the flattened
+   module loaded from a file in another fresh process (goal <= 1.05x);
 4. load + extract of the large compiled Module (module_compiled.cue alone) in a warm process
    against a Go program doing the
    same with cuelang.org/go (go/cmd/cuepy-native, run with libcuepy's GC
@@ -23,7 +26,7 @@ round running both back to back):
    loop of loads in one process, and cuepy.opm.load through the module
    cache (which keeps the loaded Module in a warm process).
 
-Run: python benchmarks/cache_bench.py [--rounds N] [--ops N] [--skip-go] [--only compiled,render,cold,warm]
+Run: python benchmarks/cache_bench.py [--rounds N] [--ops N] [--skip-go] [--only compiled,render,cold,process,warm]
 """
 
 from __future__ import annotations
@@ -244,6 +247,44 @@ def cold_miss(rows: Rows, name: str, directory: Path, workdir: Path, n_rounds: i
                  fmt(r["plain"]), f"{r['miss'] / r['plain']:.2f}x", "(report)"))  # fmt: skip
 
 
+# A fresh process times one call: cuepy imported and libcuepy loaded first, as in any process
+# that has used cuepy before; the time is the call's alone.
+_FRESH_PROCESS = """
+import sys, time
+import cuepy, cuepy.cache, cuepy.opm
+cuepy.live_handles()
+directory, what, cache = sys.argv[1:4]
+start = time.perf_counter_ns()
+if what == "hit":
+    cuepy.opm.load(directory, file="module_definition.cue", cache=cuepy.cache.Cache(cache)).close()
+else:
+    cuepy.load(directory, files=["module_flattened.cue"]).close()
+print(time.perf_counter_ns() - start)
+"""
+
+
+def new_process(rows: Rows, name: str, directory: Path, workdir: Path, n_rounds: int) -> None:
+    """A new process's disk hit against the flattened module loaded in a new process."""
+    module = workdir / f"process-{name}"
+    shutil.copytree(directory, module)
+    flatten(module, file=DEF).write(module / "module_flattened.cue")
+    cache = workdir / f"process-cache-{name}"
+    cuepy.opm.load(module, file=DEF, cache=cuepy.cache.Cache(cache)).close()
+
+    def fresh(what: str) -> float:
+        out = subprocess.run([sys.executable, "-c", _FRESH_PROCESS, str(module), what, str(cache)],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        return float(out)
+
+    hits: list[float] = []
+    flats: list[float] = []
+    for i in range(max(n_rounds, 9)):
+        for what, out in (("hit", hits), ("flat", flats))[:: 1 if i % 2 else -1]:
+            out.append(fresh(what))
+    rows.append((f"new process, {name}: disk hit / flattened module", fmt(statistics.median(hits)),
+                 fmt(statistics.median(flats)), f"{paired(hits, flats):.3f}x", "<= 1.05x"))  # fmt: skip
+
+
 def build_anchor() -> Path:
     sys.path.insert(0, str(ROOT))
     build_cue = importlib.import_module("build_cue")
@@ -318,8 +359,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (median)")
     parser.add_argument("--ops", type=int, default=4, help="operations per round of a CUE load")
     parser.add_argument("--skip-go", action="store_true", help="do not build and run the Go anchor")
-    parser.add_argument("--only", default="compiled,render,cold,warm",
-                        help="comma-separated sections to run (default: all four)")  # fmt: skip
+    parser.add_argument("--only", default="compiled,render,cold,process,warm",
+                        help="comma-separated sections to run (default: all five)")  # fmt: skip
     args = parser.parse_args()
     only = set(args.only.split(","))
     workdir = Path(tempfile.mkdtemp(prefix="cuepy-cache-bench-"))
@@ -333,6 +374,8 @@ def main() -> None:
             render_cache(rows, name, directory, cache, args.rounds, args.ops)
         for name, directory in mods if "cold" in only else []:
             cold_miss(rows, name, directory, workdir, args.rounds)
+        for name, directory in mods if "process" in only else []:
+            new_process(rows, name, directory, workdir, args.rounds)
         if "warm" in only:
             warm_loads(rows, args.rounds, args.ops * 2, args.skip_go, workdir)
     finally:
