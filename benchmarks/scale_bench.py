@@ -87,6 +87,7 @@ import cuepy, cuepy.opm
 from cuepy._native import native
 from cuepy.cache import Cache
 import cuepy.opm._cached  # (imports and the Go runtime are the process's start-up, not the cache's work)
+import encodings.idna  # (what any first socket connection of a process imports: start-up too)
 native()
 directory, mode, local, url = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 values = json.loads(sys.argv[5])
