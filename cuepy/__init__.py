@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cuepy.api import COMPILES_PER_CONTEXT, Context, compile, encode, extract, load, unify
+from cuepy.api import COMPILES_PER_CONTEXT, Context, compile, encode, extract, load, unify, vet
 from cuepy.errors import (
     CueError,
     CueEvalError,
@@ -63,6 +63,7 @@ __all__ = [
     "set_gc_percent",
     "trace",
     "unify",
+    "vet",
 ]
 
 

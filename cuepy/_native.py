@@ -13,7 +13,7 @@ from typing import Any
 from cuepy.errors import CueForkError, error_from_json
 
 # The ABI this Python code speaks; go/cuepy.h's CUEPY_ABI_VERSION must match.
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 _lock = threading.Lock()
 _lib: Any = None

@@ -182,14 +182,20 @@ def load(
     modules: Mapping[str, StrPath] | None = None,
     context: Context | None = None,
     offline: bool = False,
+    tag_vars: bool = False,
 ) -> Value:
     """Load a CUE module directory, a package in it, or a list of files, through cue/load.
 
     - ``path``: a directory inside a module (the module root is found above it).
     - ``package``: the package to load when the directory holds several.
-    - ``files``: load these files (CUE, JSON or YAML, relative to ``path``) instead of the package.
+    - ``files``: load these files (CUE, JSON or YAML, relative to ``path``) instead of the package,
+      or with it when ``"."`` (or another package) is among them; data files combine as in ``cue
+      export``: each document of a YAML stream is unified in, and a JSON or YAML file that is a JSON
+      Schema (``$schema``) or an OpenAPI document is the CUE it translates to (docs/cue-command.md).
     - ``overlay``: file path (relative to ``path``) to content that replaces or adds a file.
     - ``tags``: values for ``@tag()`` attributes, as a mapping or ``"name=value"`` strings.
+    - ``tag_vars``: inject CUE's tag variables for ``@tag(name,var=...)`` as ``cue -T`` does
+      (``now``, ``os``, ``arch``, ``cwd``, ``username``, ``hostname``, ``rand``).
     - ``registry``: a CUE_REGISTRY string (``"127.0.0.1:5000+insecure"``) or a served registry,
       for this call only; ``cache_dir`` likewise for CUE_CACHE_DIR.
     - ``modules``: ``"path@version"`` to a local directory that serves that module without a
@@ -200,12 +206,44 @@ def load(
 
     The environment variables a load depends on (``CUE_REGISTRY``, ``CUE_CACHE_DIR``, the
     ``*_PROXY`` variables, ``CUEPY_OFFLINE``, ``GOGC``, ``GOMEMLIMIT``, ...) are read from
-    ``os.environ`` at each call.
+    ``os.environ`` at each call. ``CUE_EXPERIMENT`` is read by CUE once, from the environment
+    the process started with; a value ``cue`` refuses (an unknown experiment, a stable one
+    disabled) raises CueUsageError, as does a refused value in ``os.environ`` at a load.
     """
     if context is not None and not isinstance(context, Context):
         raise TypeError(f"context must be a cuepy.Context, not {type(context).__name__}")
     return _load(context or Context(), path, package=package, files=files, overlay=overlay, tags=tags,
-                 registry=registry, cache_dir=cache_dir, modules=modules, offline=offline)  # fmt: skip
+                 registry=registry, cache_dir=cache_dir, modules=modules, offline=offline,
+                 tag_vars=tag_vars)  # fmt: skip
+
+
+def vet(path: StrPath = ".", *, concrete: bool | None = None, context: Context | None = None, **options: Any) -> None:
+    """Check what ``load(path, **options)`` names as ``cue vet`` does; raise a CueError on failure.
+
+    - Without data files: the value must be valid and, with ``concrete`` True or None (vet's
+      default), concrete. With None, a value that is only incomplete raises CueIncompleteError
+      saying ``some instances are incomplete; ...`` as ``cue vet`` does (``concrete=True`` is
+      ``cue vet -c``: the incomplete fields named; ``False`` is ``-c=false``).
+    - With JSON or YAML data files among ``files``: each document (a YAML stream holds several) is
+      unified with the schema (the package or CUE files named, and any JSON Schema or OpenAPI
+      file) and must be concrete on its own (``concrete`` changes nothing, as in ``cue``); the
+      errors of every document are raised together, in order. Data without a schema is a
+      CueUsageError.
+    """
+    if concrete is not None and not isinstance(concrete, bool):
+        raise TypeError(f"concrete must be a bool or None, not {type(concrete).__name__}")
+    if context is not None and not isinstance(context, Context):
+        raise TypeError(f"context must be a cuepy.Context, not {type(context).__name__}")
+    config = _load_config(path, **options)
+    data = json.dumps(config).encode()
+    lib, _ = native()
+    ctx = context or Context()
+    flag = -1 if concrete is None else int(concrete)
+
+    def run() -> None:
+        check(lib.cue_vet(ctx.handle, data, len(data), flag))
+
+    traced("vet", run, path=config["dir"], files=config["args"])
 
 
 def _load(context: Context, path: StrPath, **options: Any) -> Value:
@@ -325,11 +363,14 @@ def _load_config(
     cache_dir: StrPath | None = None,
     modules: Mapping[str, StrPath] | None = None,
     offline: bool = False,
+    tag_vars: bool = False,
 ) -> dict[str, Any]:
     directory = Path(_path(path, "path")).absolute()
     _utf8(str(directory), "path")
     if not isinstance(offline, bool):
         raise TypeError(f"offline must be a bool, not {type(offline).__name__}")
+    if not isinstance(tag_vars, bool):
+        raise TypeError(f"tag_vars must be a bool, not {type(tag_vars).__name__}")
     if package is not None and not isinstance(package, str):
         raise TypeError(f"package must be str, not {type(package).__name__}")
     if isinstance(files, str | os.PathLike):
@@ -346,6 +387,7 @@ def _load_config(
         "modules": _modules(modules),
         "env": {k: os.environ[k] for k in ENV_KEYS if k in os.environ},
         "offline": offline,
+        "tag_vars": tag_vars,
     }
 
 
@@ -354,7 +396,7 @@ def _load_config(
 ENV_KEYS = (
     "CUE_REGISTRY", "CUE_CACHE_DIR", "CUE_CONFIG_DIR", "HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
     "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy",
-    "CUEPY_OFFLINE", "GOGC", "GOMEMLIMIT",
+    "CUEPY_OFFLINE", "GOGC", "GOMEMLIMIT", "CUE_EXPERIMENT",
 )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cuepy import _constants as C
 from cuepy._native import check, free_handle, native, take_bytes, take_handles
-from cuepy.errors import CueError, CueLimitError, CueLookupError, CueUsageError
+from cuepy.errors import CueError, CueLimitError, CueLookupError, CueSyntaxError, CueUsageError
 from cuepy.trace import run as traced
 
 if TYPE_CHECKING:
@@ -294,6 +294,40 @@ class Value:
         if not out[0]:
             raise CueLookupError(f"no field at path {path!r}")
         return self._derived(out[0])
+
+    def evaluate(self, expr: str, *, filename: str = "--expression") -> Value:
+        """The value of the CUE expression ``expr`` evaluated in this value's scope, as
+        ``cue export -e EXPR`` / ``cue eval -e EXPR`` do: ``v.evaluate("a + 1")``,
+        ``v.evaluate('strings.ToUpper(name)')`` (standard-library packages need no import),
+        ``v.evaluate("[for x in items if x > 1 {x}]")``; hidden fields of the value's package resolve.
+
+        A syntax error in ``expr`` is a CueSyntaxError placed at ``filename`` (``cue``'s own
+        ``--expression:1:4``); a reference to nothing is a CueEvalError (``reference "x" not
+        found``); so is any other error of the result that is not only incompleteness (as
+        ``compile``). ``lookup`` is the faster way to a field by path.
+        """
+        if not isinstance(expr, str):
+            raise TypeError(f"expr must be a str, not {type(expr).__name__}")
+        if not isinstance(filename, str):
+            raise TypeError(f"filename must be a str, not {type(filename).__name__}")
+        if "\x00" in filename:
+            raise CueUsageError("filename contains a NUL byte")
+        try:
+            data = expr.encode()
+        except UnicodeEncodeError as exc:
+            raise CueSyntaxError(f"{filename}: expression is not valid Unicode text ({exc.reason} at character "
+                                 f"{exc.start})") from None  # fmt: skip
+        if b"\x00" in data:
+            raise CueSyntaxError(f"{filename}: expression contains a NUL byte")
+        lib, ffi = native()
+        name = filename.encode()
+
+        def run() -> Value:
+            out = ffi.new("cue_handle *")
+            check(lib.cue_evaluate(self.handle, data, len(data), name, out))
+            return self._derived(out[0])
+
+        return traced("evaluate", run, size=len(data))
 
     def get(self, path: PathLike, default: Any = None) -> Any:
         """The value at ``path``, or ``default`` if there is none."""

@@ -283,3 +283,19 @@ func testRegistryPublish(registry, moduleDir, version string) string {
 	defer testFreeC(cver)
 	return testTakeError(C.cue_registry_publish(creg, cdir, cver))
 }
+
+func testEvaluate(v uint64, expr, filename string) (uint64, string) {
+	cexpr, cname := testCString(expr), testCString(filename)
+	defer testFreeC(cexpr)
+	defer testFreeC(cname)
+	var out C.cue_handle
+	errh := C.cue_evaluate(C.cue_handle(v), cexpr, C.size_t(len(expr)), cname, &out)
+	return uint64(out), testTakeError(errh)
+}
+
+// testVet: concrete < 0 for vet's default, 0 for -c=false, 1 for -c.
+func testVet(ctx uint64, configJSON string, concrete int32) string {
+	ccfg := testCString(configJSON)
+	defer testFreeC(ccfg)
+	return testTakeError(C.cue_vet(C.cue_handle(ctx), ccfg, C.size_t(len(configJSON)), C.int32_t(concrete)))
+}

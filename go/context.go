@@ -47,6 +47,9 @@ func cueVersion() string {
 //export cue_context_new
 func cue_context_new(out *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
+	if err := loader.CheckExperiments(); err != nil {
+		return fail(err)
+	}
 	newContextMu.Lock()
 	defer newContextMu.Unlock()
 	*out = newHandle(&contextObj{ctx: cuecontext.New()})
@@ -83,5 +86,20 @@ func cue_compile(ctxh C.cue_handle, src *C.char, n C.size_t, filename *C.char, o
 		return fail(err)
 	}
 	*out = newValue(v)
+	return 0
+}
+
+//export cue_evaluate
+func cue_evaluate(vh C.cue_handle, expr *C.char, n C.size_t, filename *C.char, out *C.cue_handle) (errh C.cue_handle) {
+	defer guard(&errh)
+	v, err := value(vh)
+	if err != nil {
+		return fail(err)
+	}
+	r, err := loader.Evaluate(v, goString(expr, n), C.GoString(filename))
+	if err != nil {
+		return fail(err)
+	}
+	*out = newValue(r)
 	return 0
 }

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 /* cdef-begin */
-#define CUEPY_ABI_VERSION 3
+#define CUEPY_ABI_VERSION 4
 
 typedef uint64_t cue_handle;
 
@@ -127,6 +127,9 @@ cue_handle cue_context_new(cue_handle *out);
 cue_handle cue_context_check(cue_handle ctx);
 cue_handle cue_compile(cue_handle ctx, char *src, size_t len, char *filename, cue_handle *out);
 cue_handle cue_load(cue_handle ctx, char *config_json, size_t len, cue_handle *out);
+/* `cue vet` of what cue_load's configuration names (go/internal/loader/data.go): concrete < 0
+ * for vet's default, 0 for -c=false, 1 for -c. Each data document is checked on its own. */
+cue_handle cue_vet(cue_handle ctx, char *config_json, size_t len, int32_t concrete);
 /* What a cue_load of the same configuration reads from disk, as JSON
  * {"root", "files", "dirs"}: the main module's root; the files of the
  * instance and its imports from the main module and from directory-served
@@ -148,6 +151,9 @@ cue_handle cue_decode(cue_handle v, cue_bytes *out);
 cue_handle cue_export(cue_handle v, int32_t format, uint32_t opts, cue_bytes *out);
 cue_handle cue_validate(cue_handle v, uint32_t opts);
 cue_handle cue_source(cue_handle v, cue_bytes *out);
+/* The value of the CUE expression expr (len bytes) in v's scope, as `cue export -e EXPR`;
+ * errors in the expression are placed in a file named filename. */
+cue_handle cue_evaluate(cue_handle v, char *expr, size_t len, char *filename, cue_handle *out);
 cue_handle cue_value_context(cue_handle v, cue_handle *out); /* a new handle to the value's context */
 /* *id: the identity of the CUE context of h (a value or a context handle);
  * equal ids, one context. */

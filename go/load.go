@@ -47,3 +47,22 @@ func cue_load_inputs(cfgJSON *C.char, n C.size_t, out *C.cue_bytes) (errh C.cue_
 	putBytes(out, data, 0)
 	return 0
 }
+
+//export cue_vet
+func cue_vet(ctxh C.cue_handle, cfgJSON *C.char, n C.size_t, concrete C.int32_t) (errh C.cue_handle) {
+	defer guard(&errh)
+	ctx, err := contextOf(ctxh)
+	if err != nil {
+		return fail(err)
+	}
+	var cfg loader.Config
+	if err := json.Unmarshal([]byte(goString(cfgJSON, n)), &cfg); err != nil {
+		return fail(cueerr.Usagef("invalid load configuration: %v", err))
+	}
+	var c *bool
+	if concrete >= 0 {
+		on := concrete > 0
+		c = &on
+	}
+	return fail(loader.Vet(ctx, &cfg, c))
+}

@@ -10,8 +10,11 @@
 //
 //   - internal/cueerr: error categories, the error report (message, path
 //     and positions of each CUE error) that errors.go hands out;
-//   - internal/loader: compile, cue/load driven by a JSON configuration,
-//     the inputs a load reads (load.go, context.go);
+//   - internal/loader: compile, -e expressions, cue/load driven by a JSON
+//     configuration, data files combined as the cue command combines them
+//     and cue vet, the inputs a load reads (load.go, context.go);
+//   - internal/experiment: CUE_EXPERIMENT refused as the cue command
+//     refuses it (the experiments generated from CUE's source);
 //   - internal/confine: the filesystem loads read through and the checks
 //     that keep them inside the main module;
 //   - internal/numbers: number literals beyond CUE's range;

@@ -17,9 +17,6 @@ from typing import Any
 import cuepy
 
 TESTDATA = Path(__file__).parent / "testdata"
-VET_INCOMPLETE = (
-    "some instances are incomplete; use the -c flag to show errors or -c=false to allow incomplete instances\n"
-)
 
 
 @dataclass(frozen=True)
@@ -76,6 +73,8 @@ def _args(command: str) -> tuple[str, dict[str, Any], list[str]]:
     for word in it:
         if word in ("--out", "-e"):
             flags[word] = next(it)
+        elif word == "-t":
+            flags.setdefault("-t", []).append(next(it))
         elif word.startswith("-"):
             flags[word] = True
         else:
@@ -96,21 +95,26 @@ def run_cuepy(command: str, directory: Path) -> Result:
         return Result("", text, 1)
 
 
-def _build(directory: Path, files: list[str]) -> cuepy.Value:
-    if len(files) == 1 and files[0].endswith(".cue"):
+def _load_options(flags: dict[str, Any]) -> dict[str, Any]:
+    return {"tags": flags.get("-t"), "tag_vars": "-T" in flags}
+
+
+def _build(directory: Path, files: list[str], flags: dict[str, Any]) -> cuepy.Value:
+    options = _load_options(flags)
+    if len(files) == 1 and files[0].endswith(".cue") and not any(options.values()):
         source = (directory / files[0]).read_text()
         return cuepy.compile(source, filename=f"./{files[0]}")
-    return cuepy.load(directory, files=files)
+    return cuepy.load(directory, files=files, **options)
 
 
 def _run(verb: str, flags: dict[str, Any], files: list[str], directory: Path) -> Result:
-    v = _build(directory, files)
+    if verb == "vet":
+        concrete = True if flags.get("-c") else False if flags.get("-c=false") else None
+        cuepy.vet(directory, files=files, concrete=concrete, **_load_options(flags))  # errors: as cue prints them
+        return Result("", "", 0)
+    v = _build(directory, files, flags)
     if "-e" in flags:
-        try:
-            v = v.lookup(flags["-e"])
-        except cuepy.CueLookupError:
-            expr = flags["-e"]
-            return Result("", f'reference "{expr}" not found:\n    --expression:1:1\n', 1)
+        v = v.evaluate(flags["-e"])  # cue's own file name for the expression: --expression
     if verb == "export":
         out = flags.get("--out", "json")
         if out == "json":
@@ -127,16 +131,4 @@ def _run(verb: str, flags: dict[str, Any], files: list[str], directory: Path) ->
         return Result(text, "", 0)
     if verb == "def":
         return Result(v.export("cue"), "", 0)
-    if verb == "vet":
-        if flags.get("-c=false"):
-            v.validate()
-        elif flags.get("-c"):
-            v.validate(concrete=True)
-        else:
-            try:
-                v.validate(concrete=True)
-            except cuepy.CueIncompleteError:
-                v.validate()
-                return Result("", VET_INCOMPLETE, 1)
-        return Result("", "", 0)
     raise ValueError(f"no cuepy mapping for cue {verb}")

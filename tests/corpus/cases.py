@@ -480,7 +480,7 @@ for _name, (_content, _error, _message) in DATA_FILES.items():
     case(Expect(_error, _message, line=DATA_LINES.get(_name), file=_name))(_data_file_case(_name, _content))
 
 
-@case(Expect(cuepy.CueEvalError, 'conflicting values int and "x"', line=1, file="values.yaml"))
+@case(Expect(cuepy.CueEvalError, 'conflicting values "x" and int', line=1, file="values.yaml"))  # cue's words
 def data_file_against_schema(env: Env) -> Any:
     root = env.module({"schema.cue": "package p\nreplicas: int\n", "values.yaml": "replicas: x\n"})
     return cuepy.load(root, files=["schema.cue", "values.yaml"])

@@ -35,10 +35,19 @@ type Position struct {
 // path, duplicates dropped; each message with the causes it wraps). An
 // error without a category is of category Eval.
 func NewReport(err error) *Report {
-	category := Eval
+	category := categoryOf(err)
 	var c *categorized
 	if errors.As(err, &c) {
-		category, err = c.category, c.err
+		err = c.err
+	}
+	if seq, ok := err.(Sequence); ok {
+		obj := &Report{Category: category}
+		for _, e := range seq {
+			r := NewReport(e)
+			obj.Text += r.Text
+			obj.Errors = append(obj.Errors, r.Errors...)
+		}
+		return obj
 	}
 	obj := &Report{Category: category, Text: cueerrors.Details(err, nil)}
 	for _, e := range printed(err) {
@@ -61,6 +70,15 @@ func NewReport(err error) *Report {
 		obj.Errors = []Item{{Message: err.Error(), Path: []string{}, Positions: []Position{}}}
 	}
 	return obj
+}
+
+// categoryOf is err's category (Eval when it has none).
+func categoryOf(err error) string {
+	var c *categorized
+	if errors.As(err, &c) {
+		return c.category
+	}
+	return Eval
 }
 
 // printed lists the errors of err as cueerrors.Print prints them.

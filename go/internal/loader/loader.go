@@ -12,19 +12,16 @@ import (
 	"sync"
 
 	"cuelang.org/go/cue"
-	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/load"
 	"cuelang.org/go/cue/parser"
-	cuejson "cuelang.org/go/encoding/json"
-	cueyaml "cuelang.org/go/encoding/yaml"
 	"cuelang.org/go/mod/modconfig"
 
 	"cuepy.dev/libcue/internal/confine"
 	"cuepy.dev/libcue/internal/cueerr"
+	"cuepy.dev/libcue/internal/experiment"
 	"cuepy.dev/libcue/internal/localmod"
-	"cuepy.dev/libcue/internal/numbers"
 	"cuepy.dev/libcue/internal/runenv"
 )
 
@@ -48,6 +45,9 @@ type Config struct {
 	// Offline forbids contacting any registry (CUEPY_OFFLINE=1 does too):
 	// a module that is neither local nor in the cache is an error naming it.
 	Offline bool `json:"offline"`
+	// TagVars injects cue/load's default tag variables (now, os, arch,
+	// cwd, username, hostname, rand) for @tag(name,var=...), as `cue -T`.
+	TagVars bool `json:"tag_vars"`
 
 	guard *confine.FS // what cue/load reads through
 }
@@ -55,24 +55,18 @@ type Config struct {
 // loadMu serialises cue/load, which is not safe for concurrent use.
 var loadMu sync.Mutex
 
-// Load builds the instance cfg names in ctx, with the data files named in
-// its arguments unified in.
+// Load builds what cfg names as `cue export` and `cue eval` do: the
+// package or CUE files, with the data files named in its arguments unified
+// in (each document of a YAML stream in turn; a JSON Schema or OpenAPI file
+// as the CUE it translates to, see data.go).
 func Load(ctx *cue.Context, cfg *Config) (cue.Value, error) {
-	inst, err := Instance(cfg)
+	p, err := newPlan(ctx, cfg)
 	if err != nil {
 		return cue.Value{}, err
 	}
-	v := ctx.BuildInstance(inst)
-	named := namedFiles(cfg)
-	for _, f := range inst.OrphanedFiles {
-		if !named[f.Filename] {
-			continue // like the cue command, data files are used only when named
-		}
-		data, err := dataFile(ctx, f, cfg.guard)
-		if err != nil {
-			return cue.Value{}, err
-		}
-		v = v.Unify(data)
+	v, err := p.merged()
+	if err != nil {
+		return cue.Value{}, err
 	}
 	if err := cueerr.OfValue(v); err != nil { // every error, as cue eval reports them
 		return cue.Value{}, err
@@ -96,7 +90,31 @@ func namedFiles(cfg *Config) map[string]bool {
 // Instance loads the one instance cfg names, checked (package confine),
 // without building it.
 func Instance(cfg *Config) (*build.Instance, error) {
+	insts, err := instances(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(insts) != 1 {
+		return nil, cueerr.WithCategory(cueerr.Load, fmt.Errorf("%v matched %d packages; name one with package=", loadArgs(cfg), len(insts)))
+	}
+	return insts[0], nil
+}
+
+func loadArgs(cfg *Config) []string {
+	if len(cfg.Args) == 0 {
+		return []string{"."}
+	}
+	return cfg.Args
+}
+
+// instances loads the instances cfg names, each checked (package confine),
+// without building them: the packages, and the instance cue/load makes of
+// the files named (CUE and data files alike).
+func instances(cfg *Config) ([]*build.Instance, error) {
 	runenv.ApplyRuntime(cfg.Env)
+	if err := experiment.CheckEnv(cfg.Env); err != nil {
+		return nil, err
+	}
 	if !filepath.IsAbs(cfg.Dir) {
 		return nil, cueerr.Usagef("load directory %q is not an absolute path", cfg.Dir)
 	}
@@ -108,24 +126,25 @@ func Instance(cfg *Config) (*build.Instance, error) {
 	}
 	cfg.guard = confine.NewFS(root, cfg.Overlay)
 	lc := &load.Config{Dir: filepath.Clean(cfg.Dir), Package: cfg.Package, Tags: cfg.Tags, Registry: newRegistry(cfg), FS: cfg.guard}
-	args := cfg.Args
-	if len(args) == 0 {
-		args = []string{"."}
+	if cfg.TagVars {
+		lc.TagVars = load.DefaultTagVars() // `cue -T`
 	}
 	loadMu.Lock()
-	insts := load.Instances(args, lc)
+	insts := load.Instances(loadArgs(cfg), lc)
 	loadMu.Unlock()
-	if len(insts) != 1 {
-		return nil, cueerr.WithCategory(cueerr.Load, fmt.Errorf("%v matched %d packages; name one with package=", args, len(insts)))
+	if len(insts) == 0 {
+		return nil, cueerr.WithCategory(cueerr.Load, fmt.Errorf("invalid args"))
 	}
-	inst := insts[0]
-	if inst.Err != nil {
-		return nil, classifyLoadError(inst, cfg.guard)
+	named := namedFiles(cfg)
+	for _, inst := range insts {
+		if inst.Err != nil {
+			return nil, classifyLoadError(inst, cfg.guard)
+		}
+		if err := confine.Check(inst, cfg.Overlay, named, cfg.guard); err != nil {
+			return nil, err
+		}
 	}
-	if err := confine.Check(inst, cfg.Overlay, namedFiles(cfg), cfg.guard); err != nil {
-		return nil, err
-	}
-	return inst, nil
+	return insts, nil
 }
 
 // classifyLoadError reports a syntax error as such: cue/load folds parse
@@ -170,47 +189,6 @@ func suspectFiles(inst *build.Instance) []string {
 		return true, nil
 	})
 	return names
-}
-
-// dataFile builds a JSON or YAML file named among the load arguments;
-// cue/load leaves such files to the caller, as the cue command places
-// them at the root.
-func dataFile(ctx *cue.Context, f *build.File, guard *confine.FS) (cue.Value, error) {
-	src, err := guard.ReadPath(f.Filename)
-	if err != nil {
-		return cue.Value{}, cueerr.WithCategory(cueerr.Load, err)
-	}
-	if err := confine.CheckUTF8(f.Filename, src); err != nil { // the decoders say less, without a line
-		return cue.Value{}, err
-	}
-	var expr ast.Expr
-	switch f.Encoding {
-	case build.JSON:
-		expr, err = cuejson.Extract(f.Filename, src)
-	case build.YAML:
-		var file *ast.File
-		file, err = cueyaml.Extract(f.Filename, src)
-		if err == nil {
-			if numbers.HasLongExponent(src) {
-				if err := numbers.Check(file); err != nil {
-					return cue.Value{}, err
-				}
-			}
-			return ctx.BuildFile(file), nil
-		}
-		err = cueerr.YAML(f.Filename, src, err)
-	default:
-		return cue.Value{}, cueerr.WithCategory(cueerr.Load, fmt.Errorf("%s: unsupported file type %q", f.Filename, f.Encoding))
-	}
-	if err != nil {
-		return cue.Value{}, cueerr.WithCategory(cueerr.Syntax, err)
-	}
-	if numbers.HasLongExponent(src) {
-		if err := numbers.Check(expr); err != nil {
-			return cue.Value{}, err
-		}
-	}
-	return ctx.BuildExpr(expr), nil
 }
 
 // newRegistry serves the caller's local modules and falls back, lazily, to
