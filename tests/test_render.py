@@ -286,6 +286,28 @@ def test_embedstyle_catalog_transformers_render(size: str) -> None:
     assert components == _components(style, size)
 
 
+def test_catalog_from_a_registry_renders_as_from_disk(
+    tmp_path: Path, registry: cuepy.Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The catalog (its transformers included) published to a real OCI registry on 127.0.0.1 and
+    # fetched through CUE's module cache renders the same objects as served from its directory,
+    # through the render cache and without it.
+    style = STYLES["embedstyle"]
+    registry.publish(style.catalog_dir, "v0.1.0")
+    module, values = style.module_dir("small"), style.values("small")
+    from_disk = cuepy.opm.render(module, values, namespace="kit", file="module.cue", modules=style.modules,
+                                 cache=False)  # fmt: skip
+    monkeypatch.setenv("CUE_CACHE_DIR", str(tmp_path / "cue-cache"))  # CUE's module cache, for this test only
+    options: dict[str, Any] = {"registry": registry}
+    fetched = cuepy.opm.render(module, values, namespace="kit", file="module.cue", cache=False, **options)
+    assert fetched.objects == from_disk.objects
+    cache = Cache(tmp_path / "cache")
+    for _ in range(2):  # a miss, then a hit
+        cached = cuepy.opm.render(module, values, namespace="kit", file="module.cue", cache=cache, **options)
+        assert cached.objects == from_disk.objects
+    assert cache.stats().hits >= 1
+
+
 def _components(style: Any, size: str) -> set[str]:
     return set(cuepy.opm.release(style.module_dir(size), style.values(size), namespace="kit", file="module.cue",
                                  modules=style.modules).components)  # fmt: skip
