@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cuepy.api import COMPILES_PER_CONTEXT, Context, compile, encode, extract, load, unify, vet
+from cuepy.api import COMPILES_PER_CONTEXT, Context, LoadOptions, compile, encode, extract, load, unify, vet
 from cuepy.errors import (
     CueError,
     CueEvalError,
@@ -44,6 +44,7 @@ __all__ = [
     "ErrorDetail",
     "EvalStats",
     "Kind",
+    "LoadOptions",
     "MemStats",
     "Position",
     "Registry",

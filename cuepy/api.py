@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -9,6 +10,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
 from cuepy._embedded import embedded_modules
@@ -170,6 +172,110 @@ class RegistryLike(Protocol):
     def registry(self) -> str: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """How a load resolves what it reads: the registry, modules served from directories, CUE's
+    module cache, and whether the network may be used.
+
+    One value for every loading call, instead of the same keywords repeated: ``cuepy.load``,
+    ``cuepy.vet``, ``Context.load``, ``cuepy.flatten`` (kept as ``CompiledModule.load_options``
+    for ``CompiledModule.load``), ``cuepy.opm.load``, ``read``, ``release``, ``render_release``,
+    ``render`` and ``values_schema``, ``cuepy.limits.load_extract`` and ``cuepy.batch.Job``::
+
+        options = cuepy.LoadOptions(registry=reg, cache_dir="/var/cache/cue")
+        value = cuepy.load(directory, files=["module.cue"], options=options)
+        compiled = cuepy.flatten(directory, file="module.cue", options=options)
+
+    Those calls take the fields as keywords too (``registry=``, ``modules=``, ``cache_dir=``,
+    ``offline=``), as before. Given with ``options=``, a keyword that is not None replaces that
+    field of the object for the call (``options.replace(registry=None)`` clears one instead).
+
+    What changes the loaded value itself (``files``, ``package``, ``overlay``, ``tags``,
+    ``tag_vars``) is not here: those stay per-call arguments.
+
+    Types are checked once, here (TypeError naming the field). The object is immutable
+    (``modules`` is kept as a read-only copy), hashable when its fields are, and pickles with a
+    served registry replaced by its address, so it crosses process boundaries
+    (``cuepy.limits``, ``cuepy.batch``); the registry must stay served meanwhile.
+    """
+
+    registry: str | RegistryLike | None = None
+    """A CUE_REGISTRY string (``"127.0.0.1:5000+insecure"``) or a served registry (an object with a
+    ``registry`` string, as :class:`cuepy.Registry`, kept alive by these options); None: the
+    environment's ``CUE_REGISTRY`` at each load."""
+    modules: Mapping[str, StrPath] | None = None
+    """``"module/path@vX.Y.Z"`` -> a local directory that serves that module without a registry
+    (cuepy's embedded catalog is always served too); None: none besides it."""
+    cache_dir: StrPath | None = None
+    """CUE's module cache directory (as ``CUE_CACHE_DIR``, for these loads only; made absolute at
+    each load); None: the environment's."""
+    offline: bool = False
+    """Contact no registry (``CUEPY_OFFLINE=1`` in the environment does the same): a module neither
+    served from a directory nor in the module cache is a CueLoadError naming it."""
+
+    def __post_init__(self) -> None:
+        _registry(self.registry)
+        if self.modules is not None:
+            object.__setattr__(self, "modules", MappingProxyType(_checked_modules(self.modules)))
+        if self.cache_dir is not None:
+            _path(self.cache_dir, "cache_dir")
+        if not isinstance(self.offline, bool):
+            raise TypeError(f"offline must be a bool, not {type(self.offline).__name__}")
+
+    def replace(self, **changes: Any) -> LoadOptions:
+        """A copy with the given fields replaced (None included: ``replace(registry=None)``)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_config(self) -> dict[str, Any]:
+        """The fields of libcuepy's load configuration these options decide (see ``load_config``):
+        ``registry`` (a string, ``""`` for the environment's), ``cache_dir`` (absolute, ``""`` for
+        the environment's), ``modules`` (with cuepy's embedded catalog) and ``offline``."""
+        return {
+            "registry": _registry(self.registry),
+            "cache_dir": str(Path(os.fspath(self.cache_dir)).absolute()) if self.cache_dir is not None else "",
+            "modules": _modules(self.modules),
+            "offline": self.offline,
+        }
+
+    def __repr__(self) -> str:
+        shown = {
+            "registry": self.registry,
+            "modules": dict(self.modules) if self.modules is not None else None,
+            "cache_dir": self.cache_dir,
+            "offline": self.offline or None,
+        }
+        return f"LoadOptions({', '.join(f'{k}={v!r}' for k, v in shown.items() if v is not None)})"
+
+    def __hash__(self) -> int:
+        modules = frozenset(self.modules.items()) if self.modules is not None else None
+        return hash((self.registry, modules, self.cache_dir, self.offline))
+
+    def __reduce__(self) -> Any:
+        # A served registry (cuepy.Registry cannot be pickled) travels as its address.
+        registry = None if self.registry is None else _registry(self.registry)
+        modules = dict(self.modules) if self.modules is not None else None
+        return (LoadOptions, (registry, modules, self.cache_dir, self.offline))
+
+
+def merge_options(
+    options: LoadOptions | None = None,
+    *,
+    registry: str | RegistryLike | None = None,
+    modules: Mapping[str, StrPath] | None = None,
+    cache_dir: StrPath | None = None,
+    offline: bool | None = None,
+) -> LoadOptions:
+    """``options`` (None: the defaults) with each keyword that is not None in place of its field:
+    the rule of every call taking both ``options=`` and the keywords."""
+    if options is None:
+        options = LoadOptions()
+    elif not isinstance(options, LoadOptions):
+        raise TypeError(f"options must be a cuepy.LoadOptions, not {type(options).__name__}")
+    keywords = {"registry": registry, "modules": modules, "cache_dir": cache_dir, "offline": offline}
+    given: dict[str, Any] = {name: value for name, value in keywords.items() if value is not None}
+    return dataclasses.replace(options, **given) if given else options
+
+
 def load(
     path: StrPath = ".",
     *,
@@ -181,8 +287,9 @@ def load(
     cache_dir: StrPath | None = None,
     modules: Mapping[str, StrPath] | None = None,
     context: Context | None = None,
-    offline: bool = False,
+    offline: bool | None = None,
     tag_vars: bool = False,
+    options: LoadOptions | None = None,
 ) -> Value:
     """Load a CUE module directory, a package in it, or a list of files, through cue/load.
 
@@ -203,6 +310,8 @@ def load(
     - ``context``: load into this context instead of a fresh one.
     - ``offline``: contact no registry (``CUEPY_OFFLINE=1`` in the environment does the same); a
       module neither served locally nor in the module cache is a CueLoadError naming it.
+    - ``options``: a :class:`LoadOptions` holding ``registry``, ``modules``, ``cache_dir`` and
+      ``offline`` at once; each of those keywords given (not None) replaces its field.
 
     The environment variables a load depends on (``CUE_REGISTRY``, ``CUE_CACHE_DIR``, the
     ``*_PROXY`` variables, ``CUEPY_OFFLINE``, ``GOGC``, ``GOMEMLIMIT``, ...) are read from
@@ -214,7 +323,7 @@ def load(
         raise TypeError(f"context must be a cuepy.Context, not {type(context).__name__}")
     return _load(context or Context(), path, package=package, files=files, overlay=overlay, tags=tags,
                  registry=registry, cache_dir=cache_dir, modules=modules, offline=offline,
-                 tag_vars=tag_vars)  # fmt: skip
+                 tag_vars=tag_vars, options=options)  # fmt: skip
 
 
 def vet(path: StrPath = ".", *, concrete: bool | None = None, context: Context | None = None, **options: Any) -> None:
@@ -343,7 +452,8 @@ def load_inputs(path: StrPath = ".", **options: Any) -> LoadInputs:
 
 
 def load_config(path: StrPath = ".", **options: Any) -> dict[str, Any]:
-    """The configuration document libcuepy takes for ``load(path, **options)`` (no ``context``)."""
+    """The configuration document libcuepy takes for ``load(path, **options)`` (no ``context``);
+    ``LoadOptions.to_config()`` gives the part that ``options=`` decides."""
     return _load_config(path, **options)
 
 
@@ -362,13 +472,13 @@ def _load_config(
     registry: str | RegistryLike | None = None,
     cache_dir: StrPath | None = None,
     modules: Mapping[str, StrPath] | None = None,
-    offline: bool = False,
+    offline: bool | None = None,
     tag_vars: bool = False,
+    options: LoadOptions | None = None,
 ) -> dict[str, Any]:
+    resolved = merge_options(options, registry=registry, modules=modules, cache_dir=cache_dir, offline=offline)
     directory = Path(_path(path, "path")).absolute()
     _utf8(str(directory), "path")
-    if not isinstance(offline, bool):
-        raise TypeError(f"offline must be a bool, not {type(offline).__name__}")
     if not isinstance(tag_vars, bool):
         raise TypeError(f"tag_vars must be a bool, not {type(tag_vars).__name__}")
     if package is not None and not isinstance(package, str):
@@ -376,17 +486,18 @@ def _load_config(
     if isinstance(files, str | os.PathLike):
         raise TypeError("files must be a list of paths, not a single path")
     args = [_path(f, "files entry") for f in files] if files is not None else []
+    resolving = resolved.to_config()
     return {
         "dir": str(directory),
         "args": args,
         "package": package or "",
         "tags": _tags(tags),
         "overlay": _overlay(directory, overlay),
-        "registry": _registry(registry),
-        "cache_dir": str(Path(_path(cache_dir, "cache_dir")).absolute()) if cache_dir is not None else "",
-        "modules": _modules(modules),
+        "registry": resolving["registry"],
+        "cache_dir": resolving["cache_dir"],
+        "modules": resolving["modules"],
         "env": {k: os.environ[k] for k in ENV_KEYS if k in os.environ},
-        "offline": offline,
+        "offline": resolving["offline"],
         "tag_vars": tag_vars,
     }
 
@@ -461,15 +572,32 @@ def _registry(registry: str | RegistryLike | None) -> str:
     raise TypeError(f"registry must be a CUE_REGISTRY string or a served registry, not {type(registry).__name__}")
 
 
-def _modules(modules: Mapping[str, StrPath] | None) -> dict[str, dict[str, str]]:
-    if modules is not None and not isinstance(modules, Mapping):
+def _checked_modules(modules: object) -> dict[str, StrPath]:
+    """A copy of ``modules=``, its keys and directories checked."""
+    if not isinstance(modules, Mapping):
         raise TypeError(f"modules must be a mapping of 'module@version' to directory, not {type(modules).__name__}")
+    out: dict[str, StrPath] = {}
+    for key, directory in modules.items():
+        if not isinstance(key, str):
+            raise TypeError(f"modules keys must be str ('module/path@vX.Y.Z'), not {type(key).__name__}")
+        _module_key(key)
+        _path(directory, f"modules[{key!r}]")
+        out[key] = directory
+    return out
+
+
+def _module_key(key: str) -> tuple[str, str]:
+    module, sep, version = key.rpartition("@")
+    if not sep or not module or not version.startswith("v"):
+        raise ValueError(f"modules keys are 'module/path@vX.Y.Z', not {key!r}")
+    return module, version
+
+
+def _modules(modules: Mapping[str, StrPath] | None) -> dict[str, dict[str, str]]:
     merged: dict[str, StrPath] = {**embedded_modules(), **(modules or {})}
     result: dict[str, dict[str, str]] = {}
     for key, directory in merged.items():
-        module, sep, version = key.rpartition("@")
-        if not sep or not module or not version.startswith("v"):
-            raise ValueError(f"modules keys are 'module/path@vX.Y.Z', not {key!r}")
+        module, version = _module_key(key)
         result[f"{module}@{version.split('.')[0]}"] = {"version": version, "dir": str(Path(directory).absolute())}
     return result
 

@@ -64,6 +64,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from cuepy.api import LoadOptions
 from cuepy.errors import CueError, CueInternalError, CueLimitError
 from cuepy.trace import StageEvent
 from cuepy.trace import bind as _bind
@@ -79,7 +80,7 @@ ProgressFn = Callable[[int, int, "JobResult"], None]
 @dataclass(frozen=True)
 class Job:
     """One release to render: ``cuepy.opm.render_release(path, values, namespace=..., name=..., file=...,
-    package=...)``, the release as JSON data."""
+    package=..., options=...)``, the release as JSON data."""
 
     path: str
     values: Mapping[str, Any] | None = None
@@ -89,6 +90,9 @@ class Job:
     package: str | None = None
     cache: bool = True
     """Whether the worker uses its default cache (``CUEPY_CACHE_*`` of the worker's environment)."""
+    options: LoadOptions | None = None
+    """How the module's dependencies resolve (a :class:`cuepy.LoadOptions`; it pickles, a served
+    registry as its address); None: the worker's environment."""
 
 
 @dataclass
@@ -123,7 +127,7 @@ def render(job: Job | Mapping[str, Any]) -> dict[str, Any]:
 
     j = job if isinstance(job, Job) else Job(**job)
     return cuepy.opm.render_release(j.path, j.values, namespace=j.namespace, name=j.name, file=j.file,
-                                    package=j.package, cache=None if j.cache else False)  # fmt: skip
+                                    package=j.package, cache=None if j.cache else False, options=j.options)  # fmt: skip
 
 
 def render_many(

@@ -48,6 +48,7 @@ from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any, Literal, TypeVar
 
+from cuepy.api import merge_options
 from cuepy.errors import CueError, CueForkError, CueInternalError, CueLimitError, CueUsageError
 
 T = TypeVar("T")
@@ -330,15 +331,18 @@ def load_extract(
 ) -> Any:
     """``cuepy.extract(cuepy.load(path, **load_options), select, format=format)``, bounded.
 
-    ``load_options`` are those of :func:`cuepy.load` (a served
-    :class:`cuepy.Registry` is passed on by address). With ``worker``, the
-    call runs there (and under its limits) instead of in a fresh process.
+    ``load_options`` are those of :func:`cuepy.load`, ``options=`` (a
+    :class:`cuepy.LoadOptions`) among them; ``registry=``, ``modules=``,
+    ``cache_dir=`` and ``offline=`` are merged into one LoadOptions here (a
+    served :class:`cuepy.Registry` is passed on by address). With ``worker``,
+    the call runs there (and under its limits) instead of in a fresh process.
     """
     options = dict(load_options)
-    if options.get("registry") is not None and not isinstance(options["registry"], str):
-        options["registry"] = str(options["registry"].registry)
     if "context" in options:
         raise TypeError("load_extract loads in the worker's own context; context= is not supported")
+    options["options"] = merge_options(options.pop("options", None), **{
+        name: options.pop(name) for name in ("registry", "modules", "cache_dir", "offline") if name in options
+    })  # fmt: skip
     path = os.fspath(path)
     if worker is not None:
         return worker.run(_load_extract, path, select, format, options)

@@ -7,6 +7,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, field_validator
 
+from cuepy.api import LoadOptions
 from cuepy.bench._report import StageReport, _Frozen
 
 PathName = Literal["definition", "compiled", "flattened", "cached", "render_hit", "go_native", "cue_cli"]
@@ -39,6 +40,11 @@ class UserModule(_Frozen):
     @property
     def name(self) -> str:
         return f"{self.directory.name}/{self.file}"
+
+    def load_options(self) -> LoadOptions:
+        """How its loads resolve dependencies: ``registry`` and ``dependencies`` as a LoadOptions."""
+        return LoadOptions(registry=self.registry or None,
+                           modules={k: str(v) for k, v in self.dependencies.items()} or None)  # fmt: skip
 
 
 class BenchConfig(_Frozen):

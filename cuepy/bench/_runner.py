@@ -20,6 +20,7 @@ from typing import Any
 
 import cuepy
 from cuepy._embedded import CATALOG_DIR, CATALOG_MODULE, CATALOG_VERSION
+from cuepy.api import registry_name
 from cuepy.bench import _tools
 from cuepy.bench._analysis import goals, ratios, scaling
 from cuepy.bench._models import PATHS, BenchConfig, BenchResults, Machine, PathName, Row, UserModule
@@ -47,8 +48,9 @@ class BenchModule:
     directory: Path
     compiled: str | None
     file: str = DEFINITION_FILE
-    load_options: dict[str, Any] = field(default_factory=dict)
-    """registry= / modules= for every load of the module (a user's module)."""
+    load_options: cuepy.LoadOptions = field(default_factory=cuepy.LoadOptions)
+    """How every load of the module resolves its dependencies (a user's module: its registry and
+    modules served from directories)."""
     values_file: Path | None = None
     """A data file of values (a user's module); the examples' values.cue otherwise."""
     _values: dict[str, Any] | None = None
@@ -89,17 +91,13 @@ def _prepare_module(name: str, seed: int, workdir: Path) -> BenchModule:
 
 
 def _prepare_user_module(user: UserModule) -> BenchModule:
-    options: dict[str, Any] = {}
-    if user.registry:
-        options["registry"] = user.registry
-    if user.dependencies:
-        options["modules"] = {k: str(v) for k, v in user.dependencies.items()}
+    options = user.load_options()
     directory = user.directory.absolute()
     components = user.components
     if not components:
         import cuepy.opm
 
-        components = len(cuepy.opm.read(directory, file=user.file, **options).components)
+        components = len(cuepy.opm.read(directory, file=user.file, options=options).components)
     return BenchModule(user.name, components, directory, user.compiled, user.file, options,
                        user.values.absolute() if user.values else None)  # fmt: skip
 
@@ -182,9 +180,10 @@ class AnchorBench(Bench):
         self.startup_cpu: int | None = None
 
     def _run(self, n: int, warmup: int) -> _tools.AnchorResult:
-        modules = {**self.modules, **{k: Path(v) for k, v in self.module.load_options.get("modules", {}).items()}}
+        options = self.module.load_options
+        modules = {**self.modules, **{k: Path(v) for k, v in (options.modules or {}).items()}}
         return _tools.run_anchor(self.anchor, self.module.directory, [self.module.file], modules, n, warmup,
-                                 registry=self.module.load_options.get("registry", ""))  # fmt: skip
+                                 registry=registry_name(options.registry))  # fmt: skip
 
     def once(self) -> tuple[Sample, StageReport | None]:
         if self.startup_cpu is None:
@@ -271,15 +270,15 @@ def _benches(module: BenchModule, shared: _Shared) -> list[Bench]:
 
     file, options = module.file, module.load_options
     if "definition" in want:
-        benches.append(PyBench("definition", lambda: _export(cuepy.load(d, files=[file], **options))))
+        benches.append(PyBench("definition", lambda: _export(cuepy.load(d, files=[file], options=options))))
     if "compiled" in want and module.compiled is not None:
         compiled = module.compiled
-        benches.append(PyBench("compiled", lambda: _export(cuepy.load(d, files=[compiled], **options))))
+        benches.append(PyBench("compiled", lambda: _export(cuepy.load(d, files=[compiled], options=options))))
     if "flattened" in want:
         try:
             from cuepy.flatten import flatten
 
-            result = flatten(d, file=file, verify=False, **options)
+            result = flatten(d, file=file, verify=False, options=options)
             benches.append(PyBench("flattened", lambda: _export(result.load())))
         except Exception as exc:
             skip("flattened", _why(exc))
@@ -293,7 +292,8 @@ def _benches(module: BenchModule, shared: _Shared) -> list[Bench]:
 
             cache = shared.cache
             if "cached" in want:
-                benches.append(PyBench("cached", lambda: _export(load_module(d, file=file, cache=cache, **options)),
+                benches.append(PyBench("cached", lambda: _export(load_module(d, file=file, cache=cache,
+                                                                             options=options)),
                                        first_is_miss=True))  # fmt: skip
             values = module.values() if "render_hit" in want else None
             if "render_hit" in want and values is None:
@@ -301,16 +301,18 @@ def _benches(module: BenchModule, shared: _Shared) -> list[Bench]:
             elif "render_hit" in want:
                 ns = shared.config.namespace
                 benches.append(PyBench("render_hit", lambda: ModuleRelease.model_validate(cached_render(
-                    d, values, namespace=ns, file=file, cache=cache, **options)), first_is_miss=True))  # fmt: skip
-                benches.append(PyBench(RELEASE, lambda: release(d, values, namespace=ns, file=file, **options)))
+                    d, values, namespace=ns, file=file, cache=cache, options=options)),
+                    first_is_miss=True))  # fmt: skip
+                benches.append(PyBench(RELEASE, lambda: release(d, values, namespace=ns, file=file, options=options)))
     tools = shared.tools
     if tools is not None and tools.anchor is not None and "go_native" in want:
         benches.append(AnchorBench(tools.anchor, module))
     if tools is not None and tools.cue is not None and "cue_cli" in want:
-        if "modules" in options:
+        if options.modules is not None:
             skip("cue_cli", "the cue command cannot serve modules from directories (publish them to a registry)")
         else:
-            env = dict(shared.cue_env, CUE_REGISTRY=options["registry"]) if "registry" in options else shared.cue_env
+            registry = registry_name(options.registry)
+            env = dict(shared.cue_env, CUE_REGISTRY=registry) if registry else shared.cue_env
             benches.append(CueCliBench(tools.cue, module, env, shared.workdir))
     order = {p: i for i, p in enumerate((*PATHS, RELEASE))}
     return sorted(benches, key=lambda b: order[b.path])

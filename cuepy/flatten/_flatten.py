@@ -16,15 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from cuepy._native import check, native, take_bytes
+from cuepy.api import LoadOptions, RegistryLike, load_config, merge_options
 from cuepy.api import load as cue_load
-from cuepy.api import load_config
 from cuepy.errors import CueError, ErrorDetail, Position
 from cuepy.trace import run as trace_run
 from cuepy.value import Value
 
 StrPath = str | os.PathLike[str]
-
-_LOAD_OPTIONS = ("registry", "modules", "cache_dir")
 
 
 class FlattenError(CueError):
@@ -107,8 +105,9 @@ class CompiledModule:
     """The directory the module was loaded from; its imports resolve from there."""
     filename: str
     """The file name :meth:`write` uses by default (``<stem>_flattened.cue``)."""
-    load_options: Mapping[str, Any] = field(default_factory=dict)
-    """registry / modules / cache_dir the module was loaded with."""
+    load_options: LoadOptions = field(default_factory=LoadOptions)
+    """How the flatten call's load resolved its dependencies (registry, modules, cache_dir,
+    offline); :meth:`load` uses them. A mapping of those fields given here is made a LoadOptions."""
     files: Mapping[str, str] = field(default_factory=dict)
     """Absolute path of each rewritten file -> its rewritten text."""
     load_files: tuple[str, ...] | None = None
@@ -122,6 +121,12 @@ class CompiledModule:
     """The rewritten module as verification evaluated it (``verify=True``), in a context of its own:
     what :meth:`load` would give, without loading it again. None without verification."""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.load_options, LoadOptions):
+            if not isinstance(self.load_options, Mapping):
+                raise TypeError(f"load_options must be a cuepy.LoadOptions, not {type(self.load_options).__name__}")
+            object.__setattr__(self, "load_options", LoadOptions(**self.load_options))
+
     def write(self, path: StrPath | None = None) -> Path:
         """Write :attr:`source` to ``path`` (default: ``directory / filename``) and return the path."""
         target = Path(path) if path is not None else self.directory / self.filename
@@ -129,13 +134,19 @@ class CompiledModule:
         return target
 
     def load(self, **options: Any) -> Value:
-        """Load the rewritten module; ``options`` go to ``cuepy.load`` and override the flatten call's."""
-        merged = {**self.load_options, **options}
-        overlay = {**merged.pop("overlay", {}), **self.files}
-        merged.setdefault("files", list(self.load_files) if self.load_files is not None else None)
-        merged.setdefault("package", self.package)
+        """Load the rewritten module; ``options`` go to ``cuepy.load``.
+
+        The load resolves dependencies with :attr:`load_options` (the flatten call's), or with
+        ``options=`` (a LoadOptions) when given; ``registry=``, ``modules=``, ``cache_dir=``,
+        ``offline=`` (not None) replace single fields of that.
+        """
+        given = options.pop("options", None)
+        overlay = {**options.pop("overlay", {}), **self.files}
+        options.setdefault("files", list(self.load_files) if self.load_files is not None else None)
+        options.setdefault("package", self.package)
         try:
-            return cue_load(self.directory, overlay=overlay, **merged)
+            return cue_load(self.directory, overlay=overlay, options=self.load_options if given is None else given,
+                            **options)  # fmt: skip
         except CueError as exc:
             self.restore_positions(exc)
             raise
@@ -174,7 +185,11 @@ class CompiledModule:
         }
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any], load_options: Mapping[str, Any] | None = None) -> CompiledModule:
+    def from_json(
+        cls, doc: Mapping[str, Any], load_options: LoadOptions | Mapping[str, Any] | None = None
+    ) -> CompiledModule:
+        """The module :meth:`to_json` wrote (which holds no load options: ``load_options`` gives them,
+        as a LoadOptions or a mapping of its fields)."""
         p = doc["provenance"]
         return cls(
             source=doc["source"],
@@ -183,7 +198,7 @@ class CompiledModule:
             ),
             directory=Path(doc["directory"]),
             filename=doc["filename"],
-            load_options=dict(load_options or {}),
+            load_options=load_options if isinstance(load_options, LoadOptions) else LoadOptions(**(load_options or {})),
             files=dict(doc["files"]),
             load_files=tuple(doc["load_files"]) if doc["load_files"] is not None else None,
             package=doc["package"],
@@ -204,16 +219,19 @@ def flatten(
     *,
     file: StrPath | None = None,
     package: str | None = None,
-    registry: Any = None,
+    registry: str | RegistryLike | None = None,
     modules: Mapping[str, StrPath] | None = None,
     cache_dir: StrPath | None = None,
     verify: bool = True,
+    options: LoadOptions | None = None,
 ) -> CompiledModule:
     """Write out the composite definitions a module's structs embed (blueprints, in OPM terms).
 
     - ``source``: the module's directory (with ``file``: the module file in it; without: its
       package, ``package`` choosing one) or a Value loaded from a single file.
-    - ``registry``, ``modules``, ``cache_dir``: as for ``cuepy.load``; kept for ``.load()``.
+    - ``registry``, ``modules``, ``cache_dir``, ``options``: as for ``cuepy.load`` (``options``: a
+      :class:`cuepy.LoadOptions`, the keywords given replacing its fields); kept as the result's
+      ``load_options`` for ``.load()``.
     - ``verify``: evaluate the module as written and as rewritten and keep a struct written out
       only where both give the same value (costs one load of each).
 
@@ -221,9 +239,9 @@ def flatten(
     ``provenance.not_flattened``; it never fails the module. Raises what ``cuepy.load`` raises
     when the module does not load (and, with ``verify``, when it does not evaluate).
     """
-    options = {k: v for k, v in zip(_LOAD_OPTIONS, (registry, modules, cache_dir), strict=True) if v is not None}
+    resolved = merge_options(options, registry=registry, modules=modules, cache_dir=cache_dir)
     directory, files = _inputs(source, file)
-    config = load_config(directory, files=files, package=package, **options)
+    config = load_config(directory, files=files, package=package, options=resolved)
     config["verify"] = bool(verify)
 
     def run() -> CompiledModule:
@@ -232,7 +250,7 @@ def flatten(
         out, value = ffi.new("cue_bytes *"), ffi.new("cue_handle *")
         check(lib.cue_flatten(data, len(data), out, value))
         evaluated = Value._own(value[0]) if value[0] else None
-        return _result(json.loads(take_bytes(out)), directory, files, package, options, evaluated)
+        return _result(json.loads(take_bytes(out)), directory, files, package, resolved, evaluated)
 
     return trace_run("flatten", run, path=str(directory), files=files or [])
 
@@ -260,7 +278,7 @@ def _result(
     directory: Path,
     files: list[str] | None,
     package: str | None,
-    options: dict[str, Any],
+    options: LoadOptions,
     evaluated: Value | None,
 ) -> CompiledModule:
     structs = tuple(
@@ -283,7 +301,7 @@ def _result(
         provenance=_provenance(directory, [f["name"] for f in written], structs),
         directory=directory,
         filename=f"{stem}_flattened.cue",
-        load_options=dict(options),
+        load_options=options,
         files=rewritten,
         load_files=tuple(files) if files is not None else None,
         package=package,

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from cuepy.api import LoadOptions
 from cuepy.opm._errors import OPMError, OPMIncompleteError, OPMLayoutError, OPMModelError
 from cuepy.opm._layout import detect_layout
 from cuepy.opm._read import read
@@ -72,7 +73,9 @@ def load(path: Any, **options: Any) -> Value:
     process or another, load the stored Module without flattening.
 
     - ``file=``, ``package=``: the module file in ``path`` (or the package).
-    - ``registry=``, ``modules=``, ``cache_dir=``: as for ``cuepy.load``.
+    - ``registry=``, ``modules=``, ``cache_dir=``, ``options=`` (a
+      :class:`cuepy.LoadOptions`; the keywords given replace its fields): as
+      for ``cuepy.load``.
     - ``verify=`` (default True): let the flattener check its result.
     - ``context=``: load into this context (e.g. to release the value with
       ``cuepy.opm.release(..., context=)``).
@@ -95,7 +98,7 @@ def render_release(path: Any, values: Any = None, **options: Any) -> dict[str, A
     ``values`` (JSON data, or None for the defaults) and ``namespace=`` (and
     ``name=``); the same module bytes, values, namespace and name are read back
     without evaluating CUE. Takes ``load``'s options too (``file=``,
-    ``cache=``...). See docs/cache.md.
+    ``cache=``, ``registry=``, ``options=``...). See docs/cache.md.
     """
     from cuepy.opm import _cached
 
@@ -115,6 +118,7 @@ def render(
     transformers: Sequence[str] | str | None = None,
     directory: Any = None,
     match: Literal["cue", "python"] = "cue",
+    options: LoadOptions | None = None,
 ) -> Render:
     """The Kubernetes objects of a module instance, through its catalog's transformers.
 
@@ -126,7 +130,10 @@ def render(
     whose ``requiredResources``, ``requiredTraits`` and ``requiredLabels`` it
     has, in one CUE evaluation. ``transformers``: import paths of the
     packages holding the transformers; by default ``<dep>/transformers@vN``
-    for each dependency of the module.
+    for each dependency of the module. ``registry``, ``modules`` and
+    ``options`` (a :class:`cuepy.LoadOptions`) resolve the module's and the
+    transformers' imports as for ``cuepy.load``; for a ``CompiledModule``
+    they default to its ``load_options``.
 
     Returns a :class:`Render`: ``objects`` (Kubernetes objects, stable
     order), ``matches`` (component, transformer FQN, objects written);
@@ -144,7 +151,7 @@ def render(
 
     return _render.render(module, values, namespace=namespace, name=name, file=file, registry=registry,
                           modules=modules, cache=cache, transformers=[transformers] if isinstance(transformers, str)
-                          else transformers, directory=directory, match=match)  # fmt: skip
+                          else transformers, directory=directory, match=match, options=options)  # fmt: skip
 
 
 def values_schema(module: Any, **options: Any) -> dict[str, Any]:

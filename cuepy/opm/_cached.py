@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cuepy.api import Context, LoadInputs, RegistryLike, load_inputs, registry_name
+from cuepy.api import Context, LoadInputs, LoadOptions, RegistryLike, load_inputs, merge_options, registry_name
 from cuepy.cache import Cache, Unusable, keys, resolve
 from cuepy.errors import CueError
 from cuepy.value import Value
@@ -43,28 +43,16 @@ class _Request:
     directory: str
     file: str | None
     package: str | None
-    registry: str | RegistryLike | None
-    modules: Mapping[str, StrPath] | None
-    cache_dir: StrPath | None
+    options: LoadOptions
     verify: bool
-
-    def load_options(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.registry is not None:
-            out["registry"] = self.registry
-        if self.modules is not None:
-            out["modules"] = self.modules
-        if self.cache_dir is not None:
-            out["cache_dir"] = self.cache_dir
-        return out
 
     def inputs(self) -> LoadInputs:
         files = [self.file] if self.file is not None else None
-        return load_inputs(self.directory, files=files, package=self.package, **self.load_options())
+        return load_inputs(self.directory, files=files, package=self.package, options=self.options)
 
     def labels(self) -> dict[str, str]:
         """The directories serving ``modules=``, named by module in keys (a copy elsewhere keeps them)."""
-        return {key: os.path.abspath(d) for key, d in (self.modules or {}).items()}
+        return {key: os.path.abspath(d) for key, d in (self.options.modules or {}).items()}
 
     def parts(self) -> dict[str, Any]:
         """What, besides the files read, decides the compiled module."""
@@ -73,26 +61,16 @@ class _Request:
             "package": self.package,
             # A module fetched from a registry is pinned by path and version in
             # cue.mod/module.cue (a file read); the registry it comes from is named here.
-            "registry": registry_name(self.registry) or os.environ.get("CUE_REGISTRY", ""),
-            "modules": sorted(self.modules or ()),
+            "registry": registry_name(self.options.registry) or os.environ.get("CUE_REGISTRY", ""),
+            "modules": sorted(self.options.modules or ()),
             "flatten": {"verify": self.verify},
         }
 
 
-def _request(
-    path: StrPath,
-    file: StrPath | None,
-    package: str | None,
-    registry: str | RegistryLike | None,
-    modules: Mapping[str, StrPath] | None,
-    cache_dir: StrPath | None,
-    verify: bool,
-) -> _Request:
+def _request(path: StrPath, file: StrPath | None, package: str | None, options: LoadOptions, verify: bool) -> _Request:
     if file is not None and not isinstance(file, str | os.PathLike):
         raise TypeError("file must be one path (the module file), not a list")
-    registry_name(registry)  # (checks its type)
-    return _Request(os.path.abspath(path), os.fspath(file) if file is not None else None, package, registry,
-                    modules, cache_dir, verify)  # fmt: skip
+    return _Request(os.path.abspath(path), os.fspath(file) if file is not None else None, package, options, verify)
 
 
 # Compiled modules ---------------------------------------------------------------
@@ -109,9 +87,11 @@ def load(
     verify: bool = True,
     context: Context | None = None,
     cache: Cache | bool | None = None,
+    options: LoadOptions | None = None,
 ) -> Value:
     """Load an OPM module, paying for its blueprints once (see ``cuepy.opm.load``)."""
-    request = _request(path, file, package, registry, modules, cache_dir, verify)
+    resolved = merge_options(options, registry=registry, modules=modules, cache_dir=cache_dir)
+    request = _request(path, file, package, resolved, verify)
     return _module(request, resolve(cache), context)
 
 
@@ -161,7 +141,7 @@ def _compile(request: _Request) -> CompiledModule:
     from cuepy.flatten import flatten
 
     return flatten(request.directory, file=request.file, package=request.package, verify=request.verify,
-                   **request.load_options())  # fmt: skip
+                   options=request.options)  # fmt: skip
 
 
 def _to_entry(compiled: CompiledModule, request: _Request) -> str:
@@ -176,7 +156,7 @@ def _from_entry(payload: str, request: _Request) -> CompiledModule:
 
     try:
         doc = _paths(json.loads(payload), lambda p: os.path.normpath(os.path.join(request.directory, p)))
-        return CompiledModule.from_json(doc, request.load_options())
+        return CompiledModule.from_json(doc, request.options)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise Unusable("not a compiled-module entry") from exc
 
@@ -208,12 +188,14 @@ def render_release(
     cache_dir: StrPath | None = None,
     verify: bool = True,
     cache: Cache | bool | None = None,
+    options: LoadOptions | None = None,
 ) -> dict[str, Any]:
     """The release of the module at ``path`` as JSON data, through the cache (see ``cuepy.opm.render_release``)."""
     store = resolve(cache)
     if not isinstance(namespace, str):
         raise TypeError(f"namespace must be a str, not {type(namespace).__name__}")
-    request = _request(path, file, package, registry, modules, cache_dir, verify)
+    resolved = merge_options(options, registry=registry, modules=modules, cache_dir=cache_dir)
+    request = _request(path, file, package, resolved, verify)
     try:
         values_json = None if values is None else keys.canonical_json(_as_dict(values))
     except (TypeError, ValueError):
@@ -270,12 +252,14 @@ def render_manifests(
     cache: Cache | bool | None = None,
     transformers: Sequence[str] | None = None,
     match: str = "cue",
+    options: LoadOptions | None = None,
 ) -> Render:
     """The Kubernetes render of the module at ``path``, through the cache (see ``cuepy.opm.render``)."""
     from cuepy.opm import _render
 
     store = resolve(cache)
-    request = _request(path, file, package, registry, modules, cache_dir, verify)
+    resolved = merge_options(options, registry=registry, modules=modules, cache_dir=cache_dir)
+    request = _request(path, file, package, resolved, verify)
     try:
         values_json = None if values is None else keys.canonical_json(_as_dict(values))
     except (TypeError, ValueError):
@@ -286,14 +270,14 @@ def render_manifests(
         context = Context()
         module = _module(request, store, context)
         data = _render.release_data(module, values, namespace, name, context)
-        tpl = _render.template(request.directory, transformers, registry, modules)
+        tpl = _render.template(request.directory, transformers, request.options)
         return _render.render_release(data, tpl, match=match)  # type: ignore[arg-type]
 
     if store is None:
         return compute()
 
     def inputs() -> _MergedInputs:
-        tpl = _render.template(request.directory, transformers, registry, modules)
+        tpl = _render.template(request.directory, transformers, request.options)
         return _MergedInputs.of(request.inputs(), tpl.inputs)
 
     parts = {**request.parts(), "values": values_json, "namespace": namespace, "name": name,

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from cuepy.api import Context, RegistryLike
+from cuepy.api import Context, LoadOptions, RegistryLike, merge_options
 from cuepy.errors import CueError, CueIncompleteError
 from cuepy.opm._errors import OPMError, clarify, join_path, model_error, rephrased, split_path, user_positions
 from cuepy.opm._layout import detect_layout, module_value
@@ -64,6 +64,7 @@ def read(
     modules: Modules = None,
     layout: Layout | None = None,
     context: Context | None = None,
+    options: LoadOptions | None = None,
 ) -> ModuleDefinition | Module:
     """Read an OPM module as a :class:`ModuleDefinition` or :class:`Module` model.
 
@@ -83,6 +84,8 @@ def read(
         layout: where the module and its parts are; detected when None
             (see :class:`Layout`).
         context: load into this context.
+        options: a :class:`cuepy.LoadOptions` for the load (``registry``
+            and ``modules``, when given, replace its fields).
 
     Raises:
         CueError: the module does not load or evaluate; the message names
@@ -93,6 +96,7 @@ def read(
         OPMModelError: the module's data does not fit the models.
     """
     where = Where(layout=layout)
+    resolved = merge_options(options, registry=registry, modules=modules)
     if isinstance(module, Value):
         value = module
         return run_stage("read", lambda: guarded(lambda: module_model(value, where), "cannot read module value", where))
@@ -100,7 +104,7 @@ def read(
     where.root = source.directory
 
     def run() -> ModuleDefinition | Module:
-        loaded = load_module(context or Context(), source, registry, modules)
+        loaded = load_module(context or Context(), source, resolved)
         return module_model(loaded, where, source)
 
     headline = f"cannot read module {describe(source)}"
@@ -123,14 +127,9 @@ def describe(source: ModuleSource) -> str:
     return f"{source.directory} ({', '.join(source.files)})" if source.files else source.directory
 
 
-def load_module(context: Context, source: ModuleSource, registry: Registry = None, modules: Modules = None) -> Value:
+def load_module(context: Context, source: ModuleSource, options: LoadOptions | None = None) -> Value:
     """Load the module's files (or package) into ``context``."""
-    options: dict[str, Any] = {"files": list(source.files) or None, "package": source.package}
-    if registry is not None:
-        options["registry"] = registry
-    if modules is not None:
-        options["modules"] = modules
-    return context.load(source.directory, **options)
+    return context.load(source.directory, files=list(source.files) or None, package=source.package, options=options)
 
 
 def guarded(fn: Callable[[], T], headline: str, where: Where | None = None) -> T:

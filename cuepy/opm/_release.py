@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cuepy.api import Context
+from cuepy.api import Context, LoadOptions, merge_options
 from cuepy.errors import CueUsageError, ErrorDetail
 from cuepy.opm._errors import OPMIncompleteError, OPMModelError
 from cuepy.opm._read import (
@@ -66,6 +66,7 @@ def release(
     layout: Layout | None = None,
     labels: Mapping[str, str] | None = None,
     strict: bool = False,
+    options: LoadOptions | None = None,
 ) -> ModuleRelease:
     """Release a module: its components as data, bound to ``values``, in ``namespace``.
 
@@ -92,6 +93,9 @@ def release(
         strict: raise :class:`OPMIncompleteError` if a component has fields
             that are not concrete or blueprint data that was not forwarded,
             instead of listing them in ``incomplete`` / ``unforwarded``.
+        options: a :class:`cuepy.LoadOptions` for loading a directory or a
+            model's source (``registry`` and ``modules``, when given,
+            replace its fields).
 
     Raises:
         CueError: values missing, of the wrong type or rejected, or a
@@ -106,9 +110,10 @@ def release(
     """
     headline = f"cannot release {_what(module, file)} into namespace {namespace!r}"
     where = Where(layout=layout)
+    resolved = merge_options(options, registry=registry, modules=modules)
 
     def run() -> ModuleRelease:
-        value = _module_value(module, file, package, registry, modules, context, where)
+        value = _module_value(module, file, package, resolved, context, where)
         return _release(value, values, namespace, name, labels, strict, where)
 
     return run_stage("release", lambda: guarded(run, headline, where), namespace=namespace, module=_what(module, file))
@@ -126,8 +131,7 @@ def _module_value(
     module: ModuleInput,
     file: Files,
     package: str | None,
-    registry: Registry,
-    modules: Modules,
+    options: LoadOptions,
     context: Context | None,
     where: Where,
 ) -> Value:
@@ -142,7 +146,7 @@ def _module_value(
     else:
         source = module_source(module, file, package)
     where.root = source.directory
-    return load_module(context or Context(), source, registry, modules)
+    return load_module(context or Context(), source, options)
 
 
 def _values_value(module: Value, layout: Layout, values: ValuesInput) -> Value:

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from cuepy.api import Context, LoadInputs, RegistryLike, load_inputs, registry_name
+from cuepy.api import Context, LoadInputs, LoadOptions, RegistryLike, load_inputs, merge_options, registry_name
 from cuepy.errors import CueError, CueLoadError, CueUsageError, ErrorDetail
 from cuepy.opm._errors import OPMError
 from cuepy.value import Value
@@ -231,15 +231,6 @@ def _stamp(inputs: LoadInputs) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _load_options(registry: str | RegistryLike | None, modules: Mapping[str, StrPath] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if registry is not None:
-        out["registry"] = registry
-    if modules is not None:
-        out["modules"] = modules
-    return out
-
-
 def transformer_packages(directory: StrPath) -> list[str]:
     """The candidate transformer packages of the module in ``directory``: ``<dep>/transformers@vN`` per dependency."""
     root = os.path.abspath(directory)
@@ -262,19 +253,14 @@ def transformer_packages(directory: StrPath) -> list[str]:
     return out
 
 
-def template(
-    directory: str,
-    packages: Sequence[str] | None,
-    registry: str | RegistryLike | None,
-    modules: Mapping[str, StrPath] | None,
-) -> _Template:
+def template(directory: str, packages: Sequence[str] | None, options: LoadOptions) -> _Template:
     """The render template for modules in ``directory``, kept in the process while its sources are unchanged."""
-    key = (directory, tuple(packages) if packages is not None else None, registry_name(registry),
-           tuple(sorted((k, os.path.abspath(v)) for k, v in (modules or {}).items())))  # fmt: skip
+    key = (directory, tuple(packages) if packages is not None else None, registry_name(options.registry),
+           tuple(sorted((k, os.path.abspath(v)) for k, v in (options.modules or {}).items())))  # fmt: skip
     kept = _templates.get(key)
     if kept is not None and _stamp(kept.inputs) == kept.stamp:
         return kept
-    made = _make_template(directory, packages, registry, modules)
+    made = _make_template(directory, packages, options)
     with _templates_lock:
         if len(_templates) > 64:
             _templates.clear()
@@ -282,13 +268,7 @@ def template(
     return made
 
 
-def _make_template(
-    directory: str,
-    packages: Sequence[str] | None,
-    registry: str | RegistryLike | None,
-    modules: Mapping[str, StrPath] | None,
-) -> _Template:
-    options = _load_options(registry, modules)
+def _make_template(directory: str, packages: Sequence[str] | None, options: LoadOptions) -> _Template:
     explicit = packages is not None
     candidates = list(packages) if packages is not None else transformer_packages(directory)
     if not candidates:
@@ -323,18 +303,18 @@ def _make_template(
     value = _load_source(directory, source, options)
     keys = dict.fromkeys(listing, "")
     requirements = value.lookup("requirements").to_python()
-    inputs = load_inputs(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, **options)
+    inputs = load_inputs(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, options=options)
     return _Template(value, {k: requirements[k]["fqn"] for k in keys}, requirements, inputs, _stamp(inputs))
 
 
-def _load_template(directory: str, packages: Sequence[str], options: dict[str, Any]) -> Value:
+def _load_template(directory: str, packages: Sequence[str], options: LoadOptions) -> Value:
     return _load_source(directory, template_source(packages), options)
 
 
-def _load_source(directory: str, source: str, options: dict[str, Any]) -> Value:
+def _load_source(directory: str, source: str, options: LoadOptions) -> Value:
     from cuepy.api import load
 
-    return load(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, **options)
+    return load(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, options=options)
 
 
 def _is_transformer(definition: Value) -> bool:
@@ -475,6 +455,7 @@ def render(
     transformers: Sequence[str] | None = None,
     directory: StrPath | None = None,
     match: Match = "cue",
+    options: LoadOptions | None = None,
 ) -> Render:
     """See ``cuepy.opm.render``."""
     if not isinstance(namespace, str):
@@ -486,20 +467,20 @@ def render(
 
         return _cached.render_manifests(module, values, namespace=namespace, name=name, file=file,
                                         registry=registry, modules=modules, cache=cache,
-                                        transformers=transformers, match=match)  # fmt: skip
+                                        transformers=transformers, match=match, options=options)  # fmt: skip
     from cuepy.flatten import CompiledModule
 
     if isinstance(module, CompiledModule):
         where = str(module.directory)
-        options = dict(module.load_options)
-        registry = registry if registry is not None else options.get("registry")
-        modules = modules if modules is not None else options.get("modules")
+        resolved = merge_options(module.load_options if options is None else options, registry=registry,
+                                 modules=modules)  # fmt: skip
         value = module.load()
     elif isinstance(module, Value):
         if directory is None:
             raise CueUsageError("render of a Value needs directory= (where the module's cue.mod is)")
+        resolved = merge_options(options, registry=registry, modules=modules)
         where, value = os.path.abspath(directory), module
     else:
         raise TypeError(f"module must be a path, a Value or a CompiledModule, not {type(module).__name__}")
     data = release_data(value, values, namespace, name, None)
-    return render_release(data, template(where, transformers, registry, modules), match=match)
+    return render_release(data, template(where, transformers, resolved), match=match)

@@ -47,10 +47,12 @@ def values_schema(
     modules: Mapping[str, Any] | None = None,
     cache: Any = None,
     layout: Any = None,
+    options: Any = None,
 ) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the values of ``module`` (a directory with ``file=``, or a Value).
 
     ``layout``: a ``cuepy.opm.Layout`` saying where the values schema is; detected when None.
+    ``registry``, ``modules``, ``options`` (a ``cuepy.LoadOptions``): as for ``cuepy.opm.load``.
     """
     from cuepy.opm._layout import detect_layout, module_value
 
@@ -59,12 +61,8 @@ def values_schema(
     elif isinstance(module, str | os.PathLike):
         from cuepy.opm import _cached
 
-        options: dict[str, Any] = {"file": file, "cache": cache, "context": Context()}
-        if registry is not None:
-            options["registry"] = registry
-        if modules is not None:
-            options["modules"] = modules
-        value = _cached.load(module, **options)
+        value = _cached.load(module, file=file, cache=cache, context=Context(), registry=registry, modules=modules,
+                             options=options)  # fmt: skip
     else:
         raise TypeError(f"module must be a path or a Value, not {type(module).__name__}")
     layout = layout if layout is not None else detect_layout(value)
