@@ -286,9 +286,7 @@ def test_embedstyle_catalog_transformers_render(size: str) -> None:
     assert components == _components(style, size)
 
 
-def test_catalog_from_a_registry_renders_as_from_disk(
-    tmp_path: Path, registry: cuepy.Registry, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_catalog_from_a_registry_renders_as_from_disk(tmp_path: Path, registry: cuepy.Registry) -> None:
     # The catalog (its transformers included) published to a real OCI registry on 127.0.0.1 and
     # fetched through CUE's module cache renders the same objects as served from its directory,
     # through the render cache and without it.
@@ -297,15 +295,15 @@ def test_catalog_from_a_registry_renders_as_from_disk(
     module, values = style.module_dir("small"), style.values("small")
     from_disk = cuepy.opm.render(module, values, namespace="kit", file="module.cue", modules=style.modules,
                                  cache=False)  # fmt: skip
-    monkeypatch.setenv("CUE_CACHE_DIR", str(tmp_path / "cue-cache"))  # CUE's module cache, for this test only
-    options: dict[str, Any] = {"registry": registry}
-    fetched = cuepy.opm.render(module, values, namespace="kit", file="module.cue", cache=False, **options)
+    fetch = cuepy.LoadOptions(registry=registry, cache_dir=tmp_path / "cue-cache")
+    fetched = cuepy.opm.render(module, values, namespace="kit", file="module.cue", cache=False, options=fetch)
     assert fetched.objects == from_disk.objects
     cache = Cache(tmp_path / "cache")
     for _ in range(2):  # a miss, then a hit
-        cached = cuepy.opm.render(module, values, namespace="kit", file="module.cue", cache=cache, **options)
+        cached = cuepy.opm.render(module, values, namespace="kit", file="module.cue", cache=cache, options=fetch)
         assert cached.objects == from_disk.objects
     assert cache.stats().hits >= 1
+    assert (tmp_path / "cue-cache").is_dir()  # fetched into the cache_dir given, not the user's
 
 
 def _components(style: Any, size: str) -> set[str]:
