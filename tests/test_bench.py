@@ -115,7 +115,7 @@ def _check_json_shape(data: dict[str, Any]) -> None:
 
 
 def test_run_in_process() -> None:
-    paths = ("definition", "compiled", "flattened", "cached", "render_hit")
+    paths = ("definition", "compiled", "flattened", "cached", "render_hit", "render")
     results = bench.run(modules=("simple",), paths=paths, progress=False, **TINY)
     assert isinstance(results, bench.BenchResults)
     by_path = {r.path: r for r in results.results}
@@ -123,7 +123,7 @@ def test_run_in_process() -> None:
     if _available("cuepy.flatten"):
         expected.add("flattened")
     if _available("cuepy.cache"):
-        expected |= {"cached", "render_hit"}
+        expected |= {"cached", "render_hit", "render"}
     assert set(by_path) == expected, results.notes
     for row in results.results:
         assert row.module == "simple" and row.components == 2

@@ -155,6 +155,7 @@ def _t(ns: float) -> str:
 
 _OUTSIDE_WHAT = {
     "render_hit": "Python: the cache key, then the stored release JSON validated into a ModuleRelease",
+    "render": "Python: the cache key, then the stored objects and matches read back into a Render",
     "cached": "Python: the cache key (the sources' stat signatures checked), the kept Module's lookup",
 }
 

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from cuepy.api import LoadOptions
 from cuepy.bench._report import StageReport, _Frozen
 
-PathName = Literal["definition", "compiled", "flattened", "cached", "render_hit", "go_native", "cue_cli"]
+PathName = Literal["definition", "compiled", "flattened", "cached", "render_hit", "render", "go_native", "cue_cli"]
 PATHS: tuple[PathName, ...] = get_args(PathName)
 """Every benchmark path, in display order."""
 
@@ -28,8 +28,8 @@ class UserModule(_Frozen):
     compiled: str | None = None
     """A hand-compiled form of the same module in ``directory``, if there is one (the compiled path)."""
     values: Path | None = None
-    """A JSON or YAML file of values for the module (render_hit and its release); without it render_hit
-    is not measured."""
+    """A JSON or YAML file of values for the module (render_hit, its release, render); without it those
+    are not measured."""
     registry: str | None = None
     """CUE_REGISTRY for the module's dependencies (as ``cuepy.load(registry=)``)."""
     dependencies: dict[str, Path] = Field(default_factory=dict)

@@ -19,6 +19,7 @@ PATH_LABELS = {
     "flattened": "cuepy.flatten output",
     "cached": "ModuleDefinition through the warm compiled cache",
     "render_hit": "release from the render cache",
+    "render": "Kubernetes objects from the render cache",
     "go_native": "the Go program (cuepy-native)",
     "cue_cli": "cue eval, whole process",
 }
@@ -35,6 +36,7 @@ PATH_LEGEND = {
     "flattened": "the same on the Module cuepy.flatten writes from the ModuleDefinition",
     "cached": "the ModuleDefinition through cuepy's warm compiled-module cache, exported",
     "render_hit": "a release (module + values) served from cuepy's render cache",
+    "render": "the Kubernetes objects of the module + values (cuepy.opm.render) from the render cache",
     "go_native": "definition's work in a plain Go program on the same CUE version, no Python",
     "cue_cli": "one `cue eval module_definition.cue` process, from start to exit",
 }
@@ -386,7 +388,7 @@ def plot(results: BenchResults, file: StrPath) -> Path:
     except ImportError as exc:
         raise RuntimeError("the plot needs matplotlib: pip install 'cuepy-cue[bench]'") from exc
     fig, ax = plt.subplots(figsize=(10, 6.5), dpi=110)
-    markers = dict(zip(PATHS, "osD^vPX", strict=True))
+    markers = dict(zip(PATHS, "osD^v*PX", strict=True))
     for path in PATHS:
         rows = sorted((r for r in results.results if r.path == path), key=lambda r: r.components)
         if not rows:

@@ -282,11 +282,11 @@ def _benches(module: BenchModule, shared: _Shared) -> list[Bench]:
             benches.append(PyBench("flattened", lambda: _export(result.load())))
         except Exception as exc:
             skip("flattened", _why(exc))
-    if want & {"cached", "render_hit"}:
+    if want & {"cached", "render_hit", "render"}:
         if shared.cache is None:
-            skip("cached/render_hit", "cuepy.cache is not available")
+            skip("cached/render_hit/render", "cuepy.cache is not available")
         else:
-            from cuepy.opm import ModuleRelease, release
+            from cuepy.opm import ModuleRelease, release, render
             from cuepy.opm import load as load_module
             from cuepy.opm import render_release as cached_render
 
@@ -295,10 +295,15 @@ def _benches(module: BenchModule, shared: _Shared) -> list[Bench]:
                 benches.append(PyBench("cached", lambda: _export(load_module(d, file=file, cache=cache,
                                                                              options=options)),
                                        first_is_miss=True))  # fmt: skip
-            values = module.values() if "render_hit" in want else None
-            if "render_hit" in want and values is None:
-                skip("render_hit", "no values for the module (give a values file)")
-            elif "render_hit" in want:
+            values = module.values() if want & {"render_hit", "render"} else None
+            if want & {"render_hit", "render"} and values is None:
+                skip("render_hit/render", "no values for the module (give a values file)")
+            if "render" in want and values is not None:
+                ns = shared.config.namespace
+                benches.append(PyBench("render", lambda: render(d, values, namespace=ns, file=file, cache=cache,
+                                                                options=options),
+                                       first_is_miss=True))  # fmt: skip
+            if "render_hit" in want and values is not None:
                 ns = shared.config.namespace
                 benches.append(PyBench("render_hit", lambda: ModuleRelease.model_validate(cached_render(
                     d, values, namespace=ns, file=file, cache=cache, options=options)),
@@ -482,7 +487,7 @@ def machine(go_version: str = "") -> Machine:
 def _setup(config: BenchConfig, workdir: Path, notes: list[str], progress: Progress) -> Iterator[_Shared]:
     shared = _Shared(config, workdir, notes)
     want = set(config.paths)
-    if want & {"cached", "render_hit"}:
+    if want & {"cached", "render_hit", "render"}:
         try:
             from cuepy.cache import Cache
 
@@ -490,7 +495,7 @@ def _setup(config: BenchConfig, workdir: Path, notes: list[str], progress: Progr
             # the stored Module, as a new process does, is benchmarks/cache_bench.py's).
             shared.cache = Cache(workdir / "cuepy-cache")
         except ImportError as exc:
-            notes.append(f"cached, render_hit not measured: cuepy.cache is not available ({exc})")
+            notes.append(f"cached, render_hit, render not measured: cuepy.cache is not available ({exc})")
     registry: cuepy.Registry | None = None
     if want & {"go_native", "cue_cli"}:
         go_dir = _tools.find_go_dir(config.go_dir)
