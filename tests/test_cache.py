@@ -497,6 +497,35 @@ def test_a_new_process_trusts_aged_signatures_and_still_sees_edits(tmp_path: Pat
     assert edited == uncached_release(directory, values) != first
 
 
+def test_requests_differing_in_values_share_one_listing(
+    tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a load reads does not depend on values or namespace: renders that differ only there
+    # list the module's inputs once (asking libcuepy twice: before and after hashing) and share
+    # that listing while its files are unchanged; an edit makes the next one list them again.
+    directory = copy_example("simple", tmp_path / "simple")
+    values = example_values(directory)
+    asked: list[int] = []
+    from cuepy.opm import _cached
+
+    real = _cached.load_inputs
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        asked.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("cuepy.opm._cached.load_inputs", counting)
+    for ns in ("a", "b", "c"):
+        got = cuepy.opm.render_release(directory, values, namespace=ns, file=DEF, cache=cache)
+        assert got == uncached_release(directory, values, namespace=ns)
+    assert len(asked) == 2
+    module = directory / DEF
+    module.write_text(module.read_text().replace('version:          "1.2.0"', 'version:          "1.3.0"'))
+    got = cuepy.opm.render_release(directory, values, namespace="d", file=DEF, cache=cache)
+    assert got == uncached_release(directory, values, namespace="d") and "1.3.0" in json.dumps(got)
+    assert len(asked) == 4
+
+
 def test_descriptors_do_not_grow_with_the_module(tmp_path: Path, cache: Cache) -> None:
     # Before: warm render hits held a descriptor open on every file and directory of up to 16
     # module trees (1,000 directories exhausted a 1,024 descriptor limit). Now nothing is held.

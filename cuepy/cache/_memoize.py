@@ -43,6 +43,10 @@ _VARIANTS = 8
 _CALLS_MAX = 4096
 _calls: dict[Hashable, tuple[Observation, str]] = {}
 _calls_lock = threading.Lock()
+_listings: dict[Hashable, tuple[Observation, Inputs]] = {}
+"""Per ``inputs_key``: the last listing ``inputs()`` gave and the observation of its files. While
+they are unchanged, the listing is too (what a load reads is decided by those files and
+directories), so requests that differ only in what is not read (values, namespace) share it."""
 
 
 class Inputs(Protocol):
@@ -65,6 +69,7 @@ class Unusable(ValueError):
 def forget_calls() -> None:
     with _calls_lock:
         _calls.clear()
+        _listings.clear()
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -95,6 +100,7 @@ def memoize(
     compute: Callable[[], str],
     use: Callable[[str, str | None], T],
     labels: Mapping[str, str] | None = None,
+    inputs_key: Hashable | None = None,
 ) -> T:
     versions = (keys.cuepy_version(), keys.cue_version())
     labelled = dict(labels or {})
@@ -163,17 +169,23 @@ def memoize(
             found = from_manifest()
             if found is not None:
                 return found[0]
-        return _discover(inputs, compute, use, finish, key_of)
+        return _discover(inputs, inputs_key, compute, use, finish, key_of)
 
 
 def _discover(
     inputs: Callable[[], Inputs],
+    inputs_key: Hashable | None,
     compute: Callable[[], str],
     use: Callable[[str, str | None], T],
     finish: Callable[[Observation, str, str, bool], T],
     key_of: Callable[[str, Observation], str],
 ) -> T:
-    """The key from what ``inputs()`` lists (hashed), then the result."""
+    """The key from what ``inputs()`` lists (hashed), then the result; a listing this process took
+    under the same ``inputs_key`` serves while its files are unchanged."""
+    listed = _listings.get(inputs_key) if inputs_key is not None else None
+    if listed is not None and listed[0].current():
+        observation, found = listed
+        return finish(observation, key_of(found.root, observation), found.root, True)
     try:
         found_inputs = inputs()
     except CueError:
@@ -187,6 +199,11 @@ def _discover(
         return _fresh(use, compute(), None)
     if _listing(again) != _listing(found_inputs) or not observation.current():
         return _fresh(use, compute(), None)  # changed while read: computed, neither looked up nor stored
+    if inputs_key is not None:
+        with _calls_lock:
+            if len(_listings) >= _CALLS_MAX:
+                _listings.clear()
+            _listings[inputs_key] = (observation, found_inputs)
     return finish(observation, key_of(found_inputs.root, observation), found_inputs.root, True)
 
 

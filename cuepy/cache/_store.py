@@ -37,7 +37,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -562,6 +562,7 @@ class Cache:
         compute: Callable[[], str],
         use: Callable[[str, str | None], T],
         labels: Mapping[str, str] | None = None,
+        inputs_key: Hashable | None = None,
     ) -> T:
         """The result of ``compute()`` for ``request`` on the files it reads, from the cache or computed.
 
@@ -580,6 +581,9 @@ class Cache:
           as corrupt and computed again.
         - ``labels``: name to directory, for directories whose files are named
           ``@name/...`` in the key (``modules=`` of a load).
+        - ``inputs_key``: what decides ``inputs()``'s answer besides the files it lists
+          (for a CUE load: its configuration); requests with the same one share a listing
+          in this process while its files are unchanged, and ``inputs()`` is not asked.
 
         Raises what ``inputs``/``compute``/``use`` raise, and CacheError when a
         file the inputs list cannot be read.
@@ -588,7 +592,8 @@ class Cache:
             _check(kind, "0" * 64)
             _checked_kinds.add(kind)
         return _memoize.memoize(self, kind, directory=_memoize.absolute(directory), request=request,
-                                inputs=inputs, compute=compute, use=use, labels=labels)  # fmt: skip
+                                inputs=inputs, compute=compute, use=use, labels=labels,
+                                inputs_key=inputs_key)  # fmt: skip
 
     def discard(self, kind: str, key: str, problem: str) -> None:
         """Remove an entry whose payload turned out unusable, reporting it as corrupt."""

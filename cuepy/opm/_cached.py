@@ -24,7 +24,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cuepy.api import Context, LoadInputs, LoadOptions, RegistryLike, load_inputs, merge_options, registry_name
+from cuepy.api import (
+    Context,
+    LoadInputs,
+    LoadOptions,
+    RegistryLike,
+    load_config,
+    load_inputs,
+    merge_options,
+    registry_name,
+)
 from cuepy.cache import Cache, Unusable, keys, resolve
 from cuepy.errors import CueError
 from cuepy.value import Value
@@ -49,6 +58,13 @@ class _Request:
     def inputs(self) -> LoadInputs:
         files = [self.file] if self.file is not None else None
         return load_inputs(self.directory, files=files, package=self.package, options=self.options)
+
+    def inputs_key(self) -> str:
+        """What decides ``inputs()`` besides the files it lists: the load's configuration
+        (directory, file, package, options, the environment a load reads)."""
+        files = [self.file] if self.file is not None else None
+        return keys.canonical_json(load_config(self.directory, files=files, package=self.package,
+                                               options=self.options))  # fmt: skip
 
     def labels(self) -> dict[str, str]:
         """The directories serving ``modules=``, named by module in keys (a copy elsewhere keeps them)."""
@@ -132,8 +148,8 @@ def _module(request: _Request, store: Cache | None, context: Context | None) -> 
         return value
 
     return store.memoize("module", directory=request.directory, request=request.parts(), inputs=request.inputs,
-                         compute=compute, use=use,
-                         labels=request.labels())  # fmt: skip
+                         compute=compute, use=use, labels=request.labels(),
+                         inputs_key=request.inputs_key())  # fmt: skip
 
 
 def _compile(request: _Request) -> CompiledModule:
@@ -206,7 +222,8 @@ def render_release(
     parts = {**request.parts(), "values": values_json, "namespace": namespace, "name": name}
     return store.memoize("render", directory=request.directory, request=parts, inputs=request.inputs,
                          compute=lambda: _compute_release(request, values, namespace, name, store),
-                         use=lambda payload, _key: _json_object(payload), labels=request.labels())  # fmt: skip
+                         use=lambda payload, _key: _json_object(payload), labels=request.labels(),
+                         inputs_key=request.inputs_key())  # fmt: skip
 
 
 _RELEASE_KEYS = frozenset({"apiVersion", "kind", "metadata", "module", "values", "components"})
@@ -282,9 +299,11 @@ def render_manifests(
 
     parts = {**request.parts(), "values": values_json, "namespace": namespace, "name": name,
              "transformers": list(transformers) if transformers is not None else None}  # fmt: skip
+    listing = keys.canonical_json(["render", request.inputs_key(), parts["transformers"]])
     return store.memoize("manifests", directory=request.directory, request=parts, inputs=inputs,
                          compute=lambda: json.dumps(compute().to_data(), ensure_ascii=False),
-                         use=lambda payload, _key: _render_from(payload), labels=request.labels())  # fmt: skip
+                         use=lambda payload, _key: _render_from(payload), labels=request.labels(),
+                         inputs_key=listing)  # fmt: skip
 
 
 def _render_from(payload: str) -> Render:
