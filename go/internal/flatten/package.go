@@ -37,11 +37,15 @@ func (r *Report) Value() cue.Value { return r.flat }
 // cfg.Verify, it keeps as written the structs whose value the rewrite
 // would change.
 func Package(cfg *Config) (*Report, error) {
+	var written *Written
+	if cfg.Verify { // evaluated while the rewrite is made
+		written = StartWritten(loaderOf(cfg))
+	}
 	res, err := rewrite(cfg, nil)
 	if err != nil || !cfg.Verify {
 		return &Report{Result: res}, err
 	}
-	flat, differ, err := verify(cfg, res)
+	flat, differ, err := verify(cfg, written, res)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +54,7 @@ func Package(cfg *Config) (*Report, error) {
 			return nil, err
 		}
 		var again map[string]string
-		if flat, again, err = verify(cfg, res); err != nil || len(again) > 0 {
+		if flat, again, err = verify(cfg, written, res); err != nil || len(again) > 0 {
 			return nil, fmt.Errorf("flattening changed the module's value at %v even with those structs kept (%v)", again, err)
 		}
 	}
@@ -67,11 +71,10 @@ func rewrite(cfg *Config, keep map[string]string) (*Result, error) {
 	return Files(inst, nil, keep)
 }
 
-// verify compares the package as written and as rewritten (Verify), loading
-// each through cue_load's path; an evaluation error of the module as written
-// is the user's.
-func verify(cfg *Config, res *Result) (cue.Value, map[string]string, error) {
-	load := func(overlay map[string]string) (*build.Instance, error) {
+// loaderOf loads the package cfg names through cue_load's path, with an
+// overlay laid over cfg's.
+func loaderOf(cfg *Config) Loader {
+	return func(overlay map[string]string) (*build.Instance, error) {
 		c := cfg.Config
 		c.Overlay = maps.Clone(cfg.Overlay)
 		if c.Overlay == nil {
@@ -80,7 +83,12 @@ func verify(cfg *Config, res *Result) (cue.Value, map[string]string, error) {
 		maps.Copy(c.Overlay, overlay)
 		return loader.Instance(&c)
 	}
-	flat, differ, err := Verify(load, res)
+}
+
+// verify compares the package as written (w) and as rewritten (Verify); an
+// evaluation error of the module as written is the user's.
+func verify(cfg *Config, w *Written, res *Result) (cue.Value, map[string]string, error) {
+	flat, differ, err := Verify(loaderOf(cfg), w, res)
 	var written *ModuleError
 	if errors.As(err, &written) {
 		return cue.Value{}, nil, cueerr.WithCategory(cueerr.Eval, written.Err)

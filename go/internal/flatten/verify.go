@@ -24,16 +24,58 @@ type ModuleError struct{ Err error }
 func (e *ModuleError) Error() string { return e.Err.Error() }
 func (e *ModuleError) Unwrap() error { return e.Err }
 
-// Verify evaluates the package as written and as rewritten by res and
-// returns the rewritten package's value and the paths of the flattened
-// structs whose values differ, with why.
+// Written is the module as written, evaluated on a goroutine of its own
+// (StartWritten), so that its evaluation overlaps the rewrite and the
+// evaluation of the rewritten module.
+type Written struct {
+	done chan struct{}
+	v    cue.Value
+	err  error
+}
+
+// StartWritten starts evaluating the module as written (an error anywhere in
+// it is the user's: a ModuleError).
+func StartWritten(load Loader) *Written {
+	w := &Written{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		defer func() { // a panic here would not reach the export's recover
+			if r := recover(); r != nil {
+				w.err = fmt.Errorf("internal error evaluating the module as written: %v", r)
+			}
+		}()
+		w.v, w.err = evaluateWritten(load)
+	}()
+	return w
+}
+
+// summary waits for the evaluation and summarises the structs at paths. Its
+// context is used by one goroutine at a time: the evaluating one, then the
+// caller of summary.
+func (w *Written) summary(paths []string) (s summary, err error) {
+	<-w.done
+	if w.err != nil {
+		return nil, w.err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error comparing the module as written: %v", r)
+		}
+	}()
+	return summarise(w.v, paths), nil
+}
+
+// Verify compares the package as written (w, from StartWritten) and as
+// rewritten by res and returns the rewritten package's value and the paths
+// of the flattened structs whose values differ, with why.
 //
-// The two evaluations run at once, each in a context of its own (the
-// rewritten value is handed out and must not keep the evaluation of the
-// module as written alive), and each is summarised on its own goroutine:
-// a cue.Context may not be shared between goroutines, so the values are
-// never compared directly, only their summaries.
-func Verify(load Loader, res *Result) (cue.Value, map[string]string, error) {
+// The rewritten module is evaluated and summarised while the module as
+// written is summarised on another goroutine, each in a context of its own
+// (the rewritten value is handed out and must not keep the evaluation of the
+// module as written alive): a cue.Context may not be shared between
+// goroutines, so the values are never compared directly, only their
+// summaries.
+func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string, error) {
 	var paths []string
 	for _, c := range res.Components {
 		if c.Flattened {
@@ -46,12 +88,7 @@ func Verify(load Loader, res *Result) (cue.Value, map[string]string, error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer func() { // a panic here would not reach the export's recover
-			if r := recover(); r != nil {
-				beforeErr = fmt.Errorf("internal error evaluating the module as written: %v", r)
-			}
-		}()
-		before, beforeErr = evaluateWritten(load, paths)
+		before, beforeErr = w.summary(paths)
 	}()
 	after, afterSum, why := evaluateRewritten(load, res, paths)
 	wg.Wait()
@@ -76,21 +113,21 @@ func Verify(load Loader, res *Result) (cue.Value, map[string]string, error) {
 	return after, differ, nil
 }
 
-// evaluateWritten evaluates the module as written (an error anywhere in it is
-// the user's) and summarises the structs at paths.
-func evaluateWritten(load Loader, paths []string) (summary, error) {
+// evaluateWritten evaluates the module as written; an error anywhere in it
+// is the user's.
+func evaluateWritten(load Loader) (cue.Value, error) {
 	inst, err := load(nil)
 	if err != nil {
-		return nil, err
+		return cue.Value{}, err
 	}
 	v := cuecontext.New().BuildInstance(inst)
 	if err := v.Err(); err != nil {
-		return nil, &ModuleError{err}
+		return cue.Value{}, &ModuleError{err}
 	}
 	if err := v.Validate(); err != nil {
-		return nil, &ModuleError{err}
+		return cue.Value{}, &ModuleError{err}
 	}
-	return summarise(v, paths), nil
+	return v, nil
 }
 
 // evaluateRewritten evaluates the rewritten module and summarises the structs

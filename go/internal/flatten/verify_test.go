@@ -44,7 +44,7 @@ func verifyModule(t *testing.T, rewritten string) (map[string]string, error) {
 		Files:      []File{{Name: name, Source: rewritten, Changed: true}},
 		Components: []Component{{Path: "one", File: name, Line: 5, Flattened: true}},
 	}
-	v, differ, err := Verify(loader, res)
+	v, differ, err := Verify(loader, StartWritten(loader), res)
 	if err == nil && len(differ) == 0 && v.LookupPath(cuePath("one.name")).Err() != nil {
 		t.Errorf("the rewritten value handed back has no one.name")
 	}
@@ -105,7 +105,7 @@ func TestVerifyReportsTheWrittenModulesErrorAsTheUsers(t *testing.T) {
 		inst := load.Instances([]string{"."}, &load.Config{Dir: dir})[0]
 		return inst, inst.Err
 	}
-	_, _, err := Verify(loader, &Result{Components: []Component{{Path: "one", Flattened: true}}})
+	_, _, err := Verify(loader, StartWritten(loader), &Result{Components: []Component{{Path: "one", Flattened: true}}})
 	var written *ModuleError
 	if !errors.As(err, &written) || !strings.Contains(err.Error(), "conflicting values") {
 		t.Fatalf("err = %v", err)
