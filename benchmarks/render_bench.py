@@ -61,7 +61,7 @@ def main() -> None:
     cuepy.opm.render_release(directory, values, namespace="bench", file=DEF, cache=cache)
     payload = json.dumps(warm.to_data())
     data = cuepy.opm.release(directory, values, namespace="bench", file=DEF).model_dump(mode="json")
-    template = _render.template(str(directory), None, None, None)
+    template = _render.template(str(directory), None, cuepy.LoadOptions())
 
     counter = iter(range(1 << 30))
     paths: dict[str, Callable[[], float]] = {
