@@ -526,6 +526,31 @@ def test_requests_differing_in_values_share_one_listing(
     assert len(asked) == 4
 
 
+def test_releases_of_a_known_module_detect_its_layout_once(
+    tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A compiled module's layout is decided by its source: releases of it into other namespaces
+    # (render misses) reuse the layout found the first time instead of looking for it again.
+    from cuepy.opm import _cached, _read
+
+    monkeypatch.setattr(_cached, "_layouts", {})  # (what earlier tests learnt of the same module)
+    directory = copy_example("simple", tmp_path / "simple")
+    values = example_values(directory)
+    detected: list[int] = []
+    for module in (_cached, _read):
+        real = module.detect_layout
+
+        def counting(value: Any, real: Any = real) -> Any:
+            detected.append(1)
+            return real(value)
+
+        monkeypatch.setattr(module, "detect_layout", counting)
+    for ns in ("a", "b", "c"):
+        got = cuepy.opm.render_release(directory, values, namespace=ns, file=DEF, cache=cache)
+        assert got == uncached_release(directory, values, namespace=ns)
+    assert len(detected) == 1 + 3  # once for the compiled module; once per uncached_release
+
+
 def test_descriptors_do_not_grow_with_the_module(tmp_path: Path, cache: Cache) -> None:
     # Before: warm render hits held a descriptor open on every file and directory of up to 16
     # module trees (1,000 directories exhausted a 1,024 descriptor limit). Now nothing is held.

@@ -36,6 +36,8 @@ from cuepy.api import (
 )
 from cuepy.cache import Cache, Unusable, keys, resolve
 from cuepy.errors import CueError
+from cuepy.opm._layout import detect_layout
+from cuepy.opm.models import Layout
 from cuepy.value import Value
 
 if TYPE_CHECKING:
@@ -113,8 +115,13 @@ def load(
 
 def _module(request: _Request, store: Cache | None, context: Context | None) -> Value:
     """The module Value: the compiled module, loaded."""
+    return _module_keyed(request, store, context)[0]
+
+
+def _module_keyed(request: _Request, store: Cache | None, context: Context | None) -> tuple[Value, str | None]:
+    """The module Value and the key of its compiled module (None when not stored)."""
     if store is None:
-        return _compile(request).load(context=context or Context())
+        return _compile(request).load(context=context or Context()), None
 
     fresh: list[Value] = []  # a miss's module as the flattener's verification evaluated it
 
@@ -124,7 +131,10 @@ def _module(request: _Request, store: Cache | None, context: Context | None) -> 
             fresh.append(compiled.evaluated)
         return _to_entry(compiled, request)
 
-    def use(payload: str, key: str | None) -> Value:
+    def use(payload: str, key: str | None) -> tuple[Value, str | None]:
+        return _use(payload, key), key
+
+    def _use(payload: str, key: str | None) -> Value:
         keep = context is None and key is not None
         if keep:
             kept = store.kept(key or "")
@@ -150,6 +160,29 @@ def _module(request: _Request, store: Cache | None, context: Context | None) -> 
     return store.memoize("module", directory=request.directory, request=request.parts(), inputs=request.inputs,
                          compute=compute, use=use, labels=request.labels(),
                          inputs_key=request.inputs_key())  # fmt: skip
+
+
+_LAYOUTS_MAX = 256
+_layouts: dict[str, Layout] = {}
+"""Per process: a compiled module's key -> where its parts are (a module's layout is decided by its
+source alone), so a release of a known module does not look for them again."""
+
+
+def _release_layout(key: str | None, module: Value) -> Layout | None:
+    """The layout of the compiled module ``key``, detected once; None (the release detects it and
+    reports what is wrong) when it is not stored or cannot be detected."""
+    if key is None:
+        return None
+    found = _layouts.get(key)
+    if found is None:
+        try:
+            found = detect_layout(module)
+        except CueError:
+            return None
+        if len(_layouts) >= _LAYOUTS_MAX:
+            _layouts.clear()
+        _layouts[key] = found
+    return found
 
 
 def _compile(request: _Request) -> CompiledModule:
@@ -247,8 +280,10 @@ def _compute_release(
     from cuepy.opm import release as opm_release
 
     context = Context()
-    module = _module(request, store, context)
-    return opm_release(module, values, namespace=namespace, name=name, context=context).model_dump_json()
+    module, key = _module_keyed(request, store, context)
+    layout = _release_layout(key, module)
+    return opm_release(module, values, namespace=namespace, name=name, context=context,
+                       layout=layout).model_dump_json()  # fmt: skip
 
 
 # Kubernetes renders ----------------------------------------------------------------
@@ -285,8 +320,8 @@ def render_manifests(
 
     def compute() -> _render.Render:
         context = Context()
-        module = _module(request, store, context)
-        data = _render.release_data(module, values, namespace, name, context)
+        module, key = _module_keyed(request, store, context)
+        data = _render.release_data(module, values, namespace, name, context, _release_layout(key, module))
         tpl = _render.template(request.directory, transformers, request.options)
         return _render.render_release(data, tpl, match=match)  # type: ignore[arg-type]
 

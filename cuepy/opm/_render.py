@@ -41,6 +41,7 @@ from cuepy.value import Value
 if TYPE_CHECKING:
     from cuepy.cache import Cache
     from cuepy.flatten import CompiledModule
+    from cuepy.opm.models import Layout
 
 StrPath = str | os.PathLike[str]
 Match = Literal["cue", "python"]
@@ -433,11 +434,12 @@ def release_data(
     namespace: str,
     name: str | None,
     context: Context | None,
+    layout: Layout | None = None,
 ) -> dict[str, Any]:
-    """The strict release of ``module`` as JSON data."""
+    """The strict release of ``module`` as JSON data (``layout``: where its parts are, if known)."""
     from cuepy.opm import release as opm_release
 
-    rel = opm_release(module, values, namespace=namespace, name=name, context=context, strict=True)
+    rel = opm_release(module, values, namespace=namespace, name=name, context=context, strict=True, layout=layout)
     data: dict[str, Any] = rel.model_dump(mode="json")
     return data
 
