@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cuepy.errors import CueForkError, error_from_json
+
+T = TypeVar("T")
 
 # The ABI this Python code speaks; go/cuepy.h's CUEPY_ABI_VERSION must match.
 ABI_VERSION = 4
@@ -140,3 +143,49 @@ def cue_version() -> str:
         return str(ffi.string(ptr).decode())
     finally:
         lib.cue_free(ptr)
+
+
+def interruptible(call: Callable[[], T], discard: Callable[[T], object] | None = None) -> T:
+    """``call()`` (a long call into libcuepy) with Ctrl-C delivered at once.
+
+    CUE cannot be stopped mid-evaluation, so in the main thread ``call`` runs in a daemon
+    thread while the main thread waits: a KeyboardInterrupt (any signal handler's exception) is
+    raised promptly there, and the call, left to finish in the background, hands what it
+    returns to ``discard`` (which frees it). Elsewhere (no signal reaches other threads) the call
+    runs directly. Exceptions of ``call`` are raised in the caller's thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return call()
+    done = threading.Event()
+    lock = threading.Lock()
+    outcome: list[tuple[bool, Any]] = []
+    abandoned = False
+
+    def work() -> None:
+        try:
+            result: tuple[bool, Any] = (True, call())
+        except BaseException as exc:  # handed to the waiting thread
+            result = (False, exc)
+        with lock:
+            outcome.append(result)
+            orphan = abandoned
+        done.set()
+        if orphan and result[0] and discard is not None:
+            discard(result[1])
+
+    threading.Thread(target=work, daemon=True, name="cuepy-call").start()
+    try:
+        done.wait()
+    except BaseException:
+        with lock:
+            if not outcome:
+                abandoned = True  # the worker discards what the call returns
+                raise
+        finished, value = outcome[0]
+        if finished and discard is not None:  # finished meanwhile: nothing to hand back
+            discard(value)
+        raise
+    finished, value = outcome[0]
+    if not finished:
+        raise value
+    return value  # type: ignore[no-any-return]

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from cuepy._embedded import embedded_modules
 from cuepy._encode import to_cue
-from cuepy._native import check, free_handle, native, take_bytes
+from cuepy._native import check, free_handle, interruptible, native, take_bytes
 from cuepy.errors import CueSyntaxError, CueUsageError
 from cuepy.trace import run as traced
 from cuepy.value import ExportFormat, PathLike, Value, remember_context
@@ -350,7 +350,7 @@ def vet(path: StrPath = ".", *, concrete: bool | None = None, context: Context |
     flag = -1 if concrete is None else int(concrete)
 
     def run() -> None:
-        check(lib.cue_vet(ctx.handle, data, len(data), flag))
+        interruptible(lambda: check(lib.cue_vet(ctx.handle, data, len(data), flag)))
 
     traced("vet", run, path=config["dir"], files=config["args"])
 
@@ -358,62 +358,19 @@ def vet(path: StrPath = ".", *, concrete: bool | None = None, context: Context |
 def _load(context: Context, path: StrPath, **options: Any) -> Value:
     config = _load_config(path, **options)
     data = json.dumps(config).encode()
-    lib, _ = native()
+    lib, ffi = native()
 
     handle = context.handle
 
+    def call() -> Value:
+        out = ffi.new("cue_handle *")
+        check(lib.cue_load(handle, data, len(data), out))
+        return Value._own(out[0])
+
     def run() -> Value:
-        return Value._own(_interruptible(lambda out: lib.cue_load(handle, data, len(data), out)))
+        return interruptible(call, Value.close)
 
     return traced("load", run, path=config["dir"], files=config["args"])
-
-
-def _interruptible(call: Any) -> int:
-    """``call(out)`` (a libcuepy function returning an error handle and setting ``*out``), with
-    Ctrl-C delivered at once.
-
-    CUE cannot be stopped mid-evaluation, so in the main thread the call runs in a daemon
-    thread while the main thread waits: a KeyboardInterrupt (any signal handler's exception)
-    is raised promptly there, and the call, left to finish in the background, frees its own
-    result. Elsewhere (no signal reaches other threads) the call runs directly.
-    """
-    lib, ffi = native()
-    if threading.current_thread() is not threading.main_thread():
-        out = ffi.new("cue_handle *")
-        check(call(out))
-        return int(out[0])
-    done = threading.Event()
-    lock = threading.Lock()
-    result: list[int] = []
-    abandoned = False
-
-    def work() -> None:
-        out = ffi.new("cue_handle *")
-        err = call(out)
-        with lock:
-            result.extend((err, out[0]))
-            orphan = abandoned
-        done.set()
-        if orphan:
-            for h in (err, out[0]):
-                if h:
-                    lib.cue_handle_free(h)
-
-    threading.Thread(target=work, daemon=True, name="cuepy-call").start()
-    try:
-        done.wait()
-    except BaseException:
-        with lock:
-            if not result:
-                abandoned = True  # the worker frees what the call returns
-                raise
-        for h in result:  # finished meanwhile: nothing to hand back
-            if h:
-                lib.cue_handle_free(h)
-        raise
-    err, handle = result
-    check(err)
-    return handle
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,9 +401,13 @@ def load_inputs(path: StrPath = ".", **options: Any) -> LoadInputs:
     config = _load_config(path, **options)
     data = json.dumps(config).encode()
     lib, ffi = native()
-    out = ffi.new("cue_bytes *")
-    check(lib.cue_load_inputs(data, len(data), out))
-    found = json.loads(take_bytes(out))
+
+    def call() -> bytes:
+        out = ffi.new("cue_bytes *")
+        check(lib.cue_load_inputs(data, len(data), out))
+        return take_bytes(out)
+
+    found = json.loads(interruptible(call))
     shipped = tuple(str(Path(d).absolute()) for d in embedded_modules().values())
     return LoadInputs(found["root"], tuple(found["files"] or ()), tuple(found["dirs"] or ()), shipped)
 

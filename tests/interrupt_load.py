@@ -1,4 +1,4 @@
-"""Run by tests/test_load.py in a subprocess: a slow cuepy.load interrupted by SIGINT."""
+"""Run by tests/test_load.py in a subprocess: a slow cuepy.load (or flatten, vet) interrupted by SIGINT."""
 
 import gc
 import signal
@@ -11,13 +11,14 @@ if __name__ == "__main__":
     # A process started in the background by a shell without job control inherits SIGINT ignored,
     # and Python then installs no handler: Ctrl-C is what is tested, so take it as a terminal would.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    root = sys.argv[1]
+    root, what = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "load"
+    calls = {"load": cuepy.load, "flatten": cuepy.flatten, "vet": cuepy.vet}
     cuepy.compile("warm: 1").close()
     gc.collect()
     before = cuepy.live_handles()
     print("loading", flush=True)
     try:
-        cuepy.load(root)
+        calls[what](root)
         print("finished", flush=True)
     except KeyboardInterrupt:
         print(f"interrupted {time.monotonic()}", flush=True)

@@ -354,7 +354,8 @@ def test_registry_bounds_what_pushes_store(tmp_path: Path) -> None:
             reg.publish(big, "v0.2.0")
 
 
-def test_ctrl_c_interrupts_a_slow_load_at_once_without_leaking(tmp_path: Path) -> None:
+@pytest.mark.parametrize("what", ["load", "flatten", "vet"])
+def test_ctrl_c_interrupts_a_slow_call_at_once_without_leaking(what: str, tmp_path: Path) -> None:
     import signal
     import subprocess
     import sys
@@ -364,7 +365,8 @@ def test_ctrl_c_interrupts_a_slow_load_at_once_without_leaking(tmp_path: Path) -
     root = write_module(tmp_path / "slow", "example.com/slow@v0", {"p.cue": f"package p\n{chain}a1500: 1\n"})
     script = Path(__file__).parent / "interrupt_load.py"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    child = subprocess.Popen([sys.executable, str(script), str(root)], stdout=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen([sys.executable, str(script), str(root), what], stdout=subprocess.PIPE, text=True,
+                             env=env)  # fmt: skip
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "loading"
@@ -372,7 +374,7 @@ def test_ctrl_c_interrupts_a_slow_load_at_once_without_leaking(tmp_path: Path) -
         sent = time.monotonic()
         child.send_signal(signal.SIGINT)
         line = child.stdout.readline().split()
-        assert line[0] == "interrupted", f"the load was not interrupted: {line}"
+        assert line[0] == "interrupted", f"the {what} was not interrupted: {line}"
         latency = float(line[1]) - sent
         assert latency < 0.5, f"KeyboardInterrupt took {latency:.2f} s"
         assert child.stdout.readline().strip() == "leaked 0"

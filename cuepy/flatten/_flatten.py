@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cuepy._native import check, native, take_bytes
+from cuepy._native import check, interruptible, native, take_bytes
 from cuepy.api import LoadOptions, RegistryLike, load_config, merge_options
 from cuepy.api import load as cue_load
 from cuepy.errors import CueError, ErrorDetail, Position
@@ -244,13 +244,20 @@ def flatten(
     config = load_config(directory, files=files, package=package, options=resolved)
     config["verify"] = bool(verify)
 
-    def run() -> CompiledModule:
+    def call() -> tuple[bytes, Value | None]:
         data = json.dumps(config).encode()
         lib, ffi = native()
         out, value = ffi.new("cue_bytes *"), ffi.new("cue_handle *")
         check(lib.cue_flatten(data, len(data), out, value))
-        evaluated = Value._own(value[0]) if value[0] else None
-        return _result(json.loads(take_bytes(out)), directory, files, package, resolved, evaluated)
+        return take_bytes(out), Value._own(value[0]) if value[0] else None
+
+    def discard(done: tuple[bytes, Value | None]) -> None:
+        if done[1] is not None:
+            done[1].close()
+
+    def run() -> CompiledModule:
+        report, evaluated = interruptible(call, discard)
+        return _result(json.loads(report), directory, files, package, resolved, evaluated)
 
     return trace_run("flatten", run, path=str(directory), files=files or [])
 
