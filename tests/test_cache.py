@@ -745,6 +745,25 @@ def test_size_bound_holds_and_evicts_least_recently_used(tmp_path: Path) -> None
     assert cache.stats().evictions == 9
 
 
+def test_stores_sweep_once_per_sixteenth_of_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A sweep stats every entry under the directory's lock: run after every store, a batch of
+    # renders was quadratic and its worker processes queued on the lock.
+    payload = "x" * 1000
+    size = len(encode_entry("render", _key(0), payload))
+    cache = Cache(tmp_path / "c", max_bytes=size * 16 * 10)  # a sweep every 10 stores
+    sweeps: list[int] = []
+    real = cache.evict
+
+    def counting(max_bytes: int | None = None) -> int:
+        sweeps.append(1)
+        return real(max_bytes)
+
+    monkeypatch.setattr(cache, "evict", counting)
+    for i in range(25):
+        cache.put("render", _key(i), payload)
+    assert len(sweeps) == 3  # the first store, then after 10 and 20 more stored
+
+
 def test_clear_and_stats(cache: Cache) -> None:
     cache.put("module", _key(1), "{}")
     cache.put("render", _key(2), "{}")

@@ -61,6 +61,8 @@ FORMAT = 1
 KINDS = ("module", "render", "manifest")
 """The kinds cuepy stores; any short lowercase name is accepted."""
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+_SWEEP_EVERY = 16
+"""A store sweeps the directory after each ``max_bytes // _SWEEP_EVERY`` bytes this Cache stored."""
 DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 DEFAULT_LOADED_MODULES = 8
 _MAGIC = b"cuepy-cache"
@@ -271,6 +273,9 @@ class Cache:
         if max_bytes < 0:
             raise ValueError("max_bytes cannot be negative")
         self.max_bytes = max_bytes
+        self._unswept: int | None = None
+        """Bytes this object stored since its last sweep (None: no sweep yet)."""
+        self._sweep_lock = threading.Lock()
         self._memory = _Memory(memory_bytes)
         if loaded_modules < 0:
             raise ValueError("loaded_modules cannot be negative")
@@ -717,12 +722,28 @@ class Cache:
                 return
             self._count("stores")
             _event("store", kind=kind, key=short(key), bytes=size, duration_ns=time.perf_counter_ns() - start)
+            if not self._sweep_due(size):
+                return
             try:
                 self.evict()
             except Exception as exc:  # a lock timeout or a racing delete: the next store sweeps again
+                self._unswept = None
                 _event("evict", warning=True, error=str(exc))
 
         trace_run("cache.store", run, kind=kind, key=short(key))
+
+    def _sweep_due(self, stored: int) -> bool:
+        """Whether a store of ``stored`` bytes calls for a sweep: the first store, then each time
+        a sixteenth of ``max_bytes`` has been stored since the last one. (A sweep stats every
+        entry under the directory's lock: after each store, a batch of renders was quadratic and
+        its processes queued on that lock.)"""
+        with self._sweep_lock:
+            if self._unswept is not None:
+                self._unswept += stored
+                if self._unswept < self.max_bytes // _SWEEP_EVERY:
+                    return False
+            self._unswept = 0
+            return True
 
     def _write(self, kind: str, key: str, data: bytes) -> int:
         """Write an encoded entry atomically."""
