@@ -145,6 +145,10 @@ def cue_version() -> str:
         lib.cue_free(ptr)
 
 
+_WAIT_SLICE = 0.05
+"""Seconds between the main thread's checks for a pending signal while a long call runs."""
+
+
 def interruptible(call: Callable[[], T], discard: Callable[[T], object] | None = None) -> T:
     """``call()`` (a long call into libcuepy) with Ctrl-C delivered at once.
 
@@ -175,7 +179,10 @@ def interruptible(call: Callable[[], T], discard: Callable[[T], object] | None =
 
     threading.Thread(target=work, daemon=True, name="cuepy-call").start()
     try:
-        done.wait()
+        # In slices: the kernel may hand SIGINT to one of Go's threads rather than this one,
+        # and then only this thread's next turn of the eval loop runs the handler.
+        while not done.wait(_WAIT_SLICE):
+            pass
     except BaseException:
         with lock:
             if not outcome:
