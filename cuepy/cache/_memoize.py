@@ -100,7 +100,7 @@ def memoize(
     compute: Callable[[], str],
     use: Callable[[str, str | None], T],
     labels: Mapping[str, str] | None = None,
-    inputs_key: Hashable | None = None,
+    inputs_key: Callable[[], Hashable] | None = None,
 ) -> T:
     versions = (keys.cuepy_version(), keys.cue_version())
     labelled = dict(labels or {})
@@ -174,7 +174,7 @@ def memoize(
 
 def _discover(
     inputs: Callable[[], Inputs],
-    inputs_key: Hashable | None,
+    inputs_key: Callable[[], Hashable] | None,
     compute: Callable[[], str],
     use: Callable[[str, str | None], T],
     finish: Callable[[Observation, str, str, bool], T],
@@ -182,7 +182,8 @@ def _discover(
 ) -> T:
     """The key from what ``inputs()`` lists (hashed), then the result; a listing this process took
     under the same ``inputs_key`` serves while its files are unchanged."""
-    listed = _listings.get(inputs_key) if inputs_key is not None else None
+    listing = inputs_key() if inputs_key is not None else None  # asked on discovery only: not on hits
+    listed = _listings.get(listing) if listing is not None else None
     if listed is not None and listed[0].current():
         observation, found = listed
         return finish(observation, key_of(found.root, observation), found.root, True)
@@ -199,11 +200,11 @@ def _discover(
         return _fresh(use, compute(), None)
     if _listing(again) != _listing(found_inputs) or not observation.current():
         return _fresh(use, compute(), None)  # changed while read: computed, neither looked up nor stored
-    if inputs_key is not None:
+    if listing is not None:
         with _calls_lock:
             if len(_listings) >= _CALLS_MAX:
                 _listings.clear()
-            _listings[inputs_key] = (observation, found_inputs)
+            _listings[listing] = (observation, found_inputs)
     return finish(observation, key_of(found_inputs.root, observation), found_inputs.root, True)
 
 

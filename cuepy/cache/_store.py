@@ -567,7 +567,7 @@ class Cache:
         compute: Callable[[], str],
         use: Callable[[str, str | None], T],
         labels: Mapping[str, str] | None = None,
-        inputs_key: Hashable | None = None,
+        inputs_key: Callable[[], Hashable] | None = None,
     ) -> T:
         """The result of ``compute()`` for ``request`` on the files it reads, from the cache or computed.
 
@@ -586,7 +586,7 @@ class Cache:
           as corrupt and computed again.
         - ``labels``: name to directory, for directories whose files are named
           ``@name/...`` in the key (``modules=`` of a load).
-        - ``inputs_key``: what decides ``inputs()``'s answer besides the files it lists
+        - ``inputs_key()``: what decides ``inputs()``'s answer besides the files it lists
           (for a CUE load: its configuration); requests with the same one share a listing
           in this process while its files are unchanged, and ``inputs()`` is not asked.
 

@@ -159,7 +159,7 @@ def _module_keyed(request: _Request, store: Cache | None, context: Context | Non
 
     return store.memoize("module", directory=request.directory, request=request.parts(), inputs=request.inputs,
                          compute=compute, use=use, labels=request.labels(),
-                         inputs_key=request.inputs_key())  # fmt: skip
+                         inputs_key=request.inputs_key)  # fmt: skip
 
 
 _LAYOUTS_MAX = 256
@@ -256,7 +256,7 @@ def render_release(
     return store.memoize("render", directory=request.directory, request=parts, inputs=request.inputs,
                          compute=lambda: _compute_release(request, values, namespace, name, store),
                          use=lambda payload, _key: _json_object(payload), labels=request.labels(),
-                         inputs_key=request.inputs_key())  # fmt: skip
+                         inputs_key=request.inputs_key)  # fmt: skip
 
 
 _RELEASE_KEYS = frozenset({"apiVersion", "kind", "metadata", "module", "values", "components"})
@@ -334,7 +334,10 @@ def render_manifests(
 
     parts = {**request.parts(), "values": values_json, "namespace": namespace, "name": name,
              "transformers": list(transformers) if transformers is not None else None}  # fmt: skip
-    listing = keys.canonical_json(["render", request.inputs_key(), parts["transformers"]])
+
+    def listing() -> str:
+        return keys.canonical_json(["render", request.inputs_key(), parts["transformers"]])
+
     return store.memoize("manifests", directory=request.directory, request=parts, inputs=inputs,
                          compute=lambda: json.dumps(compute().to_data(), ensure_ascii=False),
                          use=lambda payload, _key: _render_from(payload), labels=request.labels(),
