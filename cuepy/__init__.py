@@ -23,6 +23,7 @@ from cuepy.errors import (
     Position,
 )
 from cuepy.registry import Registry, publish
+from cuepy.stop import set_max_depth, time_limit
 from cuepy.trace import EvalStats, MemStats, StageEvent, Trace, eval_stats, memstats, set_gc_percent, trace
 from cuepy.value import Kind, Value
 
@@ -62,6 +63,8 @@ __all__ = [
     "memstats",
     "publish",
     "set_gc_percent",
+    "set_max_depth",
+    "time_limit",
     "trace",
     "unify",
     "vet",

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cuepy.errors import CueForkError, error_from_json
+from cuepy.errors import CueForkError, CueLimitError, error_from_json
 
 T = TypeVar("T")
 
 # The ABI this Python code speaks; go/cuepy.h's CUEPY_ABI_VERSION must match.
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 _lock = threading.Lock()
 _lib: Any = None
@@ -94,10 +94,24 @@ def native() -> tuple[Any, Any]:
     return _lib, _ffi
 
 
+stopped_evaluations = 0
+"""Evaluations stopped so far (a time limit, an interrupt, the depth bound): each leaves its
+context unusable (go/internal/stop), so a long-lived context is checked when this changes."""
+
+_STOP_LIMITS = frozenset({"time", "interrupt", "depth"})
+
+
 def check(err: int) -> None:
     """Raise the CueError for a non-zero error handle (and free it)."""
     if err:
-        raise take_error(err)
+        raise _counted(take_error(err))  # (no local: a raised exception's frame would hold it, a cycle)
+
+
+def _counted(exc: Exception) -> Exception:
+    if isinstance(exc, CueLimitError) and exc.limit in _STOP_LIMITS:
+        global stopped_evaluations
+        stopped_evaluations += 1
+    return exc
 
 
 def take_error(err: int) -> Exception:
@@ -152,30 +166,42 @@ _WAIT_SLICE = 0.05
 def interruptible(call: Callable[[], T], discard: Callable[[T], object] | None = None) -> T:
     """``call()`` (a long call into libcuepy) with Ctrl-C delivered at once.
 
-    CUE cannot be stopped mid-evaluation, so in the main thread ``call`` runs in a daemon
-    thread while the main thread waits: a KeyboardInterrupt (any signal handler's exception) is
-    raised promptly there, and the call, left to finish in the background, hands what it
-    returns to ``discard`` (which frees it). Elsewhere (no signal reaches other threads) the call
-    runs directly. Exceptions of ``call`` are raised in the caller's thread.
+    In the main thread ``call`` runs in a daemon thread while the main thread waits: a
+    KeyboardInterrupt (any signal handler's exception) is raised promptly there and the
+    evaluation the call runs is stopped at its next step; the call, left to end in the
+    background, hands what it returns to ``discard`` (which frees it). The daemon thread
+    follows the main thread's ``time_limit``. Elsewhere (no signal reaches other threads) the
+    call runs directly. Exceptions of ``call`` are raised in the caller's thread.
     """
     if threading.current_thread() is not threading.main_thread():
         return call()
+    lib, _ = native()
+    caller = threading.get_native_id()
     done = threading.Event()
     lock = threading.Lock()
     outcome: list[tuple[bool, Any]] = []
     abandoned = False
+    worker: list[int] = []  # the daemon thread's id, while its call runs
 
     def work() -> None:
+        with lock:
+            worker.append(threading.get_native_id())
+        lib.cue_stop_follow(caller)  # the caller's deadline bounds the call
         try:
             result: tuple[bool, Any] = (True, call())
         except BaseException as exc:  # handed to the waiting thread
             result = (False, exc)
+        lib.cue_stop_follow(0)
         with lock:
+            lib.cue_stop_clear(worker.pop())  # under the lock: no stop can come after this
             outcome.append(result)
             orphan = abandoned
         done.set()
-        if orphan and result[0] and discard is not None:
-            discard(result[1])
+        if orphan:
+            outcome.clear()  # nobody reads it: an exception's frames would keep the call's objects alive
+            if result[0] and discard is not None:
+                discard(result[1])
+        del result
 
     threading.Thread(target=work, daemon=True, name="cuepy-call").start()
     try:
@@ -187,6 +213,8 @@ def interruptible(call: Callable[[], T], discard: Callable[[T], object] | None =
         with lock:
             if not outcome:
                 abandoned = True  # the worker discards what the call returns
+                if worker:
+                    lib.cue_stop_interrupt(worker[0])
                 raise
         finished, value = outcome[0]
         if finished and discard is not None:  # finished meanwhile: nothing to hand back

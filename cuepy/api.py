@@ -13,10 +13,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
+from cuepy import _native
 from cuepy._embedded import embedded_modules
 from cuepy._encode import to_cue
-from cuepy._native import check, free_handle, interruptible, native, take_bytes
+from cuepy._native import check, free_handle, interruptible, native, take_bytes, take_error
 from cuepy.errors import CueSyntaxError, CueUsageError
+from cuepy.stop import bounded, time_limited
 from cuepy.trace import run as traced
 from cuepy.value import ExportFormat, PathLike, Value, remember_context
 
@@ -94,7 +96,16 @@ class Context:
     def __reduce__(self) -> Any:
         raise TypeError("a cuepy.Context lives in libcuepy and cannot be pickled or sent to another process")
 
-    def compile(self, source: str | bytes, *, filename: str | None = None) -> Value:
+    def usable(self) -> bool:
+        """False once an evaluation in this context was stopped (cuepy.stop): its values may be
+        partly evaluated, and libcuepy refuses them."""
+        lib, _ = native()
+        err = lib.cue_context_check(self.handle)
+        if err:
+            take_error(err)
+        return not err
+
+    def compile(self, source: str | bytes, *, filename: str | None = None, timeout: float | None = None) -> Value:
         """Compile CUE source; errors carry ``filename`` in their positions."""
         if isinstance(source, str):
             try:
@@ -122,7 +133,8 @@ class Context:
 
         remember_context(self)
         self.compiles += 1
-        return traced("build", run, filename=filename or "<source>", size=len(data))
+        with bounded(timeout):
+            return traced("build", run, filename=filename or "<source>", size=len(data))
 
     def encode(self, data: Any) -> Value:
         """Python data (dict, list, str, int, float, bool, None, bytes) as a CUE value."""
@@ -134,14 +146,23 @@ class Context:
 
 
 class _SharedContext:
-    """The context behind compile(), renewed every COMPILES_PER_CONTEXT compiles."""
+    """The context behind compile(), renewed every COMPILES_PER_CONTEXT compiles and when an
+    evaluation in it was stopped (cuepy.stop: its values may be partly evaluated). Under a
+    time limit compile() uses a context of its own, so that a stop there taints nothing else."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._context: Context | None = None
+        self._stops = 0  # _native.stopped_evaluations when the context was last known usable
 
     def get(self) -> Context:
+        if time_limited():  # a stop taints the context it hits: keep the shared one out of reach
+            return Context()
         with self._lock:
+            if self._stops != _native.stopped_evaluations:
+                self._stops = _native.stopped_evaluations
+                if self._context is not None and not self._context.usable():
+                    self._context = None
             if self._context is None or self._context.compiles >= COMPILES_PER_CONTEXT:
                 self._context = Context()
             return self._context
@@ -150,9 +171,11 @@ class _SharedContext:
 _shared = _SharedContext()
 
 
-def compile(source: str | bytes, *, filename: str | None = None) -> Value:
-    """Compile CUE source (str or bytes) into a Value; ``filename`` names it in error positions."""
-    return _shared.get().compile(source, filename=filename)
+def compile(source: str | bytes, *, filename: str | None = None, timeout: float | None = None) -> Value:
+    """Compile CUE source (str or bytes) into a Value; ``filename`` names it in error positions;
+    ``timeout`` bounds its evaluation in seconds (CueLimitError(limit="time") past it)."""
+    with bounded(timeout):
+        return _shared.get().compile(source, filename=filename)
 
 
 def encode(data: Any) -> Value:
@@ -290,6 +313,7 @@ def load(
     offline: bool | None = None,
     tag_vars: bool = False,
     options: LoadOptions | None = None,
+    timeout: float | None = None,
 ) -> Value:
     """Load a CUE module directory, a package in it, or a list of files, through cue/load.
 
@@ -312,6 +336,8 @@ def load(
       module neither served locally nor in the module cache is a CueLoadError naming it.
     - ``options``: a :class:`LoadOptions` holding ``registry``, ``modules``, ``cache_dir`` and
       ``offline`` at once; each of those keywords given (not None) replaces its field.
+    - ``timeout``: seconds the evaluation may take (``cuepy.time_limit``): past them it stops and
+      CueLimitError(limit="time") is raised.
 
     The environment variables a load depends on (``CUE_REGISTRY``, ``CUE_CACHE_DIR``, the
     ``*_PROXY`` variables, ``CUEPY_OFFLINE``, ``GOGC``, ``GOMEMLIMIT``, ...) are read from
@@ -321,12 +347,14 @@ def load(
     """
     if context is not None and not isinstance(context, Context):
         raise TypeError(f"context must be a cuepy.Context, not {type(context).__name__}")
-    return _load(context or Context(), path, package=package, files=files, overlay=overlay, tags=tags,
-                 registry=registry, cache_dir=cache_dir, modules=modules, offline=offline,
-                 tag_vars=tag_vars, options=options)  # fmt: skip
+    with bounded(timeout):
+        return _load(context or Context(), path, package=package, files=files, overlay=overlay, tags=tags,
+                     registry=registry, cache_dir=cache_dir, modules=modules, offline=offline,
+                     tag_vars=tag_vars, options=options)  # fmt: skip
 
 
-def vet(path: StrPath = ".", *, concrete: bool | None = None, context: Context | None = None, **options: Any) -> None:
+def vet(path: StrPath = ".", *, concrete: bool | None = None, context: Context | None = None,
+        timeout: float | None = None, **options: Any) -> None:  # fmt: skip
     """Check what ``load(path, **options)`` names as ``cue vet`` does; raise a CueError on failure.
 
     - Without data files: the value must be valid and, with ``concrete`` True or None (vet's
@@ -338,6 +366,8 @@ def vet(path: StrPath = ".", *, concrete: bool | None = None, context: Context |
       file) and must be concrete on its own (``concrete`` changes nothing, as in ``cue``); the
       errors of every document are raised together, in order. Data without a schema is a
       CueUsageError.
+
+    ``timeout`` bounds the evaluation as in ``load``.
     """
     if concrete is not None and not isinstance(concrete, bool):
         raise TypeError(f"concrete must be a bool or None, not {type(concrete).__name__}")
@@ -352,7 +382,8 @@ def vet(path: StrPath = ".", *, concrete: bool | None = None, context: Context |
     def run() -> None:
         interruptible(lambda: check(lib.cue_vet(ctx.handle, data, len(data), flag)))
 
-    traced("vet", run, path=config["dir"], files=config["args"])
+    with bounded(timeout):
+        traced("vet", run, path=config["dir"], files=config["args"])
 
 
 def _load(context: Context, path: StrPath, **options: Any) -> Value:

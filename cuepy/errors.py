@@ -91,12 +91,14 @@ class CueUsageError(CueError, ValueError):
 
 
 class CueLimitError(CueError):
-    """A limit was exceeded: the caller's time or memory bound on an evaluation
-    (``cuepy.limits``), or what Python can represent (a float beyond 64 bits,
+    """A limit was exceeded: the caller's time bound (``cuepy.time_limit``,
+    ``timeout=``, ``cuepy.limits``) or memory bound (``cuepy.limits``) on an
+    evaluation, the evaluator's recursion bound (``cuepy.set_max_depth``), an
+    interrupted evaluation, what Python can represent (a float beyond 64 bits,
     an integer longer than ``sys.get_int_max_str_digits()``, nesting deeper
-    than the recursion limit), or the Go stack of a worker whose evaluation
-    recursed without end. ``limit`` names it: "time", "memory", "stack",
-    "float", "int", "depth"; "" when the Go side reports it.
+    than the recursion limit), or the Go stack of a worker. ``limit`` names
+    it: "time", "memory", "depth", "interrupt", "stack", "float", "int",
+    "killed"; "" when the Go side does not say.
     """
 
     def __init__(self, text: str, errors: tuple[ErrorDetail, ...] = (), *, limit: str = "") -> None:
@@ -135,4 +137,7 @@ def error_from_json(data: bytes) -> CueError:
         for item in doc["errors"]
     )
     cls = _BY_CATEGORY.get(doc["category"], CueError)
-    return cls(doc["text"].rstrip("\n") or "CUE error", details)
+    text = doc["text"].rstrip("\n") or "CUE error"
+    if cls is CueLimitError:
+        return CueLimitError(text, details, limit=doc.get("limit", ""))
+    return cls(text, details)

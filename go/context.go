@@ -4,9 +4,9 @@ package main
 import "C"
 
 import (
-	"runtime/debug"
 	"sync"
 
+	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 
 	"cuepy.dev/libcue/internal/loader"
@@ -28,21 +28,9 @@ func cue_version() (version *C.char) {
 	return cBytes([]byte(cueVersion()), nil)
 }
 
-// cueVersion is the version of cuelang.org/go linked into this library.
-func cueVersion() string {
-	info, ok := debug.ReadBuildInfo()
-	if ok {
-		for _, dep := range info.Deps {
-			if dep.Path == "cuelang.org/go" {
-				if dep.Replace != nil {
-					return dep.Replace.Version
-				}
-				return dep.Version
-			}
-		}
-	}
-	return "unknown"
-}
+// cueVersion is the version of cuelang.org/go linked into this library
+// (cmd/cuepatch's copy of it).
+func cueVersion() string { return cue.CuepyVersion }
 
 //export cue_context_new
 func cue_context_new(out *C.cue_handle) (errh C.cue_handle) {

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 /* cdef-begin */
-#define CUEPY_ABI_VERSION 4
+#define CUEPY_ABI_VERSION 5
 
 typedef uint64_t cue_handle;
 
@@ -118,7 +118,25 @@ int32_t cue_set_gc_percent(int32_t percent);
 int64_t cue_set_memory_limit(int64_t limit);
 void cue_read_eval_stats(cue_eval_stats *out);
 
-/* Errors: JSON {"category", "text", "errors": [{"message", "path", "positions"}]}. */
+/* Stopping evaluations, through the hooks go/cmd/cuepatch adds to CUE's evaluator. A
+ * stopped call fails with category "limit" and "limit" naming why: "time" (a deadline),
+ * "interrupt" or "depth" (the unify nesting bound); its context is tainted: handles of
+ * it are refused from then on (its values may be partly evaluated). Threads are OS
+ * thread ids (gettid). */
+/* The bound on the evaluator's unify nesting (0: none); returns the previous one. */
+int64_t cue_set_max_depth(int64_t n);
+/* Stop the evaluations of thread tid once nanoseconds have passed (<= 0: at once),
+ * replacing its previous deadline and withdrawing a stop already made. */
+void cue_stop_after(int64_t tid, int64_t nanoseconds);
+/* Stop the evaluations of thread tid at their next step. */
+void cue_stop_interrupt(int64_t tid);
+/* Withdraw thread tid's deadline and any stop requested for it. */
+void cue_stop_clear(int64_t tid);
+/* Make the calling thread follow the stops of thread parent (0: none). */
+void cue_stop_follow(int64_t parent);
+
+/* Errors: JSON {"category", "text", "errors": [{"message", "path", "positions"}]}
+ * and, for category "limit", "limit". */
 void cue_error_take(cue_handle err, cue_bytes *out);
 
 /* Contexts and building values. */

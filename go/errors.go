@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"cuelang.org/go/cue"
+
 	"cuepy.dev/libcue/internal/cueerr"
+	"cuepy.dev/libcue/internal/stop"
 )
 
 // fail turns err into an error handle (0 for nil).
@@ -22,6 +25,10 @@ func fail(err error) C.cue_handle {
 // guard is deferred by every export: a panic becomes an error handle.
 func guard(errh *C.cue_handle) {
 	if r := recover(); r != nil {
+		if s, ok := r.(cue.CuepyStop); ok { // an evaluation stopped on purpose
+			*errh = fail(stop.Error(s))
+			return
+		}
 		err := fmt.Errorf("internal error in libcuepy (recovered Go panic): %v\n%s", r, debug.Stack())
 		*errh = fail(cueerr.WithCategory(cueerr.Internal, err))
 	}

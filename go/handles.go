@@ -12,6 +12,7 @@ import (
 
 	"cuepy.dev/libcue/internal/cueerr"
 	"cuepy.dev/libcue/internal/registry"
+	"cuepy.dev/libcue/internal/stop"
 )
 
 // Everything handed to C is a cgo.Handle to one of these types, to a
@@ -80,6 +81,9 @@ func value(h C.cue_handle) (cue.Value, error) {
 	if err != nil {
 		return cue.Value{}, err
 	}
+	if stop.Tainted(obj.v.Context()) {
+		return cue.Value{}, errTainted
+	}
 	return obj.v, nil
 }
 
@@ -88,8 +92,14 @@ func contextOf(h C.cue_handle) (*cue.Context, error) {
 	if err != nil {
 		return nil, err
 	}
+	if stop.Tainted(obj.ctx) {
+		return nil, errTainted
+	}
 	return obj.ctx, nil
 }
+
+var errTainted = cueerr.Usagef("an evaluation in this value's context was stopped (time limit, " +
+	"interrupt or depth bound), so its values may be partly evaluated: build them again in a new context")
 
 func newValue(v cue.Value) C.cue_handle { return newHandle(&valueObj{v: v}) }
 

@@ -24,9 +24,12 @@ stage() {
 }
 in_go() { (cd go && "$@"); }
 
-echo "(Go stages in go/, with $go)"
-stage "go vet ./..." in_go "$go" vet ./...
-stage "go test ./..." in_go "$go" test -count=1 ./...
+# Go builds against the pinned CUE with cuepy's evaluator hooks (go/cmd/cuepatch), through
+# the go.mod build_cue.py writes for it.
+modfile="$(.venv/bin/python build_cue.py --modfile)"
+echo "(Go stages in go/, with $go and -modfile=$modfile)"
+stage "go vet ./..." in_go "$go" vet -modfile="$modfile" ./...
+stage "go test ./..." in_go "$go" test -modfile="$modfile" -count=1 ./...
 stage "ruff check ." .venv/bin/python -m ruff check .
 stage "mypy" .venv/bin/python -m mypy
 # pytest runs from the checkout but imports the installed cuepy (tests/ has

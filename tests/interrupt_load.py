@@ -3,6 +3,7 @@
 import gc
 import signal
 import sys
+import threading
 import time
 
 import cuepy
@@ -22,6 +23,10 @@ if __name__ == "__main__":
         print("finished", flush=True)
     except KeyboardInterrupt:
         print(f"interrupted {time.monotonic()}", flush=True)
+    # The evaluation stops at its next step (cuepy.stop): the call's thread ends soon after.
+    while any(t.name == "cuepy-call" for t in threading.enumerate()):
+        time.sleep(0.005)
+    print(f"stopped {time.monotonic()}", flush=True)
     deadline = time.monotonic() + 120
     while cuepy.live_handles() > before and time.monotonic() < deadline:
         time.sleep(0.05)  # the call finishes in the background and frees its result

@@ -361,8 +361,8 @@ def test_ctrl_c_interrupts_a_slow_call_at_once_without_leaking(what: str, tmp_pa
     import sys
     import time
 
-    chain = "".join(f"a{i}: a{i + 1}\n" for i in range(1500))  # seconds of CUE evaluation
-    root = write_module(tmp_path / "slow", "example.com/slow@v0", {"p.cue": f"package p\n{chain}a1500: 1\n"})
+    chain = "".join(f"a{i}: a{i + 1}\n" for i in range(2000))  # 4 s and more of CUE evaluation
+    root = write_module(tmp_path / "slow", "example.com/slow@v0", {"p.cue": f"package p\n{chain}a2000: 1\n"})
     script = Path(__file__).parent / "interrupt_load.py"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     child = subprocess.Popen([sys.executable, str(script), str(root), what], stdout=subprocess.PIPE, text=True,
@@ -377,6 +377,9 @@ def test_ctrl_c_interrupts_a_slow_call_at_once_without_leaking(what: str, tmp_pa
         assert line[0] == "interrupted", f"the {what} was not interrupted: {line}"
         latency = float(line[1]) - sent
         assert latency < 0.5, f"KeyboardInterrupt took {latency:.2f} s"
+        line = child.stdout.readline().split()
+        stopped = float(line[1]) - sent
+        assert stopped < 0.5, f"the {what}'s evaluation went on for {stopped:.2f} s after the interrupt"
         assert child.stdout.readline().strip() == "leaked 0"
     finally:
         child.kill()

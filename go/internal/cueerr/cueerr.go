@@ -18,13 +18,14 @@ const (
 	Eval       = "eval"
 	Incomplete = "incomplete"
 	Usage      = "usage"
-	Limit      = "limit" // a value beyond what the caller's side can represent
+	Limit      = "limit" // a bound: what the caller's side can represent, a stopped evaluation
 	Internal   = "internal"
 )
 
 // categorized carries a category with a Go or CUE error.
 type categorized struct {
 	category string
+	limit    string // which limit, for category Limit
 	err      error
 }
 
@@ -42,6 +43,11 @@ func WithCategory(category string, err error) error {
 		return err
 	}
 	return &categorized{category: category, err: err}
+}
+
+// Limited is an error of category Limit naming the limit it reached.
+func Limited(limit string, err error) error {
+	return &categorized{category: Limit, limit: limit, err: err}
 }
 
 // Usagef is an error of category Usage: the caller asked for something

@@ -11,6 +11,7 @@ import (
 // Report is an error as cue_error_take hands it to the caller, as JSON.
 type Report struct {
 	Category string `json:"category"`
+	Limit    string `json:"limit,omitempty"` // which limit, for category Limit
 	Text     string `json:"text"`
 	Errors   []Item `json:"errors"`
 }
@@ -36,9 +37,10 @@ type Position struct {
 // error without a category is of category Eval.
 func NewReport(err error) *Report {
 	category := categoryOf(err)
+	limit := ""
 	var c *categorized
 	if errors.As(err, &c) {
-		err = c.err
+		err, limit = c.err, c.limit
 	}
 	if seq, ok := err.(Sequence); ok {
 		obj := &Report{Category: category}
@@ -49,7 +51,7 @@ func NewReport(err error) *Report {
 		}
 		return obj
 	}
-	obj := &Report{Category: category, Text: cueerrors.Details(err, nil)}
+	obj := &Report{Category: category, Limit: limit, Text: cueerrors.Details(err, nil)}
 	for _, e := range printed(err) {
 		message := errorMessage(e)
 		if message == "" { // a plain Go error wrapped by CUE carries no message of its own

@@ -11,6 +11,8 @@ import (
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/format"
+
+	"cuepy.dev/libcue/internal/stop"
 )
 
 // Loader loads the package with overlay (file name to source) laid over the
@@ -37,11 +39,13 @@ type Written struct {
 // it is the user's: a ModuleError).
 func StartWritten(load Loader) *Written {
 	w := &Written{done: make(chan struct{})}
+	caller := stop.Thread()
 	go func() {
 		defer close(w.done)
-		defer func() { // a panic here would not reach the export's recover
+		defer stop.Adopt(caller)() // stopped when the caller's evaluations are
+		defer func() {             // a panic here would not reach the export's recover
 			if r := recover(); r != nil {
-				w.err = fmt.Errorf("internal error evaluating the module as written: %v", r)
+				w.err = recovered(r, "evaluating the module as written")
 			}
 		}()
 		w.v, w.err = evaluateWritten(load)
@@ -59,10 +63,19 @@ func (w *Written) summary(paths []string) (s summary, err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("internal error comparing the module as written: %v", r)
+			err = recovered(r, "comparing the module as written")
 		}
 	}()
 	return summarise(w.v, paths), nil
+}
+
+// recovered is the error of a panic recovered on a goroutine of ours: a
+// stopped evaluation's, or an internal error while doing what.
+func recovered(r any, what string) error {
+	if s, ok := r.(cue.CuepyStop); ok {
+		return stop.Error(s)
+	}
+	return fmt.Errorf("internal error %s: %v", what, r)
 }
 
 // Verify compares the package as written (w, from StartWritten) and as
@@ -86,8 +99,10 @@ func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string,
 	var beforeErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
+	caller := stop.Thread()
 	go func() {
 		defer wg.Done()
+		defer stop.Adopt(caller)()
 		before, beforeErr = w.summary(paths)
 	}()
 	after, afterSum, why := evaluateRewritten(load, res, paths)

@@ -1,0 +1,85 @@
+"""Bounds on CUE evaluations in this process: a time limit per thread and the
+evaluator's recursion bound.
+
+CUE's evaluator has no way to stop (cuelang.org/go issue 3752) and recurses
+without end on some inputs until Go's stack overflows, which ends the process.
+libcuepy is built against the pinned CUE with two hooks added at build time
+(go/cmd/cuepatch): a stop checked at every step of the evaluator, and a bound
+on its nesting. A stopped evaluation raises ``CueLimitError`` (``limit`` is
+"time", "interrupt" or "depth"); the context it ran in is then unusable (its
+values may be partly evaluated): its values raise ``CueUsageError``, build them
+again. ``cuepy.load`` makes a context per call, and so does ``cuepy.compile``
+under a time limit; its shared context is replaced after a stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Iterator
+
+from cuepy._native import native
+
+DEFAULT_MAX_DEPTH = 50_000
+"""The evaluator's default nesting bound (go/internal/stop): the two inputs known to recurse
+without end reach it in about 0.2 s and 250 MB of stack; Go dies at about 220,000."""
+
+_local = threading.local()
+
+
+def set_max_depth(levels: int) -> int:
+    """Bound the evaluator's nesting at ``levels`` (0: no bound, as CUE itself) for every
+    evaluation of the process, and return the previous bound. Deeper evaluations raise
+    ``CueLimitError(limit="depth")`` instead of overflowing Go's stack."""
+    if type(levels) is not int or levels < 0:
+        raise ValueError(f"levels must be a non-negative int, not {levels!r}")
+    lib, _ = native()
+    return int(lib.cue_set_max_depth(levels))
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Stop this thread's CUE evaluations once ``seconds`` have passed.
+
+    Every call of the block (load, compile, unify, export, vet, ...) counts against one
+    deadline; the evaluation running when it passes, and any later in the block, raise
+    ``CueLimitError(limit="time")`` within milliseconds. A nested block's deadline never
+    extends its outer one. Work outside CUE's evaluator (reading files, a registry
+    download, parsing) is not cut short; ``cuepy.limits`` bounds a whole call in a worker
+    process.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0 or math.isinf(seconds):
+        raise ValueError(f"seconds must be a positive finite number, not {seconds!r}")
+    lib, _ = native()
+    tid = threading.get_native_id()
+    deadlines: list[float] = _local.__dict__.setdefault("deadlines", [])
+    deadline = time.monotonic() + seconds
+    if deadlines:
+        deadline = min(deadline, deadlines[-1])
+    deadlines.append(deadline)
+    _arm(tid, deadline)
+    try:
+        yield
+    finally:
+        deadlines.pop()
+        if deadlines:
+            _arm(tid, deadlines[-1])
+        else:
+            lib.cue_stop_clear(tid)
+
+
+def time_limited() -> bool:
+    """Whether this thread is inside a ``time_limit`` block."""
+    return bool(getattr(_local, "deadlines", None))
+
+
+def bounded(seconds: float | None) -> contextlib.AbstractContextManager[None]:
+    """``time_limit(seconds)``, or nothing for None: the ``timeout=`` of calls."""
+    return contextlib.nullcontext() if seconds is None else time_limit(seconds)
+
+
+def _arm(tid: int, deadline: float) -> None:
+    lib, _ = native()
+    lib.cue_stop_after(tid, max(int((deadline - time.monotonic()) * 1e9), 0))

@@ -1,0 +1,109 @@
+"""Stopping CUE evaluations in process (cuepy.stop): the depth bound, time limits, tainted contexts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import cuepy
+
+
+def chain(n: int) -> str:
+    """n fields each referring to the next: cubic in n (2,000 links: some 4 s of evaluation)."""
+    return "".join(f"a{i}: a{i + 1}\n" for i in range(n)) + f"a{n}: 1\n"
+
+
+def slow_module(tmp_path: Path) -> Path:
+    (tmp_path / "cue.mod").mkdir()
+    (tmp_path / "cue.mod" / "module.cue").write_text('module: "example.com/slow@v0"\nlanguage: version: "v0.9.0"\n')
+    (tmp_path / "p.cue").write_text("package p\n" + chain(2000))
+    return tmp_path
+
+
+@pytest.mark.parametrize("source", ["x: {if false {b: 1}}\nx: <1\n", "l: [1, l[1:]]\n"])
+def test_runaway_recursion_is_a_limit_error_not_a_dead_process(source: str) -> None:
+    # CUE v0.17.1 recurses on these until Go's fatal stack overflow, which ended the interpreter.
+    with pytest.raises(cuepy.CueLimitError, match="recursed deeper than 50000 levels") as info:
+        cuepy.compile(source).to_python()
+    assert info.value.limit == "depth"
+    assert cuepy.compile("a: 1, b: a + 1").to_python() == {"a": 1, "b": 2}  # the process goes on
+
+
+def test_the_depth_bound_is_settable() -> None:
+    deep = "".join(f"a{i}: [a{i + 1}]\n" for i in range(300)) + "a300: 1\n"
+    assert cuepy.compile(deep).lookup("a299").to_python() == [1]
+    previous = cuepy.set_max_depth(100)
+    try:
+        assert previous == cuepy.stop.DEFAULT_MAX_DEPTH
+        with pytest.raises(cuepy.CueLimitError) as info:
+            cuepy.compile(deep).to_python()
+        assert info.value.limit == "depth"
+    finally:
+        assert cuepy.set_max_depth(previous) == 100
+    with pytest.raises(ValueError, match="non-negative int"):
+        cuepy.set_max_depth(-1)
+
+
+def test_a_timeout_stops_a_load_and_its_context_is_refused(tmp_path: Path) -> None:
+    module = slow_module(tmp_path)
+    context = cuepy.Context()
+    kept = context.compile("k: 1")
+    start = time.monotonic()
+    with pytest.raises(cuepy.CueLimitError, match="time limit ran out") as info:
+        cuepy.load(module, context=context, timeout=0.3)
+    assert info.value.limit == "time"
+    assert time.monotonic() - start < 2  # unstopped, the load takes seconds
+    # Its values may be partly evaluated: refused, with the reason, rather than served.
+    with pytest.raises(cuepy.CueUsageError, match="was stopped"):
+        kept.to_python()
+    assert not context.usable()
+    assert cuepy.load(tmp_path, files=["cue.mod/module.cue"]).lookup("module").to_python() == "example.com/slow@v0"
+
+
+def test_a_stopped_compile_leaves_the_shared_context_alone() -> None:
+    before = cuepy.compile("b: 1")
+    with pytest.raises(cuepy.CueLimitError):
+        cuepy.compile(chain(2000), timeout=0.2)
+    with pytest.raises(cuepy.CueLimitError):
+        with cuepy.time_limit(0.2):
+            cuepy.compile(chain(2000))
+    assert before.to_python() == {"b": 1}
+    assert cuepy.compile("c: 1").to_python() == {"c": 1}
+
+
+def test_time_limits_nest_and_end_with_their_block() -> None:
+    with cuepy.time_limit(30):
+        with pytest.raises(cuepy.CueLimitError):
+            with cuepy.time_limit(0.2):
+                cuepy.compile(chain(2000))
+        # The inner deadline is over; the outer one still allows work.
+        assert cuepy.compile(chain(50)).lookup("a0").to_python() == 1
+    time.sleep(0.05)
+    assert cuepy.compile(chain(200)).lookup("a0").to_python() == 1  # no deadline left behind
+    with pytest.raises(ValueError, match="positive finite"):
+        with cuepy.time_limit(0):
+            pass
+
+
+def test_a_time_limit_belongs_to_its_thread() -> None:
+    results: dict[str, object] = {}
+
+    def limited() -> None:
+        try:
+            with cuepy.time_limit(0.2):
+                cuepy.compile(chain(2000))
+        except cuepy.CueLimitError as exc:
+            results["limited"] = exc.limit
+
+    def free() -> None:
+        results["free"] = cuepy.compile(chain(700)).lookup("a0").to_python()
+
+    threads = [threading.Thread(target=limited), threading.Thread(target=free)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == {"limited": "time", "free": 1}
