@@ -1,6 +1,7 @@
-"""Scale: single-flight, a shared store (Redis) for fresh processes, batch throughput on Dask.
+"""Scale: single-flight, a shared store (Redis) for fresh processes, batch throughput on Dask, a worker's RSS.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/scale_bench.py [--rounds 5] [--jobs 1000] [--only flight,shared,batch]
+    PYTHONPATH=. .venv/bin/python benchmarks/scale_bench.py [--rounds 5] [--jobs 1000] [--renders 10000]
+        [--only flight,shared,batch,rss]
 
 Prints, from one run with interleaved rounds (medians of per-round ratios):
 
@@ -13,7 +14,13 @@ Prints, from one run with interleaved rounds (medians of per-round ratios):
   (the store's connection, digests, keys) is counted;
 * batch: ``render_many`` of ``--jobs`` releases (distinct values) on a
   dask.distributed LocalCluster of N = 1, 2 worker processes: jobs/s and the
-  ratio to N x one worker's (goal >= 0.8), after a warm-up batch per cluster.
+  ratio to N x one worker's (goal >= 0.8), after a warm-up batch per cluster;
+* rss: ``--renders`` renders in one worker process (``run_many`` on one thread,
+  each job ``cuepy.batch.render`` in a ``cuepy.limits.Worker``, as ``render_many``
+  runs them) of what a deployment controller renders: 200 releases reconciled at
+  random, one in ten rolled out with new values (a miss), the others as last time
+  (a hit). The worker's RSS every 500 renders (and settled: after Python's and
+  Go's collectors), and RSS(last) / RSS(after 1,000) (goal <= 1.1x).
 """
 
 from __future__ import annotations
@@ -212,13 +219,100 @@ def bench_batch(rounds: int, n_jobs: int, work: Path, workers: list[int]) -> Non
         print(f"batch: N={n}: {rate:.1f} jobs/s, {rate / (n * one):.2f} x N x one worker's (goal >= 0.8)")
 
 
+# RSS of a worker ------------------------------------------------------------------------
+
+_SAMPLE_EVERY = 500
+
+
+def controller_jobs(n: int, seed: int = 15) -> list[tuple[int, Any]]:
+    """``n`` renders as a deployment controller makes them: 200 releases (50 namespaces x 4 apps)
+    reconciled in random order; one render in ten is a rollout (new values: a miss), the others
+    render the release's current values again (a hit once rendered). Items are (index, Job)."""
+    import random
+
+    from cuepy.batch import Job
+
+    directory = ex.path("simple")
+    base = values_of(directory)
+    rng = random.Random(seed)
+    releases = [(f"team-{t}", f"app-{a}") for t in range(50) for a in range(4)]
+    revision = [0] * len(releases)
+    jobs: list[tuple[int, Any]] = []
+    for i in range(n):
+        r = rng.randrange(len(releases))
+        if rng.random() < 0.1:
+            revision[r] += 1
+        v = json.loads(json.dumps(base))
+        v["api"]["image"] = f"ghcr.io/acme/simple-api:1.{revision[r]}.{r}"
+        v["frontend"]["replicas"] = 1 + r % 7
+        namespace, name = releases[r]
+        jobs.append((i, Job(str(directory), v, namespace=namespace, name=name, file=DEF)))
+    return jobs
+
+
+def _rss() -> int:
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def render_sampled(item: tuple[int, Any]) -> dict[str, Any] | None:
+    """In the worker process: ``cuepy.batch.render`` of the job. After every ``_SAMPLE_EVERY``-th:
+    the process's RSS as the OS sees it, then settled (Python's and Go's collectors run, Go's free
+    memory returned: what is retained), live libcuepy handles and the in-process cache layers."""
+    import gc
+
+    from cuepy._native import native
+    from cuepy.batch import render
+    from cuepy.cache import _memoize, default_cache
+
+    index, job = item
+    render(job)
+    if (index + 1) % _SAMPLE_EVERY:
+        return None
+    rss = _rss()
+    gc.collect()
+    native()[0].cue_gc()
+    cache = default_cache()
+    return {"rss": rss, "settled": _rss(), "handles": cuepy.live_handles(), "calls": len(_memoize._calls),
+            "memory_bytes": cache.stats().memory_bytes if cache is not None else 0}  # fmt: skip
+
+
+def bench_rss(n_renders: int, work: Path) -> None:
+    from cuepy.batch import run_many
+
+    os.environ["CUEPY_CACHE_DIR"] = str(work / "rss-cache")  # the worker's default cache, inherited
+    jobs = controller_jobs(n_renders)
+    distinct = len({(j.namespace, j.name, json.dumps(j.values, sort_keys=True)) for _, j in jobs})
+    samples: list[tuple[int, dict[str, Any]]] = []
+    start = time.perf_counter()
+    with ThreadPoolExecutor(1) as executor:
+        for result in run_many(render_sampled, jobs, executor=executor, timeout=120, progress=False):
+            if not result.ok:
+                raise SystemExit(f"render {result.index} failed: {result.error}")
+            if result.value is not None:
+                samples.append((result.index + 1, result.value))
+    took = time.perf_counter() - start
+    samples.sort(key=lambda s: s[0])
+    print(f"rss: {n_renders} renders in one worker in {took:.0f} s ({n_renders / took:.0f}/s): {distinct} distinct "
+          f"releases (misses), {n_renders - distinct} repeated (hits)")  # fmt: skip
+    for done, s in samples:
+        print(f"rss: {done:6d} renders: RSS {s['rss'] / 2**20:6.1f} MiB, settled {s['settled'] / 2**20:6.1f} MiB, "
+              f"{s['handles']} handles, memory layer {s['memory_bytes'] / 2**20:4.1f} MiB, "
+              f"{s['calls']} call memos")  # fmt: skip
+    base = dict(samples).get(1000, samples[0][1])
+    last = samples[-1][1]
+    print(f"rss: after {samples[-1][0]} renders / after 1000: RSS {last['rss'] / base['rss']:.3f}x (goal <= 1.1x), "
+          f"settled {last['settled'] / base['settled']:.3f}x")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-rounds", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--only", default="flight,shared,batch")
+    parser.add_argument("--renders", type=int, default=10000)
+    parser.add_argument("--only", default="flight,shared,batch,rss")
     args = parser.parse_args()
     only = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="cuepy-scale-"))
@@ -230,6 +324,8 @@ def main() -> None:
             bench_shared(args.rounds, work)
         if "batch" in only:
             bench_batch(args.batch_rounds, args.jobs, work, [int(n) for n in args.workers.split(",")])
+        if "rss" in only:
+            bench_rss(args.renders, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

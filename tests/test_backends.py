@@ -11,23 +11,34 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import cuepy
+import cuepy.api
 import cuepy.examples as ex
 import cuepy.opm
 from cuepy.cache import Cache, CacheWarning, keys
 from cuepy.cache._seal import Codec, hkdf
-from cuepy.cache.backends import Backend, BackendError, RedisBackend, S3Backend, local_directory, open_backend
+from cuepy.cache.backends import (
+    Backend,
+    BackendError,
+    LeaseUnsupported,
+    RedisBackend,
+    S3Backend,
+    local_directory,
+    open_backend,
+)
 
 DEF = "module_definition.cue"
 NS = "production"
@@ -304,6 +315,236 @@ def test_a_store_that_goes_away(kind: str, tmp_path: Path, values: dict[str, Any
         assert cache.stats().shared_errors == stats.shared_errors, "the down store was asked again at once"
     finally:
         server.stop()
+
+
+# Single-flight across machines ---------------------------------------------------------
+
+
+def test_leases(store_url: str) -> None:
+    """One holder at a time; a release with another token, or after the lease expired and was
+    taken again, leaves the current holder's lease alone."""
+    backend = open_backend(store_url)
+    name = "render/" + "1" * 64
+    first = backend.try_lease(name, 30)
+    assert first is not None and backend.try_lease(name, 30) is None
+    backend.release(name, "not-the-token")
+    assert backend.try_lease(name, 30) is None
+    backend.release(name, first)
+    second = backend.try_lease(name, 1)
+    assert second is not None and second != first
+    time.sleep(1.5)  # expired: its holder died
+    third = backend.try_lease(name, 30)
+    assert third is not None
+    backend.release(name, second)  # the late release of the expired lease
+    assert backend.try_lease(name, 30) is None
+    backend.release(name, third)
+    assert backend.get(name) is None, "a lease is not an entry"
+
+
+# A machine: its own cache directory, the shared store; a compute that records itself in
+# COMPUTES and returns its pid, once the file GO exists (so a test holds it mid-compute).
+_MACHINE = """
+import json, os, sys, time
+from pathlib import Path
+import cuepy.api
+from cuepy.cache import Cache
+module, local, url, secret, computes, go, started, lease = sys.argv[1:9]
+cache = Cache(local, shared=url, secret=secret, lease=float(lease), wait=60)
+
+def compute():
+    with open(computes, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    limit = time.monotonic() + 60
+    while not os.path.exists(go) and time.monotonic() < limit:
+        time.sleep(0.02)
+    return json.dumps({"computed_by": os.getpid()})
+
+Path(started).touch()
+start = time.monotonic()
+result = cache.memoize("lease-test", directory=module, request={"test": "lease"},
+                       inputs=lambda: cuepy.api.load_inputs(module), compute=compute,
+                       use=lambda payload, _key: json.loads(payload))
+stats = cache.stats()
+print(json.dumps({"pid": os.getpid(), "result": result, "seconds": time.monotonic() - start,
+                  "waits": stats.waits, "shared_errors": stats.shared_errors}))
+"""
+
+
+def small_module(directory: Path) -> Path:
+    (directory / "cue.mod").mkdir(parents=True)
+    (directory / "cue.mod" / "module.cue").write_text('module: "test.example/m@v0"\nlanguage: version: "v0.9.0"\n')
+    (directory / "a.cue").write_text("package m\na: 1\n")
+    return directory
+
+
+class Machines:
+    """Processes of _MACHINE computing one cold key of a shared store, each with its own directory."""
+
+    def __init__(self, tmp_path: Path, url: str, lease: float = 30.0) -> None:
+        self.tmp, self.url, self.lease = tmp_path, url, lease
+        self.module = small_module(tmp_path / "module")
+        self.computes = tmp_path / "computes"
+        self.go = tmp_path / "go"
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(self) -> subprocess.Popen[str]:
+        n = len(self.procs)
+        env = {**os.environ, "PYTHONPATH": str(Path(cuepy.__file__).resolve().parent.parent)}
+        proc = subprocess.Popen([sys.executable, "-c", _MACHINE, str(self.module), str(self.tmp / f"local{n}"),
+                                 self.url, SECRET, str(self.computes), str(self.go), str(self.tmp / f"started{n}"),
+                                 str(self.lease)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env)  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def computed_by(self) -> list[int]:
+        return [int(line) for line in self.computes.read_text().split()] if self.computes.exists() else []
+
+    def until(self, condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            for proc in self.procs:
+                if proc.poll() is not None and proc.returncode != 0:
+                    err = proc.stderr.read() if proc.stderr else ""
+                    pytest.fail(f"a machine failed while waiting for {what}: {err}")
+            assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g} s"
+            time.sleep(0.02)
+
+    def started(self, n: int) -> bool:
+        return (self.tmp / f"started{n}").exists()
+
+    def result(self, proc: subprocess.Popen[str]) -> dict[str, Any]:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        data: dict[str, Any] = json.loads(out)
+        return data
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture
+def machines(tmp_path: Path) -> Iterator[Callable[..., Machines]]:
+    made: list[Machines] = []
+
+    def make(url: str, lease: float = 30.0) -> Machines:
+        made.append(Machines(tmp_path, url, lease))
+        return made[-1]
+
+    yield make
+    for m in made:
+        m.stop()
+
+
+def test_one_compute_across_machines(store_url: str, machines: Callable[..., Machines]) -> None:
+    """Two machines (their own directories, one store) miss one cold key together: computed once,
+    the other waits for the entry and serves it."""
+    m = machines(store_url)
+    a, b = m.start(), m.start()
+    m.until(lambda: m.started(0) and m.started(1) and len(m.computed_by()) == 1, "a compute")
+    time.sleep(0.5)  # the other machine is waiting on the lease
+    m.go.touch()
+    outs = [m.result(a), m.result(b)]
+    assert len(m.computed_by()) == 1, m.computed_by()
+    assert outs[0]["result"] == outs[1]["result"] == {"computed_by": m.computed_by()[0]}
+    assert sorted(o["waits"] for o in outs) == [0, 1], outs
+
+
+def test_a_holder_killed_mid_compute(store_url: str, machines: Callable[..., Machines]) -> None:
+    """The machine computing dies (SIGKILL): its lease expires and the waiting machine computes,
+    within the lease's time, not its whole wait (60 s)."""
+    lease = 4.0
+    m = machines(store_url, lease)
+    holder = m.start()
+    m.until(lambda: len(m.computed_by()) == 1, "the holder's compute")
+    waiter = m.start()
+    m.until(lambda: m.started(1), "the waiter's start")
+    time.sleep(0.3)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(10)
+    m.go.touch()
+    out = m.result(waiter)
+    assert m.computed_by() == [holder.pid, waiter.pid]
+    assert out["result"] == {"computed_by": waiter.pid}
+    assert out["waits"] >= 1 and out["seconds"] < lease + 10, out
+
+
+@pytest.mark.parametrize("kind", ["redis", "s3"])
+def test_a_store_stopped_while_a_machine_waits(kind: str, machines: Callable[..., Machines],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The store stops while one machine computes and another waits on its lease: the waiter
+    computes (nothing raises), each serves what its own compute gave."""
+    server = start_redis() if kind == "redis" else start_s3()
+    try:
+        if kind == "s3":
+            monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+        m = machines(server.url if kind == "redis" else f"s3://{BUCKET}/stopped")
+        holder = m.start()
+        m.until(lambda: len(m.computed_by()) == 1, "the holder's compute")
+        waiter = m.start()
+        m.until(lambda: m.started(1), "the waiter's start")
+        time.sleep(1.0)  # the waiter is looking for the entry
+        server.stop()
+        m.go.touch()
+        held, waited = m.result(holder), m.result(waiter)
+        assert m.computed_by() == [holder.pid, waiter.pid]
+        assert held["result"] == {"computed_by": holder.pid} and waited["result"] == {"computed_by": waiter.pid}
+        assert waited["waits"] >= 1 and waited["shared_errors"] >= 1, waited
+        assert waited["seconds"] < 20, waited
+    finally:
+        server.stop()
+
+
+class PlainStore(Backend):
+    """A Backend as written before leases (get, put, delete only), over a real Redis."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._redis = RedisBackend(url)
+
+    def get(self, name: str) -> bytes | None:
+        return self._redis.get(name)
+
+    def put(self, name: str, data: bytes) -> None:
+        self._redis.put(name, data)
+
+    def delete(self, name: str) -> None:
+        self._redis.delete(name)
+
+
+def test_a_store_without_leases_computes_per_machine(redis_server: Server, tmp_path: Path) -> None:
+    """A store with no lease: each machine computes its miss (as before leases), nothing fails;
+    the same pair of caches over a store with leases computes once."""
+    url = f"{redis_server.url}?prefix=plain{os.getpid()}"
+    with pytest.raises(LeaseUnsupported):
+        PlainStore(url).try_lease("render/" + "0" * 64, 1)
+    module = small_module(tmp_path / "module")
+
+    def two_machines(make: Callable[[str], Backend], tag: str) -> tuple[list[str], list[str]]:
+        computed: list[str] = []
+        caches = [Cache(tmp_path / f"{tag}{n}", shared=make(f"{url}{tag}"), secret=SECRET) for n in range(2)]
+
+        def compute(n: int) -> str:
+            computed.append(f"machine {n}")
+            time.sleep(1.0)
+            return f"machine {n}"
+
+        def run(n: int) -> str:
+            return caches[n].memoize("lease-test", directory=str(module), request={"test": tag},
+                                     inputs=lambda: cuepy.api.load_inputs(module), compute=lambda: compute(n),
+                                     use=lambda payload, _key: payload)  # fmt: skip
+
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(run, range(2)))
+        return computed, results
+
+    computed, results = two_machines(PlainStore, "plain")
+    assert sorted(computed) == ["machine 0", "machine 1"] and results == ["machine 0", "machine 1"]
+    computed, results = two_machines(RedisBackend, "leased")
+    assert len(computed) == 1 and results == [computed[0]] * 2
 
 
 # Entries that can't be forged -------------------------------------------------------

@@ -567,6 +567,41 @@ def test_descriptors_do_not_grow_with_the_module(tmp_path: Path, cache: Cache) -
     assert len(os.listdir(fds)) - before <= 2
 
 
+def test_a_worker_stays_bounded_over_many_distinct_renders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker rendering ever new releases (as a deployment controller rolls them out) keeps its
+    in-process layers bounded and frees every libcuepy handle. The memory layer holds results
+    only: a manifest per distinct request kept there grew a worker's RSS by twice its releases'
+    size (benchmarks/scale_bench.py --only rss); the call memo gives a request's key instead."""
+    import gc
+
+    from cuepy.cache import _memoize
+
+    monkeypatch.setattr(_memoize, "_CALLS_MAX", 16)
+    directory = copy_example("simple", tmp_path / "m")
+    values = example_values(directory)
+    cache = Cache(tmp_path / "cache")
+    small = Cache(tmp_path / "small", memory_bytes=20_000)
+
+    def render(c: Cache, i: int) -> None:
+        v = json.loads(json.dumps(values))
+        v["api"]["replicas"] = 1 + i
+        cuepy.opm.render_release(directory, v, namespace=f"ns-{i % 7}", file=DEF, cache=c)
+
+    render(cache, 0)
+    gc.collect()
+    handles = cuepy.live_handles()
+    for i in range(1, 61):
+        render(cache, i)
+        render(small, i)
+    gc.collect()
+    assert cuepy.live_handles() == handles
+    stats = cache.stats()
+    assert stats.kinds["manifest"].entries >= 60  # on disk, for other processes
+    assert stats.memory_entries == stats.kinds["render"].entries + stats.kinds["module"].entries == 62, stats
+    assert len(_memoize._calls) <= 16 and len(_memoize._listings) <= 16
+    assert small.stats().memory_bytes <= 20_000
+
+
 def test_a_symlink_loop_is_a_cue_error(tmp_path: Path, cache: Cache) -> None:
     # Before: a bare OSError (ELOOP) from the key walk.
     directory = copy_example("simple", tmp_path / "simple")

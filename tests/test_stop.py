@@ -67,25 +67,22 @@ def test_a_stopped_compile_leaves_the_shared_context_alone() -> None:
     before = cuepy.compile("b: 1")
     with pytest.raises(cuepy.CueLimitError):
         cuepy.compile(chain(2000), timeout=0.2)
-    with pytest.raises(cuepy.CueLimitError):
-        with cuepy.time_limit(0.2):
-            cuepy.compile(chain(2000))
+    with pytest.raises(cuepy.CueLimitError), cuepy.time_limit(0.2):
+        cuepy.compile(chain(2000))
     assert before.to_python() == {"b": 1}
     assert cuepy.compile("c: 1").to_python() == {"c": 1}
 
 
 def test_time_limits_nest_and_end_with_their_block() -> None:
     with cuepy.time_limit(30):
-        with pytest.raises(cuepy.CueLimitError):
-            with cuepy.time_limit(0.2):
-                cuepy.compile(chain(2000))
+        with pytest.raises(cuepy.CueLimitError), cuepy.time_limit(0.2):
+            cuepy.compile(chain(2000))
         # The inner deadline is over; the outer one still allows work.
         assert cuepy.compile(chain(50)).lookup("a0").to_python() == 1
     time.sleep(0.05)
     assert cuepy.compile(chain(200)).lookup("a0").to_python() == 1  # no deadline left behind
-    with pytest.raises(ValueError, match="positive finite"):
-        with cuepy.time_limit(0):
-            pass
+    with pytest.raises(ValueError, match="positive finite"), cuepy.time_limit(0):
+        pass
 
 
 def test_a_time_limit_belongs_to_its_thread() -> None:

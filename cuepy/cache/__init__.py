@@ -13,8 +13,9 @@ the computation read (:mod:`cuepy.cache.keys`):
   CUE load); on a miss, compute, store, return.
 
 Scale (docs/cache.md, "Scale"): concurrent misses of one key compute once
-(threads, and processes sharing the directory); ``shared=``/``CUEPY_CACHE_URL``
-adds a Redis or S3 store a fleet shares (:mod:`cuepy.cache.backends`);
+(threads, processes sharing the directory, and machines sharing a store, through
+its leases); ``shared=``/``CUEPY_CACHE_URL`` adds a Redis or S3 store a fleet
+shares (:mod:`cuepy.cache.backends`);
 ``secret=``/``CUEPY_CACHE_KEY`` authenticates entries, ``encrypt=`` encrypts them.
 
 The cache knows nothing of what it stores: ``cuepy.opm.load`` and

@@ -17,8 +17,9 @@ A result is stored only when nothing it was computed from changed from
 before its inputs were hashed until after it was computed.
 
 A miss is computed once (``Cache.flight``): concurrent misses of one key, in
-threads of this process or in processes sharing the cache directory, wait
-for the one computing it and read its result.
+threads of this process, in processes sharing the cache directory, or on
+machines sharing a store that has leases, wait for the one computing it and
+read its result.
 """
 
 from __future__ import annotations
@@ -158,8 +159,9 @@ def memoize(
     if found is not None:
         return found[0]
     # Single-flight of the request: concurrent first calls discover inputs and compute once; the
-    # others wait, then find the call memo (threads) or the manifest (processes).
-    with cache.flight(MANIFEST, manifest_key) as waited:
+    # others wait, then find the call memo (threads) or the manifest (processes). Not across
+    # machines: discovery reads this machine's files; the result's flight waits for other machines.
+    with cache.flight(MANIFEST, manifest_key, shared=False) as waited:
         if waited:
             known = _calls.get(call)
             if known is not None and known[0].current():
@@ -236,7 +238,9 @@ def _stored(cache: Cache, kind: str, key: str, use: Callable[[str, str | None], 
 
 
 def _variants(cache: Cache, manifest_key: str) -> list[dict[str, Any]]:
-    payload = cache.get(MANIFEST, manifest_key)
+    # Not kept in the memory layer: in this process the call memo gives a request's key. (Kept,
+    # manifests grew a render worker by twice its releases' size: one per distinct request.)
+    payload = cache.get(MANIFEST, manifest_key, memory=False)
     if payload is None:
         return []
     try:
@@ -259,4 +263,4 @@ def _add_variant(cache: Cache, manifest_key: str, root: str, observation: Observ
 
     variants = [v for v in _variants(cache, manifest_key) if not same(v)]
     payload = json.dumps({"variants": [entry, *variants][:_VARIANTS]}, ensure_ascii=False)
-    cache.put(MANIFEST, manifest_key, payload)
+    cache.put(MANIFEST, manifest_key, payload, memory=False)

@@ -78,6 +78,12 @@ DEFAULT_WAIT = 120.0
 """Seconds a miss waits for another thread or process computing the same entry, then computes itself."""
 SHARED_RETRY = 30.0
 """Seconds a shared store that failed is left alone before it is tried again."""
+DEFAULT_LEASE = 30.0
+"""Seconds a machine's lease on a key of the shared store lasts: how long a holder that died keeps
+the other machines waiting."""
+_LEASE_POLL_FIRST = 0.05
+_LEASE_POLL_MAX = 0.5
+"""Seconds between looks at the shared store while another machine holds a key's lease (growing)."""
 
 _log = structlog.get_logger("cuepy")
 
@@ -221,9 +227,13 @@ class Cache:
     - ``encrypt``: also encrypt entries (AES-256-GCM, key derived from the
       secret; default ``$CUEPY_CACHE_ENCRYPT``), so what a render holds is
       not readable from the store.
-    - ``wait``: how long a miss waits for another thread or process computing
-      the same entry (single-flight) before computing it itself (default
-      120 s, ``$CUEPY_CACHE_WAIT``).
+    - ``wait``: how long a miss waits for another thread, process or machine
+      computing the same entry (single-flight) before computing it itself
+      (default 120 s, ``$CUEPY_CACHE_WAIT``).
+    - ``lease``: with a shared store that has leases, how long a machine's lease
+      on a key it computes lasts (default 30 s, ``$CUEPY_CACHE_LEASE``; 0: no
+      lease, each machine computes its misses). Other machines wait for the
+      entry meanwhile; a holder that dies delays them by at most this.
 
     Every method is safe to call from several threads and processes at once.
     """
@@ -239,6 +249,7 @@ class Cache:
         secret: bytes | str | None = None,
         encrypt: bool | None = None,
         wait: float | None = None,
+        lease: float | None = None,
     ) -> None:
         from cuepy.cache import backends
 
@@ -256,6 +267,13 @@ class Cache:
         if wait is None:
             wait = float(os.environ.get("CUEPY_CACHE_WAIT", "") or DEFAULT_WAIT)
         self.wait = wait
+        if lease is None:
+            lease = float(os.environ.get("CUEPY_CACHE_LEASE", "") or DEFAULT_LEASE)
+        if lease < 0:
+            raise ValueError("lease cannot be negative")
+        self.lease = lease
+        self._leases = lease > 0
+        """Whether to take leases on the shared store (off once it proves to have none)."""
         self._shared: Backend | None = None
         if isinstance(url, backends.Backend):
             self._shared = url
@@ -391,29 +409,33 @@ class Cache:
 
     # Reading ------------------------------------------------------------------
 
-    def get(self, kind: str, key: str) -> str | None:
-        """The payload stored for ``kind``/``key``, or None (a corrupt entry is removed: None)."""
+    def get(self, kind: str, key: str, *, memory: bool = True) -> str | None:
+        """The payload stored for ``kind``/``key``, or None (a corrupt entry is removed: None).
+
+        ``memory=False``: the entry is not kept in the in-process layer (one the caller
+        remembers in its own form, as ``memoize`` does a manifest's key in its call memo).
+        """
         _check(kind, key)
-        memo = self._memory.get((kind, key))
+        memo = self._memory.get((kind, key)) if memory else None
         if memo is not None:
             with self._counter_lock:
                 self._counters["memory_hits"] += 1
                 self._counters["hits"] += 1
             _event("hit", kind=kind, key=short(key), layer="memory")
             return memo
-        return trace_run("cache.lookup", lambda: self._lookup(kind, key), kind=kind, key=short(key))
+        return trace_run("cache.lookup", lambda: self._lookup(kind, key, memory), kind=kind, key=short(key))
 
-    def _lookup(self, kind: str, key: str) -> str | None:
-        """Disk, then the shared store (a hit there fills memory and disk)."""
+    def _lookup(self, kind: str, key: str, memory: bool) -> str | None:
+        """Disk, then the shared store (a hit there fills memory, if ``memory``, and disk)."""
         on_disk = self._ensure()
         if on_disk:
-            found = self._get_disk(kind, key, count_miss=self._shared is None)
+            found = self._get_disk(kind, key, memory, count_miss=self._shared is None)
             if found is not None or self._shared is None:
                 return found
         if self._shared is None:
             self._count("misses")
             return None
-        return self._get_shared(kind, key, fill=on_disk)
+        return self._get_shared(kind, key, memory, fill=on_disk)
 
     def _shared_up(self) -> bool:
         return self._shared is not None and time.monotonic() >= self._shared_down_until
@@ -424,7 +446,7 @@ class Cache:
         self._shared_down_until = time.monotonic() + SHARED_RETRY
         _event("shared", warning=True, store=self._shared.url if self._shared else "", error=str(exc))
 
-    def _get_shared(self, kind: str, key: str, *, fill: bool) -> str | None:
+    def _get_shared(self, kind: str, key: str, memory: bool, *, fill: bool) -> str | None:
         start = time.perf_counter_ns()
         if not self._shared_up():
             self._count("misses")
@@ -452,7 +474,8 @@ class Cache:
         with self._counter_lock:
             self._counters["hits"] += 1
             self._counters["shared_hits"] += 1
-        self._memory.put((kind, key), payload)
+        if memory:
+            self._memory.put((kind, key), payload)
         if fill and self._refused is None:
             try:
                 self._write(kind, key, data)
@@ -468,7 +491,7 @@ class Cache:
         warnings.warn(message, CacheWarning, stacklevel=2)
         _event("forged", warning=True, kind=kind, key=short(key), store=where, problem=problem)
 
-    def _get_disk(self, kind: str, key: str, *, count_miss: bool = True) -> str | None:
+    def _get_disk(self, kind: str, key: str, memory: bool, *, count_miss: bool = True) -> str | None:
         start = time.perf_counter_ns()
         path = self.path(kind, key)
         try:
@@ -501,7 +524,8 @@ class Cache:
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # recency, for eviction
-        self._memory.put((kind, key), payload)
+        if memory:
+            self._memory.put((kind, key), payload)
         self._count("hits")
         _event("hit", kind=kind, key=short(key), layer="disk", bytes=len(data),
                duration_ns=time.perf_counter_ns() - start)  # fmt: skip
@@ -616,29 +640,51 @@ class Cache:
     # Single-flight ------------------------------------------------------------
 
     @contextlib.contextmanager
-    def flight(self, kind: str, key: str) -> Iterator[bool]:
+    def flight(self, kind: str, key: str, *, shared: bool = True) -> Iterator[bool]:
         """Hold the right to compute ``kind``/``key``: one thread of this process at a time
-        (a lock per key), and one process of those sharing the directory (a file lock per key
-        under ``<directory>/.locks-v1``, released by the OS if its holder dies).
+        (a lock per key), one process of those sharing the directory (a file lock per key
+        under ``<directory>/.locks-v1``, released by the OS if its holder dies), and, with a
+        shared store that has leases and ``shared``, one machine of those sharing the store (a
+        lease per key, expiring after ``lease`` seconds if its holder dies). ``shared=False``
+        for work only this machine can do (reading its own files).
 
         Yields whether it waited for another holder (then the entry is probably
         stored: look again before computing). After ``wait`` seconds it stops
         waiting and yields anyway: the caller computes too.
         """
         _check(kind, key)
+        deadline = time.monotonic() + self.wait
+        with self._local_flight(kind, key, deadline) as waited:
+            if waited:  # a thread or process of this machine computed it (or gave up): no lease needed
+                self._waited(kind, key, "local")
+                yield True
+            elif not shared:
+                yield False
+            else:
+                with self._shared_flight(kind, key, deadline) as waited:
+                    if waited:
+                        self._waited(kind, key, "shared")
+                    yield waited
+
+    def _waited(self, kind: str, key: str, layer: str) -> None:
+        self._count("waits")
+        _event("wait", kind=kind, key=short(key), layer=layer)
+
+    @contextlib.contextmanager
+    def _local_flight(self, kind: str, key: str, deadline: float) -> Iterator[bool]:
+        """The key's thread lock, then its file lock; yields whether it waited for either."""
         ident = (str(self.directory), kind, key)
         with _flights_lock:
             slot = _flights.get(ident)
             if slot is None:
                 slot = _flights[ident] = _Flight()
             slot.users += 1
-        deadline = time.monotonic() + self.wait
         waited = False
         try:
             held = slot.lock.acquire(blocking=False)
             if not held:
                 waited = True
-                held = slot.lock.acquire(timeout=max(self.wait, 0.0))
+                held = slot.lock.acquire(timeout=max(deadline - time.monotonic(), 0.0))
             try:
                 file_lock = self._key_lock(kind, key)
                 if file_lock is not None:
@@ -650,9 +696,6 @@ class Cache:
                             file_lock.acquire(timeout=max(deadline - time.monotonic(), 0.0))
                     except (LockTimeout, OSError):  # waited long enough (or no lock here): compute
                         file_lock = None
-                if waited:
-                    self._count("waits")
-                    _event("wait", kind=kind, key=short(key))
                 try:
                     yield waited
                 finally:
@@ -667,6 +710,53 @@ class Cache:
                 slot.users -= 1
                 if slot.users == 0 and _flights.get(ident) is slot:
                     del _flights[ident]
+
+    @contextlib.contextmanager
+    def _shared_flight(self, kind: str, key: str, deadline: float) -> Iterator[bool]:
+        """The key's lease on the shared store, if it has leases and is up; yields whether it
+        waited for another machine. The lease is given up at the end (a failure to: it expires)."""
+        backend = self._shared
+        if backend is None or not self._leases or not self._shared_up():
+            yield False
+            return
+        name = f"{kind}/{key}"
+        token, waited = self._take_lease(backend, name, deadline)
+        try:
+            yield waited
+        finally:
+            if token is not None and self._shared_up():
+                try:
+                    backend.release(name, token)
+                except Exception as exc:  # the lease expires by itself
+                    self._shared_failed(exc)
+
+    def _take_lease(self, backend: Backend, name: str, deadline: float) -> tuple[str | None, bool]:
+        """(our lease's token or None, whether we waited). While another machine holds the lease,
+        look for its entry (done as soon as it is stored) and try the lease again (taken when
+        its holder gave it up without storing, or died and it expired), until ``deadline``. A
+        store that fails or has no lease ends the wait: the caller computes."""
+        from cuepy.cache.backends import LeaseUnsupported
+
+        waited = False
+        interval = _LEASE_POLL_FIRST
+        try:
+            token = backend.try_lease(name, self.lease)
+            while token is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None, True
+                waited = True
+                time.sleep(min(interval, remaining))
+                interval = min(interval * 1.5, _LEASE_POLL_MAX)
+                if backend.get(name) is not None:
+                    return None, True
+                token = backend.try_lease(name, self.lease)
+            return token, waited
+        except LeaseUnsupported:
+            self._leases = False
+        except Exception as exc:  # a store that fails never fails the request: computed here
+            self._shared_failed(exc)
+        return None, waited
 
     def _key_lock(self, kind: str, key: str) -> FileLock | None:
         """The file lock of one key, or None where the directory is not used."""
@@ -696,14 +786,16 @@ class Cache:
 
     # Writing ------------------------------------------------------------------
 
-    def put(self, kind: str, key: str, payload: str) -> None:
+    def put(self, kind: str, key: str, payload: str, *, memory: bool = True) -> None:
         """Store ``payload`` for ``kind``/``key`` (atomically), then keep the directory within bounds.
 
         A failure to write (disk full, read-only directory) is reported as an
-        event and otherwise ignored: the cache is an optimisation.
+        event and otherwise ignored: the cache is an optimisation. ``memory=False``:
+        not kept in the in-process layer (see ``get``).
         """
         _check(kind, key)
-        self._memory.put((kind, key), payload)
+        if memory:
+            self._memory.put((kind, key), payload)
 
         def run() -> None:
             start = time.perf_counter_ns()
@@ -1062,7 +1154,7 @@ def disabled_by_env() -> bool:
 _default: Cache | None = None
 _default_config: tuple[str, ...] | None = None
 _DEFAULT_ENV = ("CUEPY_CACHE_DIR", "CUEPY_CACHE_MAX_SIZE", "CUEPY_CACHE_URL", "CUEPY_CACHE_KEY", "CUEPY_CACHE_ENCRYPT",
-                "CUEPY_CACHE_WAIT")
+                "CUEPY_CACHE_WAIT", "CUEPY_CACHE_LEASE")
 _default_lock = threading.Lock()
 _warned_directories: set[Path] = set()
 
@@ -1072,7 +1164,7 @@ def default_cache() -> Cache | None:
 
     Made on first use from the environment, and made again when
     ``CUEPY_CACHE_DIR``, ``CUEPY_CACHE_MAX_SIZE``, ``CUEPY_CACHE_URL``,
-    ``CUEPY_CACHE_KEY``, ``CUEPY_CACHE_ENCRYPT`` or ``CUEPY_CACHE_WAIT`` change.
+    ``CUEPY_CACHE_KEY``, ``CUEPY_CACHE_ENCRYPT``, ``CUEPY_CACHE_WAIT`` or ``CUEPY_CACHE_LEASE`` change.
     """
     global _default, _default_config
     if disabled_by_env():

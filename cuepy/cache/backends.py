@@ -22,13 +22,24 @@ URLs (:func:`open_backend`):
 Every call may raise :class:`BackendError` (the store is unreachable, times
 out, refuses): the cache then treats the store as absent for a while and
 computes what it misses. Install the clients with ``pip install cuepy[scale]``.
+
+Leases (optional: :meth:`Backend.try_lease`, :meth:`Backend.release`) make a
+miss computed once across the machines sharing the store: the machine that
+takes a key's lease computes, the others wait for the entry. Redis takes one
+with ``SET NX PX`` and gives it up with a compare-and-delete script; S3 with a
+conditional put (``If-None-Match: *``, an expired lease replaced with
+``If-Match`` on its ETag) and a delete conditional on its ETag. A store
+without leases raises :class:`LeaseUnsupported` and each machine computes its
+own misses.
 """
 
 from __future__ import annotations
 
 import abc
 import inspect
+import json
 import os
+import secrets
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -41,8 +52,13 @@ class BackendError(OSError):
     """The shared store could not be used for this call (unreachable, timed out, refused)."""
 
 
+class LeaseUnsupported(NotImplementedError):
+    """The store offers no lease: machines sharing it compute their misses each (not a failure)."""
+
+
 class Backend(abc.ABC):
-    """A shared store of entries: ``get``/``put``/``delete`` of bytes by name (``kind/key``)."""
+    """A shared store of entries: ``get``/``put``/``delete`` of bytes by name (``kind/key``), and
+    optionally leases on those names (single-flight across machines)."""
 
     url: str
 
@@ -57,6 +73,16 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def delete(self, name: str) -> None:
         """Remove ``name`` if present; raises BackendError."""
+
+    def try_lease(self, name: str, ttl: float) -> str | None:
+        """Take the lease of ``name`` for ``ttl`` seconds: a token to release it with, or None
+        while another holder's lease runs. Raises LeaseUnsupported (the default: a store without
+        leases) or BackendError."""
+        raise LeaseUnsupported(f"{type(self).__name__} offers no lease")
+
+    def release(self, name: str, token: str) -> None:  # noqa: B027 - optional
+        """Give up the lease taken with ``token``; one that expired and was taken by another
+        holder is left alone. Raises BackendError."""
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""
@@ -82,8 +108,22 @@ def _own_options(url: str, names: tuple[str, ...]) -> tuple[str, dict[str, str]]
     return urlunsplit(parts._replace(query=urlencode(rest))), own
 
 
+_LEASES = ".lease"
+"""Where leases live beside entries: a name no kind can have (kinds start with a letter)."""
+
+# Deletes the lease only if it still holds the releaser's token: one that expired and was taken
+# by another machine meanwhile stays.
+_REDIS_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisBackend(Backend):
-    """Entries as Redis strings ``<prefix>:v1:<kind>:<key>``, optionally with an expiry."""
+    """Entries as Redis strings ``<prefix>:v1:<kind>:<key>``, optionally with an expiry; leases
+    as strings ``<prefix>:v1:.lease:<kind>:<key>`` holding their token, with the lease's expiry."""
 
     def __init__(self, url: str, *, ttl: float | None = None, prefix: str = "cuepy",
                  timeout: float = DEFAULT_TIMEOUT) -> None:  # fmt: skip
@@ -106,6 +146,7 @@ class RedisBackend(Backend):
         elif "lib_name" in parameters:
             options.update(lib_name=None, lib_version=None)
         self._client = redis.Redis.from_url(plain, **options)
+        self._release = self._client.register_script(_REDIS_RELEASE)
 
     def _name(self, name: str) -> str:
         return f"{self.prefix}:v1:{name.replace('/', ':')}"
@@ -127,12 +168,29 @@ class RedisBackend(Backend):
     def delete(self, name: str) -> None:
         self._call(self._client.delete, self._name(name))
 
+    def try_lease(self, name: str, ttl: float) -> str | None:
+        token = secrets.token_hex(16)
+        taken = self._call(self._client.set, self._name(f"{_LEASES}/{name}"), token, nx=True,
+                           px=max(1, int(ttl * 1000)))  # fmt: skip
+        return token if taken else None
+
+    def release(self, name: str, token: str) -> None:
+        self._call(self._release, keys=[self._name(f"{_LEASES}/{name}")], args=[token])
+
     def close(self) -> None:
         self._client.close()
 
 
+_S3_LOST = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404"})
+"""Codes of a conditional request that lost a race: another holder put or removed the lease first."""
+_S3_NO_CONDITIONS = frozenset({"NotImplemented", "501"})
+"""Codes of a store that does not implement conditional requests."""
+
+
 class S3Backend(Backend):
-    """Entries as objects ``<prefix>/<kind>/<key>`` of an S3 bucket (any S3-compatible store)."""
+    """Entries as objects ``<prefix>/v1/<kind>/<key>`` of an S3 bucket (any S3-compatible store);
+    leases as objects ``<prefix>/v1/.lease/<kind>/<key>`` holding their expiry, taken with
+    conditional puts (a store that does not implement them has no lease)."""
 
     def __init__(self, url: str, *, ttl: float | None = None, endpoint: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT) -> None:  # fmt: skip
@@ -157,6 +215,7 @@ class S3Backend(Backend):
         config = botocore.config.Config(connect_timeout=timeout, read_timeout=timeout,
                                         retries={"max_attempts": 1, "mode": "standard"})  # fmt: skip
         self._client = boto3.session.Session().client("s3", endpoint_url=self.endpoint, config=config)
+        self._leases = True
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}/v1/{name}" if self.prefix else f"v1/{name}"
@@ -190,8 +249,78 @@ class S3Backend(Backend):
         except self._errors as exc:
             raise BackendError(f"s3 {self.url}: {exc}") from exc
 
+    def try_lease(self, name: str, ttl: float) -> str | None:
+        # The token is our lease object's ETag (its body holds a random nonce, so the ETag is ours
+        # alone): released with a delete conditional on it, no read needed.
+        if not self._leases:
+            raise LeaseUnsupported(f"s3 {self.url}: the store does not implement conditional puts")
+        key = self._key(f"{_LEASES}/{name}")
+        etag = self._put_lease(key, ttl, IfNoneMatch="*")
+        if etag is not None:
+            return etag
+        held = self._read_lease(key)
+        if held is None or held[0] > time.time():
+            return None  # released meanwhile (taken on the next try), or still running
+        # Expired (its holder died or overran): replaced only if nobody replaced it since it was read.
+        return self._put_lease(key, ttl, IfMatch=held[1])
+
+    def release(self, name: str, token: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=self._key(f"{_LEASES}/{name}"), IfMatch=token)
+        except self._client_error as exc:
+            # Taken over by another holder (left alone), or a store without conditional deletes
+            # (it expires by itself).
+            if _s3_code(exc) not in _S3_LOST | _S3_NO_CONDITIONS:
+                raise BackendError(f"s3 {self.url}: {exc}") from exc
+        except self._errors as exc:
+            raise BackendError(f"s3 {self.url}: {exc}") from exc
+
+    def _put_lease(self, key: str, ttl: float, **condition: str) -> str | None:
+        """Put a new lease object at ``key`` under ``condition``: its ETag, or None when another
+        holder's put or delete came first."""
+        body = json.dumps({"nonce": secrets.token_hex(16), "expires": time.time() + ttl}).encode()
+        try:
+            done = self._client.put_object(Bucket=self.bucket, Key=key, Body=body, **condition)
+        except self._client_error as exc:
+            code = _s3_code(exc)
+            if code in _S3_LOST:
+                return None
+            if code in _S3_NO_CONDITIONS:
+                self._leases = False
+                raise LeaseUnsupported(f"s3 {self.url}: the store does not implement conditional puts") from exc
+            raise BackendError(f"s3 {self.url}: {exc}") from exc
+        except self._errors as exc:
+            raise BackendError(f"s3 {self.url}: {exc}") from exc
+        return str(done["ETag"])
+
+    def _read_lease(self, key: str) -> tuple[float, str] | None:
+        """(expiry, ETag) of the lease object at ``key``, or None; one that is not a lease's
+        body counts as expired. The expiry is its holder's clock: machines sharing a store keep
+        their clocks close (NTP); a skew only makes a waiter take an expired lease early (both
+        compute) or late (bounded by its wait)."""
+        try:
+            found = self._client.get_object(Bucket=self.bucket, Key=key)
+            data = found["Body"].read()
+        except self._client_error as exc:
+            if _s3_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise BackendError(f"s3 {self.url}: {exc}") from exc
+        except self._errors as exc:
+            raise BackendError(f"s3 {self.url}: {exc}") from exc
+        try:
+            expires = float(json.loads(data)["expires"])
+        except (ValueError, KeyError, TypeError):
+            expires = 0.0
+        return expires, str(found["ETag"])
+
     def close(self) -> None:
         self._client.close()
+
+
+def _s3_code(exc: Any) -> str:
+    """A botocore ClientError's code, else its HTTP status (some stores send no code)."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    return str(code or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
 def local_directory(url: str) -> str | None:
