@@ -23,7 +23,7 @@ from cuepy.errors import (
     Position,
 )
 from cuepy.registry import Registry, publish
-from cuepy.stop import set_max_depth, time_limit
+from cuepy.stop import CancelScope, set_max_depth, time_limit
 from cuepy.trace import EvalStats, MemStats, StageEvent, Trace, eval_stats, memstats, set_gc_percent, trace
 from cuepy.value import Kind, Value
 
@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "COMPILES_PER_CONTEXT",
+    "CancelScope",
     "Context",
     "CueError",
     "CueEvalError",

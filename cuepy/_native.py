@@ -193,7 +193,7 @@ def interruptible(call: Callable[[], T], discard: Callable[[T], object] | None =
             result = (False, exc)
         lib.cue_stop_follow(0)
         with lock:
-            lib.cue_stop_clear(worker.pop())  # under the lock: no stop can come after this
+            lib.cue_stop_interrupt_clear(worker.pop())  # under the lock: no interrupt can come after this
             outcome.append(result)
             orphan = abandoned
         done.set()

@@ -18,7 +18,7 @@ from cuepy._embedded import embedded_modules
 from cuepy._encode import to_cue
 from cuepy._native import check, free_handle, interruptible, native, take_bytes, take_error
 from cuepy.errors import CueSyntaxError, CueUsageError
-from cuepy.stop import bounded, time_limited
+from cuepy.stop import bounded, stoppable
 from cuepy.trace import run as traced
 from cuepy.value import ExportFormat, PathLike, Value, remember_context
 
@@ -147,8 +147,9 @@ class Context:
 
 class _SharedContext:
     """The context behind compile(), renewed every COMPILES_PER_CONTEXT compiles and when an
-    evaluation in it was stopped (cuepy.stop: its values may be partly evaluated). Under a
-    time limit compile() uses a context of its own, so that a stop there taints nothing else."""
+    evaluation in it was stopped (cuepy.stop: its values may be partly evaluated). Inside a
+    time limit or cancel scope compile() uses a context of its own, so that a stop there taints
+    nothing else."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -156,7 +157,7 @@ class _SharedContext:
         self._stops = 0  # _native.stopped_evaluations when the context was last known usable
 
     def get(self) -> Context:
-        if time_limited():  # a stop taints the context it hits: keep the shared one out of reach
+        if stoppable():  # a stop taints the context it hits: keep the shared one out of reach
             return Context()
         with self._lock:
             if self._stops != _native.stopped_evaluations:

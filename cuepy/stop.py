@@ -1,15 +1,16 @@
-"""Bounds on CUE evaluations in this process: a time limit per thread and the
-evaluator's recursion bound.
+"""Bounds on CUE evaluations in this process: a time limit per thread, cancellation
+from another thread, and the evaluator's recursion bound.
 
 CUE's evaluator has no way to stop (cuelang.org/go issue 3752) and recurses
 without end on some inputs until Go's stack overflows, which ends the process.
 libcuepy is built against the pinned CUE with two hooks added at build time
 (go/cmd/cuepatch): a stop checked at every step of the evaluator, and a bound
 on its nesting. A stopped evaluation raises ``CueLimitError`` (``limit`` is
-"time", "interrupt" or "depth"); the context it ran in is then unusable (its
-values may be partly evaluated): its values raise ``CueUsageError``, build them
-again. ``cuepy.load`` makes a context per call, and so does ``cuepy.compile``
-under a time limit; its shared context is replaced after a stop.
+"time", "interrupt" or "depth"; Ctrl-C stops the main thread's long calls
+too); the context it ran in is then unusable (its values may be partly
+evaluated): its values raise ``CueUsageError``, build them again.
+``cuepy.load`` makes a context per call, and so does ``cuepy.compile`` inside
+a time limit or cancel scope; its shared context is replaced after a stop.
 """
 
 from __future__ import annotations
@@ -67,12 +68,58 @@ def time_limit(seconds: float) -> Iterator[None]:
         if deadlines:
             _arm(tid, deadlines[-1])
         else:
-            lib.cue_stop_clear(tid)
+            lib.cue_stop_deadline_clear(tid)
 
 
-def time_limited() -> bool:
-    """Whether this thread is inside a ``time_limit`` block."""
-    return bool(getattr(_local, "deadlines", None))
+class CancelScope:
+    """Evaluations another thread can stop: ``with scope:`` around CUE calls in one thread,
+    ``scope.cancel()`` from any thread. The evaluation running in the block, and any later
+    in it, raise ``CueLimitError(limit="interrupt")`` within milliseconds; ``cancel()``
+    outside the block does nothing to other work (cancelled before entry, the block's
+    calls stop at once). A scope is entered once, in one thread; scopes nest.
+    """
+
+    __slots__ = ("_lock", "_thread", "cancelled")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: int | None = None
+        self.cancelled = False
+        """Whether ``cancel()`` was called."""
+
+    def __enter__(self) -> CancelScope:
+        lib, _ = native()
+        with self._lock:
+            if self._thread is not None:
+                raise RuntimeError("a CancelScope is entered once at a time")
+            self._thread = threading.get_native_id()
+            _local.__dict__.setdefault("scopes", []).append(self)
+            if self.cancelled:
+                lib.cue_stop_interrupt(self._thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        lib, _ = native()
+        scopes: list[CancelScope] = _local.scopes
+        with self._lock:
+            tid, self._thread = self._thread, None
+            scopes.remove(self)
+            lib.cue_stop_interrupt_clear(tid)
+        if any(outer.cancelled for outer in scopes):  # the interrupt was theirs too
+            lib.cue_stop_interrupt(tid)
+
+    def cancel(self) -> None:
+        """Stop the block's evaluations (thread-safe; idempotent)."""
+        lib, _ = native()
+        with self._lock:
+            self.cancelled = True
+            if self._thread is not None:
+                lib.cue_stop_interrupt(self._thread)
+
+
+def stoppable() -> bool:
+    """Whether this thread is inside a ``time_limit`` or ``CancelScope`` block."""
+    return bool(getattr(_local, "deadlines", None) or getattr(_local, "scopes", None))
 
 
 def bounded(seconds: float | None) -> contextlib.AbstractContextManager[None]:

@@ -126,12 +126,14 @@ void cue_read_eval_stats(cue_eval_stats *out);
 /* The bound on the evaluator's unify nesting (0: none); returns the previous one. */
 int64_t cue_set_max_depth(int64_t n);
 /* Stop the evaluations of thread tid once nanoseconds have passed (<= 0: at once),
- * replacing its previous deadline and withdrawing a stop already made. */
+ * replacing its previous deadline (passed or not). */
 void cue_stop_after(int64_t tid, int64_t nanoseconds);
-/* Stop the evaluations of thread tid at their next step. */
+/* Withdraw thread tid's deadline, passed or not. */
+void cue_stop_deadline_clear(int64_t tid);
+/* Stop the evaluations of thread tid at their next step, until withdrawn. */
 void cue_stop_interrupt(int64_t tid);
-/* Withdraw thread tid's deadline and any stop requested for it. */
-void cue_stop_clear(int64_t tid);
+/* Withdraw an interrupt of thread tid. */
+void cue_stop_interrupt_clear(int64_t tid);
 /* Make the calling thread follow the stops of thread parent (0: none). */
 void cue_stop_follow(int64_t parent);
 

@@ -27,10 +27,16 @@ func cue_stop_interrupt(tid C.int64_t) {
 	stop.Interrupt(int(tid))
 }
 
-//export cue_stop_clear
-func cue_stop_clear(tid C.int64_t) {
+//export cue_stop_deadline_clear
+func cue_stop_deadline_clear(tid C.int64_t) {
 	defer func() { _ = recover() }()
-	stop.Clear(int(tid))
+	stop.ClearDeadline(int(tid))
+}
+
+//export cue_stop_interrupt_clear
+func cue_stop_interrupt_clear(tid C.int64_t) {
+	defer func() { _ = recover() }()
+	stop.ClearInterrupt(int(tid))
 }
 
 //export cue_stop_follow

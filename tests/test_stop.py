@@ -104,3 +104,39 @@ def test_a_time_limit_belongs_to_its_thread() -> None:
     for t in threads:
         t.join(60)
     assert results == {"limited": "time", "free": 1}
+
+
+def test_another_thread_cancels_a_scope_and_only_it(tmp_path: Path) -> None:
+    module = slow_module(tmp_path)
+    scope = cuepy.CancelScope()
+    outcome: dict[str, object] = {}
+
+    def render() -> None:
+        start = time.monotonic()
+        try:
+            with scope:
+                cuepy.load(module)
+        except cuepy.CueLimitError as exc:
+            outcome["limit"], outcome["after"] = exc.limit, time.monotonic() - start
+        # Outside the scope the thread's evaluations go on.
+        outcome["later"] = cuepy.compile(chain(100)).lookup("a0").to_python()
+
+    worker = threading.Thread(target=render)
+    worker.start()
+    time.sleep(0.3)
+    scope.cancel()
+    worker.join(60)
+    assert outcome["limit"] == "interrupt" and outcome["later"] == 1
+    assert isinstance(outcome["after"], float) and outcome["after"] < 2  # unstopped: seconds more
+    with pytest.raises(cuepy.CueLimitError), scope:  # entered again, cancelled: stops at once
+        cuepy.compile(chain(300))
+
+
+def test_an_inner_scope_leaves_an_outer_cancel_in_force() -> None:
+    outer, inner = cuepy.CancelScope(), cuepy.CancelScope()
+    with outer:
+        with inner:
+            outer.cancel()
+        with pytest.raises(cuepy.CueLimitError):
+            cuepy.compile(chain(300))
+    assert cuepy.compile(chain(50)).lookup("a0").to_python() == 1

@@ -49,56 +49,100 @@ func SetMaxDepth(n int64) int64 {
 	return previous
 }
 
+// thread is what is asked of one OS thread's evaluations; its first stop
+// reason is what the evaluator hook sees.
+type thread struct {
+	deadline    *time.Timer
+	timedOut    bool // its deadline passed
+	interrupted bool
+}
+
 var (
-	mu        sync.Mutex
-	deadlines = map[int]*time.Timer{} // OS thread id -> its deadline's timer
+	mu      sync.Mutex
+	threads = map[int]*thread{} // OS thread id -> what is asked of it
 )
 
 // Thread is the id of the calling OS thread (a cgo call keeps its goroutine on
 // the thread that made it).
 func Thread() int { return syscall.Gettid() }
 
+// update tells the evaluator hook what stops thread tid now.
+func update(tid int) {
+	t := threads[tid]
+	switch {
+	case t == nil:
+		cue.CuepyClearStop(tid)
+	case t.timedOut:
+		cue.CuepyRequestStop(tid, Timeout)
+	case t.interrupted:
+		cue.CuepyRequestStop(tid, Interrupted)
+	default:
+		cue.CuepyClearStop(tid)
+	}
+	if t != nil && t.deadline == nil && !t.interrupted {
+		delete(threads, tid)
+	}
+}
+
+func state(tid int) *thread {
+	t := threads[tid]
+	if t == nil {
+		t = &thread{}
+		threads[tid] = t
+	}
+	return t
+}
+
 // After makes the evaluations of thread tid stop once d has passed (at once if
-// d <= 0), replacing its previous deadline and withdrawing a stop already made.
+// d <= 0), replacing its previous deadline.
 func After(tid int, d time.Duration) {
 	mu.Lock()
 	defer mu.Unlock()
-	clearLocked(tid)
-	if d <= 0 {
-		cue.CuepyRequestStop(tid, Timeout)
-		return
+	t := state(tid)
+	if t.deadline != nil {
+		t.deadline.Stop()
 	}
-	var t *time.Timer
-	t = time.AfterFunc(d, func() {
+	var timer *time.Timer
+	timer = time.AfterFunc(max(d, 0), func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if deadlines[tid] == t { // not cleared or replaced meanwhile
-			cue.CuepyRequestStop(tid, Timeout)
+		if t := threads[tid]; t != nil && t.deadline == timer { // not cleared or replaced meanwhile
+			t.timedOut = true
+			update(tid)
 		}
 	})
-	deadlines[tid] = t
+	t.deadline, t.timedOut = timer, false
+	update(tid)
 }
 
-// Interrupt makes the evaluations of thread tid stop at their next step.
+// ClearDeadline withdraws thread tid's deadline, passed or not.
+func ClearDeadline(tid int) {
+	mu.Lock()
+	defer mu.Unlock()
+	if t := threads[tid]; t != nil && t.deadline != nil {
+		t.deadline.Stop()
+		t.deadline, t.timedOut = nil, false
+		update(tid)
+	}
+}
+
+// Interrupt makes the evaluations of thread tid stop at their next step, until
+// ClearInterrupt.
 func Interrupt(tid int) {
 	mu.Lock()
 	defer mu.Unlock()
-	cue.CuepyRequestStop(tid, Interrupted)
+	state(tid).interrupted = true
+	update(tid)
 }
 
-// Clear withdraws thread tid's deadline and any stop requested for it.
-func Clear(tid int) {
+// ClearInterrupt withdraws an interrupt of thread tid.
+func ClearInterrupt(tid int) {
 	mu.Lock()
 	defer mu.Unlock()
-	clearLocked(tid)
-}
-
-func clearLocked(tid int) {
-	if t, ok := deadlines[tid]; ok {
-		t.Stop()
-		delete(deadlines, tid)
+	if t := threads[tid]; t != nil && t.interrupted {
+		t.interrupted = false
+		update(tid)
 	}
-	cue.CuepyClearStop(tid)
 }
 
 // Follow makes thread tid follow the stops of thread parent (0: none): for a
@@ -129,6 +173,8 @@ func Error(s cue.CuepyStop) error {
 				"before Go's stack overflows and ends the process (cuepy.set_max_depth changes it)", s.Depth-1))
 	case Timeout:
 		return cueerr.Limited("time", fmt.Errorf("evaluation stopped: its time limit ran out"))
+	case Interrupted:
+		return cueerr.Limited("interrupt", fmt.Errorf("evaluation interrupted (Ctrl-C, or a cancelled cuepy.CancelScope)"))
 	default:
 		return cueerr.Limited(s.Reason, fmt.Errorf("evaluation stopped: %s", s.Reason))
 	}

@@ -79,7 +79,8 @@ func stopsWithin(t *testing.T, arm func(tid int)) *cue.CuepyStop {
 	go func() {
 		defer Adopt(0)() // locks the goroutine to its thread, following nothing
 		tid := Thread()
-		defer Clear(tid)
+		defer ClearDeadline(tid)
+		defer ClearInterrupt(tid)
 		arm(tid)
 		s, _ := evaluate(chain(3000, "%s")) // some 14 s if nothing stops it
 		done <- s
@@ -103,6 +104,20 @@ func TestDeadlineStopsTheThreadsEvaluation(t *testing.T) {
 	}
 }
 
+// A deadline and an interrupt are withdrawn each on its own: clearing the
+// interrupt leaves the passed deadline in force.
+func TestDeadlineOutlivesAClearedInterrupt(t *testing.T) {
+	s := stopsWithin(t, func(tid int) {
+		Interrupt(tid)
+		After(tid, 0)
+		ClearInterrupt(tid)
+		time.Sleep(10 * time.Millisecond)
+	})
+	if s == nil || s.Reason != Timeout {
+		t.Fatalf("stop %+v, want the timeout", s)
+	}
+}
+
 func TestInterruptStopsAThreadThatFollows(t *testing.T) {
 	parent := make(chan int, 1)
 	go func() {
@@ -115,20 +130,22 @@ func TestInterruptStopsAThreadThatFollows(t *testing.T) {
 		Follow(tid, p)
 		time.AfterFunc(200*time.Millisecond, func() { Interrupt(p) })
 	})
-	Clear(p)
+	ClearInterrupt(p)
 	if s == nil || s.Reason != Interrupted {
 		t.Fatalf("stop %+v, want an interrupt", s)
 	}
 }
 
-// A cleared deadline stops nothing, even when its timer was due.
+// A cleared deadline or interrupt stops nothing, even when the timer was due.
 func TestClearWithdrawsADeadline(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		defer Adopt(0)()
 		tid := Thread()
 		After(tid, time.Millisecond)
-		Clear(tid)
+		ClearDeadline(tid)
+		Interrupt(tid)
+		ClearInterrupt(tid)
 		time.Sleep(20 * time.Millisecond)
 		s, err := evaluate(chain(200, "%s"))
 		if s != nil {
