@@ -1,0 +1,73 @@
+"""A cold miss and a flatten against one load of the definition, on any module directory.
+
+    python benchmarks/cold_bench.py DIR [DIR ...] [--file module_definition.cue] [--rounds 9]
+
+For each DIR (a module holding a ModuleDefinition file), alternated in one process, round
+by round: a cold miss (``cuepy.opm.load`` with an empty cache: flatten, verify, store, load),
+``cuepy.flatten`` alone (rewrite and verification) and a plain ``cuepy.load`` of the
+definition exported. Prints medians and the median per-round ratios (goals: cold miss at
+most 2x the definition load; flatten at most 1x). The module's dependencies come from the
+environment's CUE_REGISTRY / CUE_CACHE_DIR, as for any load; each DIR is copied first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cuepy
+import cuepy.cache
+import cuepy.opm
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def bench(directory: Path, file: str, rounds: int) -> None:
+    work = Path(tempfile.mkdtemp())
+    module = work / directory.name
+    shutil.copytree(directory, module)
+    fresh = iter(range(10**6))
+    runs: dict[str, Callable[[], object]] = {
+        "cold miss": lambda: cuepy.opm.load(module, file=file, cache=cuepy.cache.Cache(work / f"c{next(fresh)}")),
+        "flatten": lambda: cuepy.flatten(module, file=file),
+        "definition load": lambda: cuepy.load(module, files=[file]).to_python(),
+    }
+    for fn in runs.values():
+        fn()  # warm: imports, the catalog's packages in CUE's cache
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for r in range(rounds):
+        order = list(runs) if r % 2 else list(reversed(runs))
+        for name in order:
+            times[name].append(timed(runs[name]))
+    base = times["definition load"]
+
+    def ratio(name: str) -> float:
+        return statistics.median(a / b for a, b in zip(times[name], base, strict=True))
+
+    parts = [f"{name} {statistics.median(t) * 1e3:.1f} ms" for name, t in times.items()]
+    ratios = [f"{name} / definition load {ratio(name):.2f}" for name in ("cold miss", "flatten")]
+    print(f"{directory.name}: {', '.join(parts)}; {', '.join(ratios)}", flush=True)
+    shutil.rmtree(work)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("directories", nargs="+", type=Path)
+    parser.add_argument("--file", default="module_definition.cue")
+    parser.add_argument("--rounds", type=int, default=9)
+    args = parser.parse_args()
+    for directory in args.directories:
+        bench(directory, args.file, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
