@@ -23,6 +23,7 @@ from pathlib import Path
 import cuepy
 import cuepy.cache
 import cuepy.opm
+from cuepy.flatten import flatten
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -38,7 +39,7 @@ def bench(directory: Path, file: str, rounds: int) -> None:
     fresh = iter(range(10**6))
     runs: dict[str, Callable[[], object]] = {
         "cold miss": lambda: cuepy.opm.load(module, file=file, cache=cuepy.cache.Cache(work / f"c{next(fresh)}")),
-        "flatten": lambda: cuepy.flatten(module, file=file),
+        "flatten": lambda: flatten(module, file=file),
         "definition load": lambda: cuepy.load(module, files=[file]).to_python(),
     }
     for fn in runs.values():
