@@ -140,3 +140,35 @@ def test_an_inner_scope_leaves_an_outer_cancel_in_force() -> None:
         with pytest.raises(cuepy.CueLimitError):
             cuepy.compile(chain(300))
     assert cuepy.compile(chain(50)).lookup("a0").to_python() == 1
+
+
+def test_stops_racing_evaluations_give_a_value_or_a_limit_never_a_wrong_value() -> None:
+    # Threads evaluating at once, each under deadlines that fall anywhere in its evaluation
+    # (before, during, after): every call either gives the right value or stops with a limit.
+    import random
+
+    source = chain(500)  # about 40 ms: deadlines of 1 to 100 ms land before, in and after it
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(15):
+            try:
+                with cuepy.time_limit(rng.uniform(0.001, 0.1)):
+                    value = cuepy.compile(source)
+                    got = value.lookup("a0").to_python()
+                outcome = "value" if got == 1 else f"wrong: {got!r}"
+            except cuepy.CueLimitError as exc:
+                outcome = f"limit {exc.limit}"
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(outcomes) == 90
+    assert set(outcomes) <= {"value", "limit time"}, sorted(set(outcomes))
+    assert cuepy.compile(source).lookup("a0").to_python() == 1
