@@ -497,6 +497,24 @@ def test_a_new_process_trusts_aged_signatures_and_still_sees_edits(tmp_path: Pat
     assert edited == uncached_release(directory, values) != first
 
 
+def test_a_hit_that_reads_racy_files_again_stores_their_signatures_once_trusted(tmp_path: Path, cache: Cache) -> None:
+    # Stored right after an edit, a manifest's signatures are racy: each new process would read
+    # and hash those files again. The first new process past the racy window stores the manifest
+    # again (git's index refresh), and the next ones only stat the files.
+    directory = copy_example("simple", tmp_path / "simple")
+    values = example_values(directory)
+    first = cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=cache)  # racy
+    time.sleep(keys.RACY_NS / 1e9 + 0.2)
+    keys.forget()  # a new process: reads the racy files again, then stores what it found
+    before = keys.hashed_count()
+    assert cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=Cache(cache.directory)) == first
+    assert keys.hashed_count() > before
+    keys.forget()  # the next new process trusts the stored signatures
+    before = keys.hashed_count()
+    assert cuepy.opm.render_release(directory, values, namespace=NS, file=DEF, cache=Cache(cache.directory)) == first
+    assert keys.hashed_count() == before
+
+
 def test_requests_differing_in_values_share_one_listing(
     tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:

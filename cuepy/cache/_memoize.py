@@ -152,7 +152,9 @@ def memoize(
             observation = Observation.validate(variant.get("observation"))
             root = variant.get("root")
             if observation is not None and isinstance(root, str) and observation.current():
-                return (finish(observation, key_of(root, observation), root, False),)
+                # Racy files read again and now trusted by their signature: stored again, so
+                # that later processes stat them instead of reading them (git's index refresh).
+                return (finish(observation, key_of(root, observation), root, observation.refreshed),)
         return None
 
     found = from_manifest()

@@ -191,13 +191,16 @@ class Observation:
     non-racy file's digest without reading it again (``validate``).
     """
 
-    __slots__ = ("_lock", "_sigs", "shipped", "watched")
+    __slots__ = ("_lock", "_sigs", "refreshed", "shipped", "watched")
 
     def __init__(self, watched: tuple[Watched, ...], shipped: tuple[tuple[str, str], ...]) -> None:
         self.watched = watched
         self.shipped = shipped
         self._sigs: list[tuple[Signature, int]] = []
         """Per watched path: its signature when read and when that was (see ``racy``)."""
+        self.refreshed = False
+        """Whether ``validate`` read a racy file again and its signature is now trusted: storing
+        this observation again spares later processes that read."""
         self._lock = threading.Lock()
 
     @classmethod
@@ -273,12 +276,14 @@ class Observation:
         except (KeyError, TypeError, ValueError, IndexError):
             return None
         sigs: list[tuple[Signature, int]] = []
+        refreshed = False
         for (path, directory, digest), (sig, recorded) in zip(items, stored, strict=True):
             try:
                 if racy(sig, recorded) or signature(_stat(path)) != sig:
                     sig, got, recorded = digest_of(path, directory=directory)
                     if got != digest:
                         return None
+                    refreshed = refreshed or not racy(sig, recorded)
                 else:
                     remember(path, directory, sig, digest, recorded)
             except (CueError, Dirty):
@@ -289,6 +294,7 @@ class Observation:
                 return None
         obs = cls(tuple(Watched(p, d, g) for p, d, g in items), tuple(shipped))
         obs._sigs = sigs
+        obs.refreshed = refreshed
         return obs
 
 
@@ -340,12 +346,14 @@ class ShippedTree:
     def still(self, root: str) -> bool:
         """Whether every file of the tree still has the signature recorded (and none is racy)."""
         files = self.files
+        if any(racy(sig, self.recorded) for _, sig in files):
+            return False
         i = 0
         for path in _files(root):
             if i >= len(files):
                 return False
             rel, sig = files[i]
-            if rel != os.path.relpath(path, root) or racy(sig, self.recorded) or signature(os.stat(path)) != sig:
+            if rel != _relative(path, root) or signature(os.stat(path)) != sig:
                 return False
             i += 1
         return i == len(files)
@@ -395,10 +403,15 @@ def _hash_tree(base: str) -> ShippedTree:
             content = hashlib.file_digest(f, "sha256").hexdigest()
             if signature(os.fstat(f.fileno())) != before:
                 recorded = 0
-        rel = os.path.relpath(path, base)
+        rel = _relative(path, base)
         files.append((rel, before))
         h.update(f"{rel}\0{content}\n".encode())
     return ShippedTree(h.hexdigest(), tuple(files), recorded)
+
+
+def _relative(path: str, root: str) -> str:
+    """``os.path.relpath(path, root)`` for a path ``_files(root)`` gave (a string operation)."""
+    return path[len(os.path.join(root, "")):]
 
 
 def _files(root: str) -> Iterable[str]:

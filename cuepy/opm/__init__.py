@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from cuepy.api import LoadOptions
+from cuepy.opm import _cached
 from cuepy.opm._errors import OPMError, OPMIncompleteError, OPMLayoutError, OPMModelError
 from cuepy.opm._layout import detect_layout
 from cuepy.opm._read import read
@@ -86,8 +87,6 @@ def load(path: Any, **options: Any) -> Value:
     the same unchanged module again returns a new handle on it (close yours
     freely). See docs/cache.md.
     """
-    from cuepy.opm import _cached
-
     return _cached.load(path, **options)
 
 
@@ -100,8 +99,6 @@ def render_release(path: Any, values: Any = None, **options: Any) -> dict[str, A
     without evaluating CUE. Takes ``load``'s options too (``file=``,
     ``cache=``, ``registry=``, ``options=``...). See docs/cache.md.
     """
-    from cuepy.opm import _cached
-
     return _cached.render_release(path, values, **options)
 
 

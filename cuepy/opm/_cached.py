@@ -36,12 +36,12 @@ from cuepy.api import (
 )
 from cuepy.cache import Cache, Unusable, keys, resolve
 from cuepy.errors import CueError
+from cuepy.flatten import CompiledModule, flatten
 from cuepy.opm._layout import detect_layout
 from cuepy.opm.models import Layout
 from cuepy.value import Value
 
 if TYPE_CHECKING:
-    from cuepy.flatten import CompiledModule
     from cuepy.opm._render import Render
 
 StrPath = str | os.PathLike[str]
@@ -187,8 +187,6 @@ def _release_layout(key: str | None, module: Value) -> Layout | None:
 
 def _compile(request: _Request) -> CompiledModule:
     """Miss: flatten the module (with nothing to flatten, it comes back as written)."""
-    from cuepy.flatten import flatten
-
     return flatten(request.directory, file=request.file, package=request.package, verify=request.verify,
                    options=request.options)  # fmt: skip
 
@@ -201,8 +199,6 @@ def _to_entry(compiled: CompiledModule, request: _Request) -> str:
 
 
 def _from_entry(payload: str, request: _Request) -> CompiledModule:
-    from cuepy.flatten import CompiledModule
-
     try:
         doc = _paths(json.loads(payload), lambda p: os.path.normpath(os.path.join(request.directory, p)))
         return CompiledModule.from_json(doc, request.options)
