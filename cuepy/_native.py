@@ -99,6 +99,7 @@ stopped_evaluations = 0
 context unusable (go/internal/stop), so a long-lived context is checked when this changes."""
 
 _STOP_LIMITS = frozenset({"time", "interrupt", "depth"})
+_stops_lock = threading.Lock()
 
 
 def check(err: int) -> None:
@@ -110,7 +111,8 @@ def check(err: int) -> None:
 def _counted(exc: Exception) -> Exception:
     if isinstance(exc, CueLimitError) and exc.limit in _STOP_LIMITS:
         global stopped_evaluations
-        stopped_evaluations += 1
+        with _stops_lock:
+            stopped_evaluations += 1
     return exc
 
 
