@@ -88,10 +88,15 @@ class Context:
             free_handle(handle)
 
     def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+        # Not close(): a finalizer may run inside any allocation, also one made while this
+        # thread holds _owners_lock (Context.__init__), and would wait for that lock forever.
+        # The _owners entry goes with the weak reference.
+        handle, self._handle = self._handle, 0
+        if handle:
+            try:
+                free_handle(handle)
+            except Exception:  # interpreter shutdown or a forked child: nothing to free into
+                pass
 
     def __reduce__(self) -> Any:
         raise TypeError("a cuepy.Context lives in libcuepy and cannot be pickled or sent to another process")

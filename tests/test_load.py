@@ -395,3 +395,23 @@ def test_load_reports_every_error_and_accepts_incomplete_values(make_module: Mak
     assert {e.path for e in info.value.errors} >= {("a",), ("b", "x")}
     ok = make_module({"b.cue": "package app\nc: int\nd: {e: string}\n"})
     assert cuepy.load(ok).lookup("c").is_concrete() is False
+
+
+def test_contexts_collected_while_a_context_is_made_do_not_deadlock() -> None:
+    # A Context in a reference cycle is finalized by the garbage collector, which may run
+    # inside any allocation: also one Context.__init__ makes while it holds the lock of its
+    # owners' table. Its finalizer took that lock too, and the process hung for good.
+    import subprocess
+    import sys
+
+    script = (
+        "import gc, cuepy\n"
+        "gc.set_threshold(1)  # collect at nearly every allocation\n"
+        "for _ in range(300):\n"
+        "    cycle = [cuepy.Context()]\n"
+        "    cycle.append(cycle)\n"
+        "print('done')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert out.stdout.strip() == "done", out.stderr[-2000:]
