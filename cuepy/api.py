@@ -91,7 +91,8 @@ class Context:
         # Not close(): a finalizer may run inside any allocation, also one made while this
         # thread holds _owners_lock (Context.__init__), and would wait for that lock forever.
         # The _owners entry goes with the weak reference.
-        handle, self._handle = self._handle, 0
+        handle = getattr(self, "_handle", 0)  # (unset when __init__ failed)
+        self._handle = 0
         if handle:
             try:
                 free_handle(handle)
