@@ -423,6 +423,23 @@ def _export(cache: Cache, directory: Path, compute: Any = None) -> str:
                          use=lambda payload, _key: payload)  # fmt: skip
 
 
+def test_a_directory_without_cue_mod_is_cached_and_sees_one_appear(tmp_path: Path, cache: Cache) -> None:
+    # Loaded as it is (no cue.mod), a directory's inputs named a cue.mod/module.cue that does
+    # not exist, and every cached call on it failed with CacheError "cannot read".
+    directory = tmp_path / "plain"
+    directory.mkdir()
+    (directory / "m.cue").write_text('package m\nx: "\\(y)"\ny: "plain"\n')
+    assert json.loads(_export(cache, directory)) == {"x": "plain", "y": "plain"}
+    assert len(entries(cache, "export")) == 1
+    assert json.loads(_export(Cache(cache.directory), directory)) == {"x": "plain", "y": "plain"}  # a hit
+    assert len(entries(cache, "export")) == 1
+    # A cue.mod appearing makes the directory a module: another key, not the old entry.
+    (directory / "cue.mod").mkdir()
+    (directory / "cue.mod" / "module.cue").write_text('module: "example.com/m@v0"\nlanguage: version: "v0.12.0"\n')
+    assert json.loads(_export(cache, directory)) == {"x": "plain", "y": "plain"}
+    assert len(entries(cache, "export")) == 2
+
+
 def test_an_edit_while_computing_is_not_stored(tmp_path: Path, cache: Cache) -> None:
     # Before: the key was computed in one walk and the signatures recorded in another; an edit
     # between them pinned the old key to what was computed. Now what is hashed is checked

@@ -93,8 +93,15 @@ func ReadInputs(cfg *Config) (*Inputs, error) {
 			}
 		}
 		addDirs(i.Dir, root)
-		dirs[filepath.Join(root, "cue.mod")] = true
-		addFile(filepath.Join(root, "cue.mod", "module.cue"))
+		// Only what exists: a root without cue.mod (a directory loaded as it is) has no module
+		// file to read, and the listings recorded (the root's, cue.mod's) see one appear.
+		modDir := filepath.Join(root, "cue.mod")
+		if info, err := os.Stat(modDir); err == nil && info.IsDir() {
+			dirs[modDir] = true
+			if info, err := os.Stat(filepath.Join(modDir, "module.cue")); err == nil && info.Mode().IsRegular() {
+				addFile(filepath.Join(modDir, "module.cue"))
+			}
+		}
 		for _, f := range i.Files {
 			embedInputs(f, root, addFile, func(dir string) { addDirs(dir, root) })
 		}
