@@ -111,7 +111,7 @@ func After(tid int, d time.Duration) {
 			update(tid)
 		}
 	})
-	t.deadline, t.timedOut = timer, false
+	t.deadline, t.timedOut = timer, d <= 0 // a deadline already passed stops the next step, not the timer's
 	update(tid)
 }
 

@@ -71,23 +71,34 @@ func TestDepthBoundIsSettable(t *testing.T) {
 	}
 }
 
-// stopsWithin runs a slow evaluation on a goroutine locked to its thread,
-// after arm(tid) and with follow(tid) on a second thread, and returns the stop.
-func stopsWithin(t *testing.T, arm func(tid int)) *cue.CuepyStop {
-	t.Helper()
-	done := make(chan *cue.CuepyStop, 1)
+// outcome is how an evaluation ended: the stop that ended it, or its error.
+type outcome struct {
+	stop *cue.CuepyStop
+	err  error
+}
+
+// onThread evaluates src on a goroutine locked to its own OS thread, after
+// arm(tid), and withdraws that thread's stops when done.
+func onThread(arm func(tid int), src string) <-chan outcome {
+	done := make(chan outcome, 1)
 	go func() {
 		defer Adopt(0)() // locks the goroutine to its thread, following nothing
 		tid := Thread()
 		defer ClearDeadline(tid)
 		defer ClearInterrupt(tid)
 		arm(tid)
-		s, _ := evaluate(chain(3000, "%s")) // some 14 s if nothing stops it
-		done <- s
+		s, err := evaluate(src)
+		done <- outcome{s, err}
 	}()
+	return done
+}
+
+// stopsWithin runs a slow evaluation with onThread and returns the stop.
+func stopsWithin(t *testing.T, arm func(tid int)) *cue.CuepyStop {
+	t.Helper()
 	select {
-	case s := <-done:
-		return s
+	case o := <-onThread(arm, chain(3000, "%s")): // some 14 s if nothing stops it
+		return o.stop
 	case <-time.After(5 * time.Second):
 		t.Fatal("the evaluation was not stopped within 5 s")
 		return nil
@@ -138,22 +149,14 @@ func TestInterruptStopsAThreadThatFollows(t *testing.T) {
 
 // A cleared deadline or interrupt stops nothing, even when the timer was due.
 func TestClearWithdrawsADeadline(t *testing.T) {
-	done := make(chan error, 1)
-	go func() {
-		defer Adopt(0)()
-		tid := Thread()
+	o := <-onThread(func(tid int) {
 		After(tid, time.Millisecond)
 		ClearDeadline(tid)
 		Interrupt(tid)
 		ClearInterrupt(tid)
 		time.Sleep(20 * time.Millisecond)
-		s, err := evaluate(chain(200, "%s"))
-		if s != nil {
-			err = fmt.Errorf("stopped: %+v", *s)
-		}
-		done <- err
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	}, chain(200, "%s"))
+	if o.stop != nil || o.err != nil {
+		t.Fatalf("stop %v, error %v", o.stop, o.err)
 	}
 }
