@@ -26,6 +26,12 @@
 * errors are per job: a job's exception (a typed :class:`~cuepy.CueError`,
   or whatever a ``run_many`` function raises) is its result's ``error``;
   the batch never stops for one.
+* ``chunksize``: jobs sent to a worker together (each still bounded by
+  ``timeout`` on its own, and yielded as soon as its group is done). The
+  default sends groups of up to 8 jobs while that leaves at least 64 groups:
+  an executor's cost per task (Dask's scheduler, on the same cores as its
+  workers) then stops eating the workers' share. ``chunksize=1`` yields each
+  result the moment it is done.
 * progress: ``progress=callable(done, total, result)``, or a status line on
   stderr when it is a terminal (``progress=False`` turns it off).
 * instrumentation: each job's stage events are collected where it ran
@@ -73,6 +79,10 @@ from cuepy.trace import replay as _replay
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one job may take by default."""
+MAX_CHUNK = 8
+"""Most jobs sent to a worker together by default."""
+MIN_TASKS = 64
+"""Fewest tasks the default chunk size leaves (so workers stay balanced to the end)."""
 
 ProgressFn = Callable[[int, int, "JobResult"], None]
 
@@ -137,9 +147,11 @@ def render_many(
     timeout: float | None = DEFAULT_TIMEOUT,
     memory: int | None = None,
     progress: ProgressFn | bool | None = None,
+    chunksize: int | None = None,
 ) -> Iterator[JobResult]:
     """Render every job (a :class:`Job` or a mapping of its fields); results in order of completion."""
-    return run_many(render, jobs, executor=executor, timeout=timeout, memory=memory, progress=progress)
+    return run_many(render, jobs, executor=executor, timeout=timeout, memory=memory, progress=progress,
+                    chunksize=chunksize)  # fmt: skip
 
 
 def run_many(
@@ -150,13 +162,17 @@ def run_many(
     timeout: float | None = DEFAULT_TIMEOUT,
     memory: int | None = None,
     progress: ProgressFn | bool | None = None,
+    chunksize: int | None = None,
 ) -> Iterator[JobResult]:
     """``fn(job)`` for every job, as :func:`render_many` runs renders. ``fn`` must be picklable
     (defined at module level), and so must jobs and results."""
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be positive or None, not {timeout!r}")
+    if chunksize is not None and (not isinstance(chunksize, int) or chunksize < 1):
+        raise ValueError(f"chunksize must be a positive integer or None, not {chunksize!r}")
     items = list(jobs)
-    return _run(fn, items, executor, timeout, memory, progress)
+    size = chunksize or max(1, min(MAX_CHUNK, len(items) // MIN_TASKS))
+    return _run(fn, items, executor, timeout, memory, progress, size)
 
 
 def _run(
@@ -166,6 +182,7 @@ def _run(
     timeout: float | None,
     memory: int | None,
     progress: ProgressFn | bool | None,
+    chunksize: int,
 ) -> Iterator[JobResult]:
     own = executor is None
     if executor is None:
@@ -176,19 +193,22 @@ def _run(
             executor = ThreadPoolExecutor(workers, thread_name_prefix="cuepy-batch")
     report = _progress(progress, len(items))
     threads = isinstance(executor, ThreadPoolExecutor)
-    futures: dict[Future[Any], int] = {}
+    futures: dict[Future[Any], range] = {}
     try:
-        for i, item in enumerate(items):
+        for first in range(0, len(items), chunksize):
+            chunk = range(first, min(first + chunksize, len(items)))
             # Threads run jobs in a copy of the caller's context (its context variables follow).
-            task = _bind(_task) if threads else _task
-            futures[executor.submit(task, fn, item, timeout, memory)] = i
-        for done, future in enumerate(as_completed(futures), 1):
-            i = futures[future]
-            result = _result(future, i, items[i])
-            _replay(result.events, job=i)
-            if report is not None:
-                report(done, len(items), result)
-            yield result
+            task = _bind(_tasks) if threads else _tasks
+            futures[executor.submit(task, fn, items[chunk.start:chunk.stop], timeout, memory)] = chunk
+        done = 0
+        for future in as_completed(futures):
+            for i, outcome in zip(futures[future], _outcomes(future, len(futures[future])), strict=True):
+                result = _result(outcome, i, items[i])
+                _replay(result.events, job=i)
+                done += 1
+                if report is not None:
+                    report(done, len(items), result)
+                yield result
     finally:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -197,12 +217,20 @@ def _run(
                 future.cancel()
 
 
-def _result(future: Future[Any], index: int, job: Any) -> JobResult:
+def _outcomes(future: Future[Any], size: int) -> list[tuple[Any, ...] | BaseException]:
+    """Each job's (status, value, events, seconds) of a done task, or what failed the task."""
     try:
-        status, value, events, seconds = future.result()
+        outcomes: list[tuple[Any, ...]] = future.result()
     except Exception as exc:  # the executor failed the task (a worker died, the cluster went away)
         error = exc if isinstance(exc, CueError) else CueInternalError(f"the executor failed the job: {exc!r}")
-        return JobResult(index, job, error=error)
+        return [error] * size
+    return list(outcomes)
+
+
+def _result(outcome: tuple[Any, ...] | BaseException, index: int, job: Any) -> JobResult:
+    if isinstance(outcome, BaseException):
+        return JobResult(index, job, error=outcome)
+    status, value, events, seconds = outcome
     if status == "ok":
         return JobResult(index, job, value=value, seconds=seconds, events=tuple(events))
     return JobResult(index, job, error=value, seconds=seconds, events=tuple(events))
@@ -211,6 +239,12 @@ def _result(future: Future[Any], index: int, job: Any) -> JobResult:
 # Where the job runs ---------------------------------------------------------------
 
 _local = threading.local()
+
+
+def _tasks(fn: Callable[[Any], Any], items: list[Any], timeout: float | None,
+           memory: int | None) -> list[tuple[Any, ...]]:  # fmt: skip
+    """In the executor's worker: a chunk of jobs, one after another, each bounded on its own."""
+    return [_task(fn, item, timeout, memory) for item in items]
 
 
 def _task(fn: Callable[[Any], Any], item: Any, timeout: float | None, memory: int | None) -> tuple[Any, ...]:

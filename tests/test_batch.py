@@ -94,16 +94,32 @@ def test_render_many_on_a_dask_cluster(dask_client: Any, tmp_path: Path) -> None
     assert len(t.events) == sum(len(r.events) for r in results)
 
 
-def test_a_hanging_job_is_killed_on_dask(dask_client: Any) -> None:
-    """A job that hangs is killed at its timeout (CueLimitError); the others complete."""
+@pytest.mark.parametrize("chunksize", [1, 4])
+def test_a_hanging_job_is_killed_on_dask(dask_client: Any, chunksize: int) -> None:
+    """A job that hangs is killed at its timeout (CueLimitError); the others complete, also the jobs
+    sent to the worker in the same chunk (4..7 with chunksize 4)."""
     work = [0.01] * 6 + [600.0] + [0.01] * 6
     start = time.monotonic()
-    results = list(run_many(time.sleep, work, executor=dask_client.get_executor(), timeout=4))
+    results = list(run_many(_sleep, work, executor=dask_client.get_executor(), timeout=4, chunksize=chunksize))
     took = time.monotonic() - start
     assert took < 60, took
     by_index = {r.index: r for r in results}
+    assert sorted(by_index) == list(range(len(work)))
     assert isinstance(by_index[6].error, cuepy.CueLimitError) and by_index[6].error.limit == "time"
-    assert all(r.ok for i, r in by_index.items() if i != 6)
+    assert all(r.ok and r.value == work[i] for i, r in by_index.items() if i != 6)
+
+
+def test_chunks_keep_each_job_its_result() -> None:
+    """Jobs sent in chunks come back one result per job, under its own index, progress counting each."""
+    work = [0.01 * (i % 3) for i in range(11)]
+    seen: list[int] = []
+    with ThreadPoolExecutor(2) as pool:
+        results = list(run_many(_sleep, work, executor=pool, timeout=None, chunksize=3,
+                                progress=lambda done, total, r: seen.append(done)))  # fmt: skip
+    assert {r.index: r.value for r in results} == dict(enumerate(work))
+    assert seen == list(range(1, len(work) + 1))
+    with pytest.raises(ValueError, match="chunksize"):
+        run_many(_sleep, work, chunksize=0)
 
 
 def test_thread_pool_timeout_and_events(tmp_path: Path) -> None:

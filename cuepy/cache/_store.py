@@ -338,15 +338,12 @@ class Cache:
                 self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
                 os.chmod(self.directory, 0o700)
             problem = _unsafe(self.directory, follow=True)
-            for kind in KINDS:
+            for d in (self.root, *(self.root / kind for kind in KINDS)):
                 if problem:
                     break
-                for d in (self.root, self.root / kind):
-                    with contextlib.suppress(FileExistsError):
-                        d.mkdir(mode=0o700)
-                    problem = _unsafe(d, follow=False)
-                    if problem:
-                        break
+                with contextlib.suppress(FileExistsError):
+                    d.mkdir(mode=0o700)
+                problem = _unsafe(d, follow=False)
         except OSError as exc:
             problem = f"{self.directory} cannot be created: {exc}"
         if problem:

@@ -36,10 +36,12 @@ own misses.
 from __future__ import annotations
 
 import abc
+import contextlib
 import inspect
 import json
 import os
 import secrets
+import threading
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -147,6 +149,14 @@ class RedisBackend(Backend):
             options.update(lib_name=None, lib_version=None)
         self._client = redis.Redis.from_url(plain, **options)
         self._release = self._client.register_script(_REDIS_RELEASE)
+        # Connect while the caller computes its first key (about half of a fresh process's first
+        # shared hit is the connection); a failure here is met again, and reported, by that call.
+        threading.Thread(target=self._connect, name="cuepy-redis-connect", daemon=True).start()
+
+    def _connect(self) -> None:
+        pool = self._client.connection_pool
+        with contextlib.suppress(Exception):  # the first real call meets it again and reports it
+            pool.release(pool.get_connection())
 
     def _name(self, name: str) -> str:
         return f"{self.prefix}:v1:{name.replace('/', ':')}"
