@@ -94,6 +94,27 @@ def test_render_many_on_a_dask_cluster(dask_client: Any, tmp_path: Path) -> None
     assert len(t.events) == sum(len(r.events) for r in results)
 
 
+@pytest.mark.slow
+def test_a_thousand_generated_instances_on_dask(dask_client: Any) -> None:
+    """1,000 module instances (two modules, values, namespaces and names drawn per job) on the LocalCluster,
+    sent in the default chunks, equal the serial results one by one."""
+    jobs: list[Job] = []
+    for name in ("simple", "moderate"):
+        directory = ex.path(name)
+        base = _values(directory)
+        for i in range(500):
+            values = json.loads(json.dumps(base))
+            for j, component in enumerate(sorted(c for c in values if isinstance(values[c], dict))):
+                if "replicas" in values[component]:
+                    values[component]["replicas"] = 1 + (i * (j + 3)) % 17
+            jobs.append(Job(str(directory), values, namespace=f"{name}-ns{i % 13}", name=f"{name}-{i}", file=DEF))
+    results = list(render_many(jobs, executor=dask_client.get_executor(), timeout=120, progress=False))
+    assert sorted(r.index for r in results) == list(range(len(jobs)))
+    for r in results:
+        assert r.ok, (r.index, r.error)
+        assert r.value == _serial(jobs[r.index]), r.index
+
+
 @pytest.mark.parametrize("chunksize", [1, 4])
 def test_a_hanging_job_is_killed_on_dask(dask_client: Any, chunksize: int) -> None:
     """A job that hangs is killed at its timeout (CueLimitError); the others complete, also the jobs

@@ -71,7 +71,13 @@ def test_fields_match_the_release(
         main = pod["containers"][0]
         assert main["image"] == spec["container"]["image"]
         assert main["name"] == spec["container"]["name"]
-        assert workload["spec"]["replicas"] == spec["replicas"]
+        autoscaling = spec.get("autoscaling")
+        hpas = [o for o in render.objects if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == cid]
+        if autoscaling is None:
+            assert workload["spec"]["replicas"] == spec["replicas"] and hpas == []
+        else:  # the HorizontalPodAutoscaler owns the replica count
+            assert "replicas" not in workload["spec"]
+            _check_hpa(hpas[0], autoscaling, workload)
         ports = spec["container"].get("ports", {})
         assert [p["containerPort"] for p in main.get("ports", [])] == [p["containerPort"] for p in ports.values()]
         for probe in ("liveness", "readiness", "startup"):
@@ -89,6 +95,9 @@ def test_fields_match_the_release(
             assert any(m["name"] == vname for m in main["volumeMounts"])
         for fname, files in spec.get("configFiles", {}).items():
             assert _by(render, "ConfigMap", f"{cid}-{fname}")["data"] == files["data"]
+        for sname, secret in spec.get("secrets", {}).items():
+            written = _by(render, "Secret", f"{cid}-{sname}")
+            assert written["type"] == secret["type"] and written["stringData"] == secret["stringData"]
         strategy = spec.get("updateStrategy", {}).get("type")
         if strategy:
             assert workload["spec"]["updateStrategy" if stateful else "strategy"]["type"] == strategy
@@ -103,6 +112,33 @@ def test_fields_match_the_release(
             assert [p["port"] for p in services[0]["spec"]["ports"]] == [p["port"] for p in exposed]
             if expose["type"] == "Headless":
                 assert services[0]["spec"]["clusterIP"] == "None"
+
+
+def _check_hpa(hpa: dict[str, Any], autoscaling: dict[str, Any], workload: dict[str, Any]) -> None:
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": workload["apiVersion"], "kind": workload["kind"],
+                                             "name": workload["metadata"]["name"]}  # fmt: skip
+    assert hpa["spec"]["minReplicas"] == autoscaling["minReplicas"]
+    assert hpa["spec"]["maxReplicas"] == autoscaling["maxReplicas"]
+    targets = {m["resource"]["name"]: m["resource"]["target"] for m in hpa["spec"]["metrics"]}
+    expected = {"cpu": autoscaling["targetCPUUtilization"]}
+    if "targetMemoryUtilization" in autoscaling:
+        expected["memory"] = autoscaling["targetMemoryUtilization"]
+    assert targets == {k: {"type": "Utilization", "averageUtilization": v} for k, v in expected.items()}
+
+
+def test_large_example_has_a_secret_and_an_autoscaler(renders: dict[str, cuepy.opm.Render]) -> None:
+    render = renders["large"]
+    matches = {(m.component, m.transformer.rsplit("#", 1)[1]) for m in render.matches}
+    assert {("auth-service", "Secret"), ("product-service", "HorizontalPodAutoscaler")} <= matches
+    assert _by(render, "Secret", "auth-service-jwt")["stringData"] == {"signing-key": "prod-signing-key-from-the-vault"}
+    env = _by(render, "Deployment", "auth-service")["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "JWT_SIGNING_KEY", "valueFrom": {"secretKeyRef": {"name": "auth-service-jwt",
+            "key": "signing-key", "optional": False}}} in env  # fmt: skip
+    hpa = _by(render, "HorizontalPodAutoscaler", "product-service")["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (6, 24)  # values.cue
+    assert [o["metadata"]["name"] for o in render.objects if o["kind"] == "HorizontalPodAutoscaler"] == [
+        "product-service"]  # fmt: skip
 
 
 def test_matches_name_component_and_transformer(renders: dict[str, cuepy.opm.Render]) -> None:
@@ -267,6 +303,139 @@ def test_optional_traits_present_and_absent(tmp_path: Path) -> None:
     probed = _by(render, "Deployment", "probed")["spec"]["template"]["spec"]["containers"][0]
     assert probed["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8080, "scheme": "HTTP"}
     assert _by(render, "Service", "probed")["spec"]["ports"][0]["port"] == 8080
+
+
+# Secrets and Autoscaling -----------------------------------------------------------------
+
+_SCALED = """	web: {
+		blueprints.#StatelessWorkload
+		traits.#Autoscaling
+		resources.#Secrets
+		spec: {
+			statelessWorkload: {
+				container: {
+					name: "web", image: "nginx:1.27", ports: http: containerPort: 80
+					resources: requests: {cpu: "100m", memory: "64Mi"}
+					env: TOKEN: valueFrom: secretKeyRef: {name: "web-api", key: "token"}
+				}
+				replicas: 9
+			}
+			autoscaling: {minReplicas: 2, maxReplicas: 7, targetCPUUtilization: 65, targetMemoryUtilization: 90}
+			secrets: {
+				api: stringData: token: "s3cr3t"
+				tls: {type: "kubernetes.io/tls", mountPath: "/etc/tls", immutable: true,
+					stringData: {"tls.crt": "CERT", "tls.key": "KEY"}}
+			}
+		}
+	}
+	db: {
+		blueprints.#StatefulWorkload
+		traits.#Autoscaling
+		spec: {
+			statefulWorkload: {
+				container: {name: "db", image: "postgres:16.4", resources: requests: cpu: "1"}
+				volumes: data: {mountPath: "/var/lib/postgresql/data", size: "1Gi"}
+			}
+			autoscaling: {minReplicas: 12, maxReplicas: 40}
+		}
+	}
+	fixed: {
+		blueprints.#StatelessWorkload
+		spec: statelessWorkload: {container: {name: "fixed", image: "busybox:1.36"}, replicas: 3}
+	}
+"""
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, cuepy.opm.Render]:
+    module = _module(tmp_path_factory.mktemp("scaled"), _SCALED)
+    return module, cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False)
+
+
+def test_secrets_and_autoscaling_render_and_validate(scaled: tuple[Path, cuepy.opm.Render]) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    _, render = scaled
+    for obj in render.objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    api, tls = _by(render, "Secret", "web-api"), _by(render, "Secret", "web-tls")
+    assert (api["type"], api["stringData"], "immutable" in api) == ("Opaque", {"token": "s3cr3t"}, False)
+    assert (tls["type"], tls["stringData"], tls["immutable"]) == (
+        "kubernetes.io/tls", {"tls.crt": "CERT", "tls.key": "KEY"}, True)  # fmt: skip
+    assert "data" not in api and api["metadata"]["labels"]["core.cuepy.dev/secrets"] == "managed"
+    pod = _by(render, "Deployment", "web")["spec"]["template"]["spec"]
+    # Only the mounted set is a pod volume; the other is read through env.
+    assert pod["volumes"] == [{"name": "tls", "secret": {"secretName": "web-tls"}}]
+    assert {"name": "tls", "mountPath": "/etc/tls", "readOnly": True} in pod["containers"][0]["volumeMounts"]
+    web = {"minReplicas": 2, "maxReplicas": 7, "targetCPUUtilization": 65, "targetMemoryUtilization": 90}
+    _check_hpa(_by(render, "HorizontalPodAutoscaler", "web"), web, _by(render, "Deployment", "web"))
+    db = {"minReplicas": 12, "maxReplicas": 40, "targetCPUUtilization": 80}  # the CPU target's default
+    _check_hpa(_by(render, "HorizontalPodAutoscaler", "db"), db, _by(render, "StatefulSet", "db"))
+    # The autoscaler owns the replicas of what it scales (replicas: 9 is not written); others keep theirs.
+    assert "replicas" not in _by(render, "Deployment", "web")["spec"]
+    assert "replicas" not in _by(render, "StatefulSet", "db")["spec"]
+    assert _by(render, "Deployment", "fixed")["spec"]["replicas"] == 3
+    assert sorted(o["metadata"]["name"] for o in render.objects if o["kind"] == "HorizontalPodAutoscaler") == [
+        "db", "web"]  # fmt: skip
+    assert ("fixed", "HorizontalPodAutoscaler") not in {(m.component, m.transformer.rsplit("#", 1)[1])
+                                                        for m in render.matches}  # fmt: skip
+
+
+def test_secrets_and_autoscaling_definition_and_flattened_render_identically(
+    scaled: tuple[Path, cuepy.opm.Render],
+) -> None:
+    module, render = scaled
+    flat = cuepy.flatten(module, file="module.cue")
+    assert all(s.flattened for s in flat.structs)
+    assert cuepy.opm.render(flat, None, namespace=NS).to_yaml() == render.to_yaml()
+    python = cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False, match="python")
+    assert python.to_yaml() == render.to_yaml()
+
+
+def _mkdir(directory: Path) -> Path:
+    directory.mkdir()
+    return directory
+
+
+def test_autoscaling_defaults_and_bounds(tmp_path: Path) -> None:
+    component = """	web: {{
+		blueprints.#StatelessWorkload
+		traits.#Autoscaling
+		spec: {{statelessWorkload: container: {{name: "web", image: "nginx:1.27"}}, autoscaling: {{{}}}}}
+	}}
+"""
+    module = _module(_mkdir(tmp_path / "defaults"), component.format(""))
+    hpa = _by(cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False),
+              "HorizontalPodAutoscaler", "web")["spec"]  # fmt: skip
+    assert (hpa["minReplicas"], hpa["maxReplicas"], len(hpa["metrics"])) == (1, 10, 1)
+    assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
+    # maxReplicas' default does not go below minReplicas: the module must say it.
+    module = _module(_mkdir(tmp_path / "above"), component.format("minReplicas: 11"))
+    with pytest.raises(cuepy.opm.OPMIncompleteError, match="maxReplicas"):
+        cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False)
+    module = _module(_mkdir(tmp_path / "inverted"), component.format("minReplicas: 5, maxReplicas: 4"))
+    with pytest.raises(cuepy.CueError, match="maxReplicas"):
+        cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False)
+
+
+@pytest.mark.parametrize(("components", "message"), [
+    ("""	web: {
+		resources.#Container
+		traits.#Autoscaling
+		spec: container: {name: "web", image: "nginx:1.27"}
+	}
+""", "core.cuepy.dev/workload-type"),
+    ("""	web: {
+		resources.#Container
+		traits.#Autoscaling
+		metadata: labels: "core.cuepy.dev/workload-type": "stateless"
+		spec: container: {name: "web", image: "nginx:1.27"}
+	}
+""", "needs the Replicas trait"),
+])  # fmt: skip
+def test_autoscaling_without_a_workload_to_scale_is_an_error(tmp_path: Path, components: str, message: str) -> None:
+    module = _module(tmp_path, components)
+    with pytest.raises(cuepy.CueError, match=message):
+        cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False)
 
 
 # A second catalog ------------------------------------------------------------------------

@@ -31,13 +31,14 @@ package tools
 
 import (
 	_ "k8s.io/api/apps/v1"
+	_ "k8s.io/api/autoscaling/v2"
 	_ "k8s.io/api/core/v1"
 )
 GO
 go get "k8s.io/api@$K8S_API_VERSION"
 go mod tidy
 "$CUE" mod init cuepy.dev/k8sgen@v0
-"$CUE" get go k8s.io/api/apps/v1 k8s.io/api/core/v1
+"$CUE" get go k8s.io/api/apps/v1 k8s.io/api/autoscaling/v2 k8s.io/api/core/v1
 
 # The generated packages become packages of the catalog module: k8s.io/X -> cuepy.dev/opm/k8s/X@v0
 # (same directory layout; only the import paths are rewritten).
