@@ -165,9 +165,12 @@ _matches: {{
 	#t: _
 	#c: _
 	#h: _
-	missing: len([for f, _ in *#t.requiredResources | {{}} if #h.resources[f] == _|_ {{f}}]) +
-		len([for f, _ in *#t.requiredTraits | {{}} if #h.traits[f] == _|_ {{f}}]) +
-		len([for k, v in *#t.requiredLabels | {{}} if (*#c.metadata.labels[k] | null) != v {{k}}])
+	// Guards rather than defaults (`*x | {{}}`): a disjunction per pair cost a fifth of a render.
+	missing: len([if #t.requiredResources != _|_ for f, _ in #t.requiredResources if #h.resources[f] == _|_ {{f}}]) +
+		len([if #t.requiredTraits != _|_ for f, _ in #t.requiredTraits if #h.traits[f] == _|_ {{f}}]) +
+		len([if #t.requiredLabels != _|_ for k, _ in #t.requiredLabels {{k}}]) -
+		len([if #t.requiredLabels != _|_ for k, v in #t.requiredLabels
+			if #c.metadata.labels[k] != _|_ if #c.metadata.labels[k] == v {{k}}])
 }}
 
 // Matching in CUE: every component with every transformer whose requirements it meets.
