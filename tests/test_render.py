@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 from catalogs_helpers import STYLES
 
@@ -50,7 +51,6 @@ def _by(render: cuepy.opm.Render, kind: str, name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_objects_validate_against_kubernetes_schemas(renders: dict[str, cuepy.opm.Render], example: str) -> None:
-    kubernetes_validate = pytest.importorskip("kubernetes_validate")
     render = renders[example]
     assert render.objects
     for obj in render.objects:
@@ -343,6 +343,19 @@ _SCALED = """	web: {
 		blueprints.#StatelessWorkload
 		spec: statelessWorkload: {container: {name: "fixed", image: "busybox:1.36"}, replicas: 3}
 	}
+	side: {
+		blueprints.#StatelessWorkload
+		resources.#Secrets
+		spec: {
+			statelessWorkload: {
+				container: {name: "side", image: "busybox:1.36"}
+				replicas: 1
+				sidecarContainers: [{name: "proxy", image: "envoyproxy/envoy:v1.31.0",
+					volumeMounts: certs: mountPath: "/etc/certs"}]
+			}
+			secrets: certs: stringData: "ca.crt": "CA"
+		}
+	}
 """
 
 
@@ -353,7 +366,6 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, cuepy.opm.Re
 
 
 def test_secrets_and_autoscaling_render_and_validate(scaled: tuple[Path, cuepy.opm.Render]) -> None:
-    kubernetes_validate = pytest.importorskip("kubernetes_validate")
     _, render = scaled
     for obj in render.objects:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
@@ -366,6 +378,10 @@ def test_secrets_and_autoscaling_render_and_validate(scaled: tuple[Path, cuepy.o
     # Only the mounted set is a pod volume; the other is read through env.
     assert pod["volumes"] == [{"name": "tls", "secret": {"secretName": "web-tls"}}]
     assert {"name": "tls", "mountPath": "/etc/tls", "readOnly": True} in pod["containers"][0]["volumeMounts"]
+    # A set without mountPath that a sidecar mounts by name is a pod volume too (the mount needs one).
+    side = _by(render, "Deployment", "side")["spec"]["template"]["spec"]
+    assert side["volumes"] == [{"name": "certs", "secret": {"secretName": "side-certs"}}]
+    assert side["containers"][1]["volumeMounts"][0]["name"] == "certs"
     web = {"minReplicas": 2, "maxReplicas": 7, "targetCPUUtilization": 65, "targetMemoryUtilization": 90}
     _check_hpa(_by(render, "HorizontalPodAutoscaler", "web"), web, _by(render, "Deployment", "web"))
     db = {"minReplicas": 12, "maxReplicas": 40, "targetCPUUtilization": 80}  # the CPU target's default
@@ -443,7 +459,6 @@ def test_autoscaling_without_a_workload_to_scale_is_an_error(tmp_path: Path, com
 
 @pytest.mark.parametrize("size", ["small", "medium", "large"])
 def test_embedstyle_catalog_transformers_render(size: str) -> None:
-    kubernetes_validate = pytest.importorskip("kubernetes_validate")
     style = STYLES["embedstyle"]
     render = cuepy.opm.render(style.module_dir(size), style.values(size), namespace="kit", file="module.cue",
                               modules=style.modules, cache=False)  # fmt: skip
