@@ -454,6 +454,24 @@ def test_autoscaling_without_a_workload_to_scale_is_an_error(tmp_path: Path, com
         cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False)
 
 
+def test_two_pod_volumes_of_one_name_is_an_error(tmp_path: Path) -> None:
+    """A volume and a secret set of one name would be a pod Kubernetes rejects: an error naming both."""
+    module = _module(tmp_path, """	db: {
+		blueprints.#StatefulWorkload
+		resources.#Secrets
+		spec: {
+			statefulWorkload: {
+				container: {name: "db", image: "postgres:16.4"}
+				volumes: data: {mountPath: "/var/lib/postgresql/data", size: "1Gi"}
+			}
+			secrets: data: {mountPath: "/etc/data", stringData: password: "pw"}
+		}
+	}
+""")
+    with pytest.raises(cuepy.CueError, match="component db: volumes, config files and secrets both named data"):
+        cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False)
+
+
 # A second catalog ------------------------------------------------------------------------
 
 
