@@ -15,7 +15,7 @@ import cuepy
 import cuepy.opm
 from cuepy.cache import Cache
 from cuepy.examples import path
-from cuepy.opm import OPMConflictError, OPMUnmatchedError
+from cuepy.opm import OPMConflictError, OPMRenderError, OPMUnmatchedError
 
 EXAMPLES = ("simple", "moderate", "large", "nested")
 DEF = "module_definition.cue"
@@ -270,6 +270,23 @@ def test_two_transformers_writing_one_object_is_an_error(tmp_path: Path) -> None
                          transformers=["cuepy.dev/opm/transformers@v0", "test.example/m/extra@v0"])  # fmt: skip
     assert info.value.components == ("web",)
     assert "Deployment prod/web" in str(info.value) and "AnotherDeployment" in str(info.value)
+
+
+@pytest.mark.parametrize("output", ['"a string"', '[{kind: "ConfigMap"}, 3]'])
+def test_an_output_that_is_not_objects_is_an_error(tmp_path: Path, output: str) -> None:
+    """A transformer's output must be an object or a list of objects: anything else is a typed error
+    naming the component and the transformer."""
+    extra = _DUPLICATE.replace("AnotherDeployment", "Scalar").replace(
+        """output: {
+			apiVersion: "apps/v1"
+			kind:       "Deployment"
+			metadata: {name: #component.metadata.name, namespace: #context.namespace}
+		}""", f"output: {output}")
+    assert extra != _DUPLICATE.replace("AnotherDeployment", "Scalar")
+    module = _module(tmp_path, _WEB, extra)
+    with pytest.raises(OPMRenderError, match=r'component "web": transformer .*#Scalar gives an output that is not'):
+        cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False,
+                         transformers=["cuepy.dev/opm/transformers@v0", "test.example/m/extra@v0"])  # fmt: skip
 
 
 def test_optional_traits_present_and_absent(tmp_path: Path) -> None:

@@ -381,8 +381,7 @@ def _assemble(results: list[dict[str, Any]], tpl: _Template, components: Mapping
     objects: list[dict[str, Any]] = []
     for r in results:
         cid, fqn = r["component"], tpl.keys[r["transformer"]]
-        output = r["output"]
-        outs = output if isinstance(output, list) else [output]
+        outs = _objects(r["output"], cid, fqn)
         names = []
         for obj in outs:
             meta = obj.get("metadata") or {}
@@ -411,6 +410,17 @@ def _assemble(results: list[dict[str, Any]], tpl: _Template, components: Mapping
         raise error
     objects.sort(key=_order)
     return Render(objects, tuple(m for ms in matched.values() for m in ms))
+
+
+def _objects(output: Any, cid: str, fqn: str) -> list[dict[str, Any]]:
+    """A transformer's output as its list of objects: one object, or a list of them."""
+    outs = output if isinstance(output, list) else [output]
+    for obj in outs:
+        if not isinstance(obj, dict):
+            got = "null" if obj is None else type(obj).__name__
+            raise OPMRenderError(f'component "{cid}": transformer {fqn} gives an output that is not an object '
+                                 f"or a list of objects ({got})")  # fmt: skip
+    return outs
 
 
 def _conflict(
