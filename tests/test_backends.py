@@ -481,6 +481,23 @@ def test_one_compute_across_machines(store_url: str, machines: Callable[..., Mac
     assert sorted(o["waits"] for o in outs) == [0, 1], outs
 
 
+def test_a_compute_longer_than_the_lease_keeps_it(store_url: str, machines: Callable[..., Machines]) -> None:
+    """The holder computes for 2.5 times its lease: it renews the lease, so the waiting machine
+    keeps waiting and serves the holder's entry instead of taking the lease and computing too."""
+    lease = 3.0
+    m = machines(store_url, lease)
+    holder = m.start()
+    m.until(lambda: len(m.computed_by()) == 1, "the holder's compute")
+    waiter = m.start()
+    m.until(lambda: m.started(1), "the waiter's start")
+    time.sleep(2.5 * lease)
+    m.go.touch()
+    held, waited = m.result(holder), m.result(waiter)
+    assert m.computed_by() == [holder.pid], m.computed_by()
+    assert waited["result"] == held["result"] == {"computed_by": holder.pid}
+    assert waited["waits"] >= 1 and waited["shared_errors"] == 0, waited
+
+
 def test_a_holder_killed_mid_compute(store_url: str, machines: Callable[..., Machines]) -> None:
     """The machine computing dies (SIGKILL): its lease expires and the waiting machine computes,
     within the lease's time, not its whole wait (60 s)."""

@@ -202,6 +202,37 @@ class _Memory:
         return len(self._items)
 
 
+class _Renewal:
+    """Keeps a lease on the shared store while its holder computes, renewed every third of its
+    time: a compute longer than the lease does not let another machine compute the key too."""
+
+    def __init__(self, backend: Backend, name: str, token: str, ttl: float,
+                 failed: Callable[[Exception], None]) -> None:  # fmt: skip
+        self.token: str | None = token
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(backend, name, ttl, failed), name="cuepy-lease",
+                                        daemon=True)  # fmt: skip
+        self._thread.start()
+
+    def _run(self, backend: Backend, name: str, ttl: float, failed: Callable[[Exception], None]) -> None:
+        from cuepy.cache.backends import LeaseUnsupported
+
+        while not self._stopped.wait(ttl / 3) and self.token is not None:
+            try:
+                self.token = backend.renew(name, self.token, ttl)  # None: lost to another holder
+            except LeaseUnsupported:  # the lease runs out at its first expiry, as before renewals
+                return
+            except Exception as exc:  # a store that fails: left alone a while, the lease runs out
+                failed(exc)
+                return
+
+    def stop(self) -> str | None:
+        """Stop renewing; the lease's token now (None if it was lost)."""
+        self._stopped.set()
+        self._thread.join()
+        return self.token
+
+
 class Cache:
     """Results keyed by content: in memory, then on disk.
 
@@ -718,10 +749,11 @@ class Cache:
             return
         name = f"{kind}/{key}"
         token, waited = self._take_lease(backend, name, deadline)
+        renewal = _Renewal(backend, name, token, self.lease, self._shared_failed) if token is not None else None
         try:
             yield waited
         finally:
-            if token is not None and self._shared_up():
+            if renewal is not None and (token := renewal.stop()) is not None and self._shared_up():
                 try:
                     backend.release(name, token)
                 except Exception as exc:  # the lease expires by itself

@@ -82,6 +82,13 @@ class Backend(abc.ABC):
         leases) or BackendError."""
         raise LeaseUnsupported(f"{type(self).__name__} offers no lease")
 
+    def renew(self, name: str, token: str, ttl: float) -> str | None:
+        """Extend the lease taken with ``token`` to ``ttl`` seconds from now: its token from now
+        on (it may change), or None when it is no longer ours (expired and taken by another
+        holder). Raises LeaseUnsupported (the default: the lease runs out at its first expiry)
+        or BackendError."""
+        raise LeaseUnsupported(f"{type(self).__name__} cannot renew a lease")
+
     def release(self, name: str, token: str) -> None:  # noqa: B027 - optional
         """Give up the lease taken with ``token``; one that expired and was taken by another
         holder is left alone. Raises BackendError."""
@@ -122,6 +129,13 @@ end
 return 0
 """
 
+_REDIS_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 
 class RedisBackend(Backend):
     """Entries as Redis strings ``<prefix>:v1:<kind>:<key>``, optionally with an expiry; leases
@@ -149,6 +163,7 @@ class RedisBackend(Backend):
             options.update(lib_name=None, lib_version=None)
         self._client = redis.Redis.from_url(plain, **options)
         self._release = self._client.register_script(_REDIS_RELEASE)
+        self._renew = self._client.register_script(_REDIS_RENEW)
         # Connect while the caller computes its first key (about half of a fresh process's first
         # shared hit is the connection); a failure here is met again, and reported, by that call.
         threading.Thread(target=self._connect, name="cuepy-redis-connect", daemon=True).start()
@@ -183,6 +198,11 @@ class RedisBackend(Backend):
         taken = self._call(self._client.set, self._name(f"{_LEASES}/{name}"), token, nx=True,
                            px=max(1, int(ttl * 1000)))  # fmt: skip
         return token if taken else None
+
+    def renew(self, name: str, token: str, ttl: float) -> str | None:
+        held = self._call(self._renew, keys=[self._name(f"{_LEASES}/{name}")],
+                          args=[token, max(1, int(ttl * 1000))])  # fmt: skip
+        return token if held else None
 
     def release(self, name: str, token: str) -> None:
         self._call(self._release, keys=[self._name(f"{_LEASES}/{name}")], args=[token])
@@ -273,6 +293,10 @@ class S3Backend(Backend):
             return None  # released meanwhile (taken on the next try), or still running
         # Expired (its holder died or overran): replaced only if nobody replaced it since it was read.
         return self._put_lease(key, ttl, IfMatch=held[1])
+
+    def renew(self, name: str, token: str, ttl: float) -> str | None:
+        # A put conditional on our lease object's ETag: a new expiry, and a new ETag (our token).
+        return self._put_lease(self._key(f"{_LEASES}/{name}"), ttl, IfMatch=token)
 
     def release(self, name: str, token: str) -> None:
         try:
