@@ -438,6 +438,15 @@ class Machines:
             assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g} s"
             time.sleep(0.02)
 
+    def holder_and_waiter(self) -> tuple[subprocess.Popen[str], subprocess.Popen[str]]:
+        """A machine that took the lease and is computing (until ``go`` exists), then a second
+        machine, started and missing the same key."""
+        holder = self.start()
+        self.until(lambda: len(self.computed_by()) == 1, "the holder's compute")
+        waiter = self.start()
+        self.until(lambda: self.started(1), "the waiter's start")
+        return holder, waiter
+
     def started(self, n: int) -> bool:
         return (self.tmp / f"started{n}").exists()
 
@@ -486,10 +495,7 @@ def test_a_compute_longer_than_the_lease_keeps_it(store_url: str, machines: Call
     keeps waiting and serves the holder's entry instead of taking the lease and computing too."""
     lease = 3.0
     m = machines(store_url, lease)
-    holder = m.start()
-    m.until(lambda: len(m.computed_by()) == 1, "the holder's compute")
-    waiter = m.start()
-    m.until(lambda: m.started(1), "the waiter's start")
+    holder, waiter = m.holder_and_waiter()
     time.sleep(2.5 * lease)
     m.go.touch()
     held, waited = m.result(holder), m.result(waiter)
@@ -503,10 +509,7 @@ def test_a_holder_killed_mid_compute(store_url: str, machines: Callable[..., Mac
     within the lease's time, not its whole wait (60 s)."""
     lease = 4.0
     m = machines(store_url, lease)
-    holder = m.start()
-    m.until(lambda: len(m.computed_by()) == 1, "the holder's compute")
-    waiter = m.start()
-    m.until(lambda: m.started(1), "the waiter's start")
+    holder, waiter = m.holder_and_waiter()
     time.sleep(0.3)
     holder.send_signal(signal.SIGKILL)
     holder.wait(10)
@@ -527,10 +530,7 @@ def test_a_store_stopped_while_a_machine_waits(kind: str, machines: Callable[...
         if kind == "s3":
             monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
         m = machines(server.url if kind == "redis" else f"s3://{BUCKET}/stopped")
-        holder = m.start()
-        m.until(lambda: len(m.computed_by()) == 1, "the holder's compute")
-        waiter = m.start()
-        m.until(lambda: m.started(1), "the waiter's start")
+        holder, waiter = m.holder_and_waiter()
         time.sleep(1.0)  # the waiter is looking for the entry
         server.stop()
         m.go.touch()

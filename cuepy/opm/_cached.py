@@ -18,6 +18,7 @@ the request and the content of every file a load of the module reads
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -314,19 +315,21 @@ def render_manifests(
         store = None  # not JSON data: computed every time
         values_json = None
 
+    @functools.cache  # (a miss asks for it twice: for the key's inputs, then to render)
+    def template() -> _render.Template:
+        return _render.template(request.directory, transformers, request.options)
+
     def compute() -> _render.Render:
         context = Context()
         module, key = _module_keyed(request, store, context)
         data = _render.release_data(module, values, namespace, name, context, _release_layout(key, module))
-        tpl = _render.template(request.directory, transformers, request.options)
-        return _render.render_release(data, tpl, match=match)  # type: ignore[arg-type]
+        return _render.render_release(data, template(), match=match)  # type: ignore[arg-type]
 
     if store is None:
         return compute()
 
     def inputs() -> _MergedInputs:
-        tpl = _render.template(request.directory, transformers, request.options)
-        return _MergedInputs.of(request.inputs(), tpl.inputs)
+        return _MergedInputs.of(request.inputs(), template().inputs)
 
     parts = {**request.parts(), "values": values_json, "namespace": namespace, "name": name,
              "transformers": list(transformers) if transformers is not None else None}  # fmt: skip

@@ -211,7 +211,9 @@ def template_source(packages: Sequence[str], listing: Mapping[str, str] | None =
 
 
 @dataclass
-class _Template:
+class Template:
+    """A catalog's transformers loaded as the render template, kept while its sources are unchanged."""
+
     value: Value
     keys: dict[str, str]  # template key -> FQN
     requirements: dict[str, dict[str, Any]]
@@ -219,7 +221,7 @@ class _Template:
     stamp: tuple[Any, ...]
 
 
-_templates: dict[tuple[Any, ...], _Template] = {}
+_templates: dict[tuple[Any, ...], Template] = {}
 _templates_lock = threading.Lock()
 
 
@@ -257,7 +259,7 @@ def transformer_packages(directory: StrPath) -> list[str]:
     return out
 
 
-def template(directory: str, packages: Sequence[str] | None, options: LoadOptions) -> _Template:
+def template(directory: str, packages: Sequence[str] | None, options: LoadOptions) -> Template:
     """The render template for modules in ``directory``, kept in the process while its sources are unchanged."""
     key = (directory, tuple(packages) if packages is not None else None, registry_name(options.registry),
            tuple(sorted((k, os.path.abspath(v)) for k, v in (options.modules or {}).items())))  # fmt: skip
@@ -272,7 +274,7 @@ def template(directory: str, packages: Sequence[str] | None, options: LoadOption
     return made
 
 
-def _make_template(directory: str, packages: Sequence[str] | None, options: LoadOptions) -> _Template:
+def _make_template(directory: str, packages: Sequence[str] | None, options: LoadOptions) -> Template:
     explicit = packages is not None
     candidates = list(packages) if packages is not None else transformer_packages(directory)
     if not candidates:
@@ -308,7 +310,7 @@ def _make_template(directory: str, packages: Sequence[str] | None, options: Load
     keys = dict.fromkeys(listing, "")
     requirements = value.lookup("requirements").to_python()
     inputs = load_inputs(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, options=options)
-    return _Template(value, {k: requirements[k]["fqn"] for k in keys}, requirements, inputs, _stamp(inputs))
+    return Template(value, {k: requirements[k]["fqn"] for k in keys}, requirements, inputs, _stamp(inputs))
 
 
 def _load_template(directory: str, packages: Sequence[str], options: LoadOptions) -> Value:
@@ -337,7 +339,7 @@ def _is_transformer(definition: Value) -> bool:
 
 def render_release(
     release_data: Mapping[str, Any],
-    tpl: _Template,
+    tpl: Template,
     *,
     match: Match = "cue",
 ) -> Render:
@@ -375,7 +377,7 @@ def _meets(component: Mapping[str, Any], has: Mapping[str, Any], req: Mapping[st
             and all(labels.get(k) == v for k, v in req["labels"].items()))  # fmt: skip
 
 
-def _assemble(results: list[dict[str, Any]], tpl: _Template, components: Mapping[str, Any]) -> Render:
+def _assemble(results: list[dict[str, Any]], tpl: Template, components: Mapping[str, Any]) -> Render:
     matched: dict[str, list[TransformerMatch]] = {cid: [] for cid in components}
     written: dict[tuple[str, str, str, str], tuple[str, str]] = {}
     objects: list[dict[str, Any]] = []
