@@ -16,10 +16,13 @@ a time limit or cancel scope; its shared context is replaced after a stop.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 from cuepy._native import native
 
@@ -28,6 +31,8 @@ DEFAULT_MAX_DEPTH = 50_000
 without end reach it in about 0.2 s and 250 MB of stack; Go dies at about 220,000."""
 
 _local = threading.local()
+
+T = TypeVar("T")
 
 
 def set_max_depth(levels: int) -> int:
@@ -125,6 +130,47 @@ def stoppable() -> bool:
 def bounded(seconds: float | None) -> contextlib.AbstractContextManager[None]:
     """``time_limit(seconds)``, or nothing for None: the ``timeout=`` of calls."""
     return contextlib.nullcontext() if seconds is None else time_limit(seconds)
+
+
+def in_parallel(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run ``calls`` at once (cffi releases the GIL in Go): the first in this thread, the others
+    in a shared pool, each with this thread's context variables and stopped by its
+    ``time_limit`` or ``CancelScope``; return their results in order.
+
+    Waits for every call, then raises the first exception in order. For independent
+    evaluations (a ``cue.Value`` is safe for concurrent use): on N cores, N of them take
+    about the time of the slowest.
+    """
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    lib, _ = native()
+    caller = threading.get_native_id()
+
+    def follow(call: Callable[[], T]) -> T:
+        lib.cue_stop_follow(caller)
+        try:
+            return call()
+        finally:
+            lib.cue_stop_follow(0)
+
+    futures: list[Future[T]] = [_pool().submit(contextvars.copy_context().run, follow, call) for call in calls[1:]]
+    try:
+        first = calls[0]()
+    finally:
+        wait(futures)  # nothing runs on once this returns or raises
+    return [first, *(future.result() for future in futures)]
+
+
+_pool_lock = threading.Lock()
+_shared_pool: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _shared_pool
+    with _pool_lock:
+        if _shared_pool is None:
+            _shared_pool = ThreadPoolExecutor(thread_name_prefix="cuepy-parallel")
+        return _shared_pool
 
 
 def _arm(tid: int, deadline: float) -> None:

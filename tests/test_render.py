@@ -15,7 +15,7 @@ import cuepy
 import cuepy.opm
 from cuepy.cache import Cache
 from cuepy.examples import path
-from cuepy.opm import OPMConflictError, OPMRenderError, OPMUnmatchedError
+from cuepy.opm import OPMConflictError, OPMRenderError, OPMUnmatchedError, _render
 
 EXAMPLES = ("simple", "moderate", "large", "nested")
 DEF = "module_definition.cue"
@@ -272,6 +272,41 @@ def test_two_transformers_writing_one_object_is_an_error(tmp_path: Path) -> None
     assert "Deployment prod/web" in str(info.value) and "AnotherDeployment" in str(info.value)
 
 
+_SHARED = _DUPLICATE.replace("AnotherDeployment", "SharedConfig").replace(
+    """			apiVersion: "apps/v1"
+			kind:       "Deployment"
+			metadata: {name: #component.metadata.name, namespace: #context.namespace}""",
+    """			apiVersion: "v1"
+			kind:       "ConfigMap"
+			metadata: {name: "shared", namespace: #context.namespace}""",
+)
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_two_components_writing_one_object_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int
+) -> None:
+    # With 2 cores the two components are evaluated in different parts: the conflict is still seen.
+    monkeypatch.setattr(_render, "_CORES", cores)
+    module = _module(tmp_path, _WEB + _WEB.replace("web", "api"), _SHARED)
+    with pytest.raises(OPMConflictError) as info:
+        cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False,
+                         transformers=["cuepy.dev/opm/transformers@v0", "test.example/m/extra@v0"])  # fmt: skip
+    assert info.value.components == ("api", "web")
+    assert "ConfigMap prod/shared" in str(info.value) and 'component "api"' in str(info.value)
+
+
+@pytest.mark.parametrize("cores", [1, 3, 64])
+def test_a_render_split_across_cores_is_the_same_render(
+    renders: dict[str, cuepy.opm.Render], monkeypatch: pytest.MonkeyPatch, cores: int
+) -> None:
+    monkeypatch.setattr(_render, "_CORES", cores)
+    for match in ("cue", "python"):
+        again = cuepy.opm.render(path("large"), _values("large"), namespace=NS, file=DEF, cache=False, match=match)
+        assert again.to_yaml() == renders["large"].to_yaml()
+        assert again.matches == renders["large"].matches
+
+
 @pytest.mark.parametrize("output", ['"a string"', '[{kind: "ConfigMap"}, 3]'])
 def test_an_output_that_is_not_objects_is_an_error(tmp_path: Path, output: str) -> None:
     """A transformer's output must be an object or a list of objects: anything else is a typed error
@@ -281,7 +316,9 @@ def test_an_output_that_is_not_objects_is_an_error(tmp_path: Path, output: str) 
 			apiVersion: "apps/v1"
 			kind:       "Deployment"
 			metadata: {name: #component.metadata.name, namespace: #context.namespace}
-		}""", f"output: {output}")
+		}""",
+        f"output: {output}",
+    )
     assert extra != _DUPLICATE.replace("AnotherDeployment", "Scalar")
     module = _module(tmp_path, _WEB, extra)
     with pytest.raises(OPMRenderError, match=r'component "web": transformer .*#Scalar gives an output that is not'):
@@ -473,7 +510,9 @@ def test_autoscaling_without_a_workload_to_scale_is_an_error(tmp_path: Path, com
 
 def test_two_pod_volumes_of_one_name_is_an_error(tmp_path: Path) -> None:
     """A volume and a secret set of one name would be a pod Kubernetes rejects: an error naming both."""
-    module = _module(tmp_path, """	db: {
+    module = _module(
+        tmp_path,
+        """	db: {
 		blueprints.#StatefulWorkload
 		resources.#Secrets
 		spec: {
@@ -484,7 +523,8 @@ def test_two_pod_volumes_of_one_name_is_an_error(tmp_path: Path) -> None:
 			secrets: data: {mountPath: "/etc/data", stringData: password: "pw"}
 		}
 	}
-""")
+""",
+    )
     with pytest.raises(cuepy.CueError, match="component db: volumes, config files and secrets both named data"):
         cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False)
 

