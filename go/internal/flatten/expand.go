@@ -173,6 +173,7 @@ func (f *flattener) expand(key defKey, d *definition) error {
 					continue
 				}
 			}
+			elt = clone(elt)
 			if err := f.requalify(elt, key.inst, file, inside, d); err != nil {
 				return err
 			}
@@ -201,10 +202,10 @@ func hasRef(atoms []atom) bool {
 	return false
 }
 
-// requalify rewrites, in place, the references of decl (a declaration of a
-// definition in file of inst) so that they mean the same in the user's
-// files: a package-level name becomes `alias.name`, an import its alias.
-// Names bound inside the definition stay as they are.
+// requalify rewrites, in place, the references of decl (a copy of a
+// declaration of a definition in file of inst) so that they mean the same in
+// the user's files: a package-level name becomes `alias.name`, an import its
+// alias. Names bound inside the definition stay as they are.
 func (f *flattener) requalify(decl ast.Decl, inst *build.Instance, file *ast.File, inside map[ast.Node]bool, d *definition) error {
 	var fault error
 	same := inst == f.root

@@ -93,7 +93,7 @@ type flattener struct {
 }
 
 // Files rewrites the files of root whose names are in names (all of root's
-// files when names is empty).
+// files when names is empty), leaving root's syntax as it was.
 //
 // Structs at the paths of keep stay as written, reported with the reason
 // keep gives.
@@ -116,7 +116,7 @@ func Files(root *build.Instance, names []string, keep map[string]string) (*Resul
 	var files []*ast.File
 	for _, file := range root.Files {
 		if len(want) == 0 || want[file.Filename] {
-			files = append(files, file)
+			files = append(files, clone(file))
 		}
 	}
 	if len(files) == 0 {

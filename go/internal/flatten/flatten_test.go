@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/load"
 )
 
@@ -125,3 +127,41 @@ func TestFilesWritesOutCompositeDefinitions(t *testing.T) {
 }
 
 func cuePath(s string) cue.Path { return cue.ParsePath(s) }
+
+// Files leaves the instance's syntax as it was: Package evaluates the module
+// as written from the same instance while the rewrite runs.
+func TestFilesLeavesTheInstanceAlone(t *testing.T) {
+	dir := writeModule(t)
+	inst := load.Instances([]string{"."}, &load.Config{Dir: dir})[0]
+	if inst.Err != nil {
+		t.Fatal(inst.Err)
+	}
+	printed := func() string {
+		var out strings.Builder
+		for _, i := range append([]*build.Instance{inst}, inst.Imports...) {
+			for _, f := range i.Files {
+				src, err := format.Node(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out.Write(src)
+			}
+		}
+		return out.String()
+	}
+	before := printed()
+	res, err := Files(inst, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Files[0].Changed {
+		t.Fatal("nothing was rewritten")
+	}
+	if after := printed(); after != before {
+		t.Errorf("the instance's syntax changed:\n%s\nwas\n%s", after, before)
+	}
+	// The instance as loaded still evaluates.
+	if v := cuecontext.New().BuildInstance(inst); v.Validate() != nil {
+		t.Error(v.Validate())
+	}
+}

@@ -120,7 +120,7 @@ func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string,
 	for _, p := range paths {
 		if where := before[p].difference(afterSum[p]); where != "" {
 			if os.Getenv("CUEPY_FLATTEN_DEBUG") != "" {
-				fmt.Fprintf(os.Stderr, "flatten: values differ at %s\n", where)
+				fmt.Fprintf(os.Stderr, "flatten: values differ at %s\n  %q\n  %q\n", where, before[p][where], afterSum[p][where])
 			}
 			differ[p] = "its value differs once written out"
 		}
