@@ -139,9 +139,10 @@ def in_parallel(calls: Sequence[Callable[[], T]]) -> list[T]:
 
     Waits for every call, then raises the first exception in order. For independent
     evaluations (a ``cue.Value`` is safe for concurrent use): on N cores, N of them take
-    about the time of the slowest.
+    about the time of the slowest. Called from one of the pool's own calls, it runs them
+    one after another (waiting there on the pool could wait for ever).
     """
-    if len(calls) <= 1:
+    if len(calls) <= 1 or getattr(_local, "pooled", False):
         return [call() for call in calls]
     lib, _ = native()
     caller = threading.get_native_id()
@@ -169,8 +170,12 @@ def _pool() -> ThreadPoolExecutor:
     global _shared_pool
     with _pool_lock:
         if _shared_pool is None:
-            _shared_pool = ThreadPoolExecutor(thread_name_prefix="cuepy-parallel")
+            _shared_pool = ThreadPoolExecutor(thread_name_prefix="cuepy-parallel", initializer=_mark_pooled)
         return _shared_pool
+
+
+def _mark_pooled() -> None:
+    _local.pooled = True
 
 
 def _arm(tid: int, deadline: float) -> None:

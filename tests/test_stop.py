@@ -213,3 +213,17 @@ def test_calls_in_parallel_report_their_stages_to_the_callers_trace() -> None:
     with cuepy.trace() as trace:
         cuepy.stop.in_parallel([lambda i=i: cuepy.compile(f"a: {i}") for i in range(3)])
     assert [e.stage for e in trace.events] == ["build"] * 3
+
+
+def test_calls_in_parallel_nest_without_waiting_on_themselves() -> None:
+    # More nested calls than the pool has threads: run in place, they cannot all wait on it.
+    def inner(i: int) -> list[int]:
+        return cuepy.stop.in_parallel([lambda j=j: cuepy.compile(f"a: {i * 100 + j}").lookup("a").to_python()
+                                       for j in range(3)])  # fmt: skip
+
+    outer = [lambda i=i: inner(i) for i in range(64)]
+    done: list[object] = []
+    runner = threading.Thread(target=lambda: done.append(cuepy.stop.in_parallel(outer)), daemon=True)
+    runner.start()
+    runner.join(120)  # (a deadlock would never end)
+    assert done == [[[i * 100 + j for j in range(3)] for i in range(64)]]
