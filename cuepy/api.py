@@ -429,6 +429,12 @@ class LoadInputs:
     shipped: tuple[str, ...]
     """The directories of the modules shipped inside cuepy (part of the installed package)."""
 
+    @classmethod
+    def from_listing(cls, found: Mapping[str, Any]) -> LoadInputs:
+        """From libcuepy's listing: ``cue_load_inputs``'s JSON (or ``cue_flatten``'s ``inputs``)."""
+        shipped = tuple(str(Path(d).absolute()) for d in embedded_modules().values())
+        return cls(found["root"], tuple(found["files"] or ()), tuple(found["dirs"] or ()), shipped)
+
 
 def load_inputs(path: StrPath = ".", **options: Any) -> LoadInputs:
     """The files and directories a ``load(path, **options)`` reads (no evaluation).
@@ -445,9 +451,7 @@ def load_inputs(path: StrPath = ".", **options: Any) -> LoadInputs:
         check(lib.cue_load_inputs(data, len(data), out))
         return take_bytes(out)
 
-    found = json.loads(interruptible(call))
-    shipped = tuple(str(Path(d).absolute()) for d in embedded_modules().values())
-    return LoadInputs(found["root"], tuple(found["files"] or ()), tuple(found["dirs"] or ()), shipped)
+    return LoadInputs.from_listing(json.loads(interruptible(call)))
 
 
 def load_config(path: StrPath = ".", **options: Any) -> dict[str, Any]:

@@ -186,8 +186,9 @@ cue_handle cue_subsumes(cue_handle a, cue_handle b, int32_t *subsumes);
 /* The blueprint flattener (go/internal/flatten): config_json is cue_load's
  * configuration plus "verify"; *out: JSON {"files": [{name, source, changed,
  * lines}], "components": [{path, file, line, column, flattened, inlined,
- * reason}], "verified"}; *value: the rewritten package as verification
- * evaluated it (0 without verification). */
+ * reason}], "verified", "inputs": cue_load_inputs's listing of what the load
+ * read}; *value: the rewritten package as verification evaluated it (0
+ * without verification). */
 cue_handle cue_flatten(char *config_json, size_t len, cue_bytes *out, cue_handle *value);
 
 /* Module registries: serve one in memory on loopback, publish a module to one. */

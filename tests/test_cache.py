@@ -7,6 +7,7 @@ spawned Python processes (tests/cache_worker.py).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ import cuepy.cache
 import cuepy.examples as ex
 import cuepy.opm
 from cuepy._embedded import CATALOG_DIR
-from cuepy.cache import Cache, keys
+from cuepy.cache import Cache, Computed, keys
 from cuepy.cache._store import decode_entry, encode_entry
 from cuepy.cache.keys import canonical_json
 from cuepy.flatten import flatten
@@ -455,6 +456,69 @@ def test_an_edit_while_computing_is_not_stored(tmp_path: Path, cache: Cache) -> 
     assert entries(cache, "export") == set()  # ...not stored
     assert json.loads(_export(cache, directory)) == {"x": 2}
     assert json.loads(_export(Cache(cache.directory), directory)) == {"x": 2}
+
+
+def _listed_export(cache: Cache, directory: Path, asked: list[int], listing: Any = None) -> str:
+    """``_export`` whose computation gives its own listing (``listing(directory)``: what it read)."""
+
+    def inputs() -> Any:
+        asked.append(1)
+        return cuepy.api.load_inputs(directory)
+
+    def compute() -> Computed:
+        payload = str(cuepy.load(directory).export("json"))
+        return Computed(payload, (listing or cuepy.api.load_inputs)(directory))
+
+    return cache.memoize("export", directory=directory, request={"op": "export"}, inputs=inputs,
+                         compute=compute, use=lambda payload, _key: payload, computes_listing=True)  # fmt: skip
+
+
+def test_a_computation_that_lists_what_it_read_spares_the_second_listing(tmp_path: Path, cache: Cache) -> None:
+    # A miss lists the inputs, hashes them and then needs a second listing (a file edited in
+    # between may change what is read): the computation's own, taken after the hashing, serves.
+    directory = _plain_module(tmp_path / "m")
+    asked: list[int] = []
+    assert json.loads(_listed_export(cache, directory, asked)) == {"x": 1}
+    assert asked == [1] and len(entries(cache, "export")) == 1
+    keys.forget()  # a new process: the manifest gives the key
+    assert json.loads(_listed_export(Cache(cache.directory), directory, asked)) == {"x": 1}
+    assert asked == [1]
+
+
+def test_a_computation_that_read_something_else_is_not_stored(tmp_path: Path, cache: Cache) -> None:
+    # The computation's listing differs from the one hashed (here: it read one more file, as
+    # after an import was added meanwhile): its result is returned, not stored under that key.
+    directory = _plain_module(tmp_path / "m")
+    imported = _plain_module(tmp_path / "dep") / "m.cue"
+
+    def more(d: Path) -> Any:
+        found = cuepy.api.load_inputs(d)
+        return dataclasses.replace(found, files=tuple(sorted((*found.files, str(imported)))))
+
+    asked: list[int] = []
+    assert json.loads(_listed_export(cache, directory, asked, more)) == {"x": 1}
+    assert entries(cache, "export") == set()
+
+
+def test_a_cold_module_load_lists_its_inputs_once(
+    tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flatten lists what its own load read: the miss asks libcuepy's listing once, not twice.
+    directory = copy_example("simple", tmp_path / "simple")
+    asked: list[int] = []
+    from cuepy.opm import _cached
+
+    real = _cached.load_inputs
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        asked.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("cuepy.opm._cached.load_inputs", counting)
+    module = cuepy.opm.load(directory, file=DEF, cache=cache)
+    assert asked == [1] and len(entries(cache, "module")) == 1
+    assert module.lookup("metadata.name").to_python() == cuepy.load(directory, files=[DEF]).lookup(
+        "metadata.name").to_python()  # fmt: skip
 
 
 def test_same_size_rewrites_within_a_tick_are_seen(tmp_path: Path, cache: Cache) -> None:

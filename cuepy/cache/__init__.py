@@ -25,7 +25,7 @@ The cache knows nothing of what it stores: ``cuepy.opm.load`` and
 from __future__ import annotations
 
 from cuepy.cache import backends, keys
-from cuepy.cache._memoize import Inputs, Unusable
+from cuepy.cache._memoize import Computed, Inputs, Unusable
 from cuepy.cache._store import (
     DEFAULT_MAX_BYTES,
     Cache,
@@ -43,6 +43,7 @@ __all__ = [
     "Cache",
     "CacheError",
     "CacheWarning",
+    "Computed",
     "Inputs",
     "Stats",
     "Unusable",

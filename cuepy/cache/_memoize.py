@@ -10,8 +10,10 @@ Three layers, cheapest first (docs/cache.md, "Keys"):
    digests (a few variants); a variant whose files all still hash the same
    gives the result key without asking what a load reads;
 3. discovery: ``inputs()`` says what the computation reads (for a CUE load,
-   libcuepy's ``cue_load_inputs``); those are hashed, ``inputs()`` is asked
-   again (the list must not change while hashing) and the result key follows.
+   libcuepy's ``cue_load_inputs``); those are hashed and the result key
+   follows. The list must not have changed while hashing: before a result is
+   used or stored, ``inputs()`` is asked again, or (``computes_listing``) on a
+   miss the computation gives its own list (``Computed``).
 
 A result is stored only when nothing it was computed from changed from
 before its inputs were hashed until after it was computed.
@@ -28,6 +30,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from cuepy.cache import keys
@@ -61,6 +64,22 @@ class Inputs(Protocol):
     def directories(self) -> tuple[str, ...]: ...
     @property
     def shipped(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class Computed:
+    """What ``compute()`` may give instead of the payload alone: the payload and the listing of
+    what the computation itself read (as ``inputs()`` gives it). A discovered miss then checks
+    that listing against the one it hashed instead of asking ``inputs()`` again (for a CUE load,
+    one load fewer)."""
+
+    payload: str
+    inputs: Inputs
+
+
+Confirm = Callable[[Inputs | None], bool]
+"""Discovery's check that the listing its key was made from still holds (given the
+computation's own listing, or None to ask ``inputs()`` again)."""
 
 
 class Unusable(ValueError):
@@ -98,10 +117,11 @@ def memoize(
     directory: str,
     request: Mapping[str, Any],
     inputs: Callable[[], Inputs],
-    compute: Callable[[], str],
+    compute: Callable[[], str | Computed],
     use: Callable[[str, str | None], T],
     labels: Mapping[str, str] | None = None,
     inputs_key: Callable[[], Hashable] | None = None,
+    computes_listing: bool = False,
 ) -> T:
     versions = (keys.cuepy_version(), keys.cue_version())
     labelled = dict(labels or {})
@@ -118,9 +138,13 @@ def memoize(
                     "sources": observation.names(root, labelled)}  # fmt: skip
         return keys.sha256(keys.canonical_json(document))
 
-    def finish(observation: Observation, key: str, root: str, new_variant: bool) -> T:
+    def finish(observation: Observation, key: str, root: str, new_variant: bool, confirm: Confirm | None = None) -> T:
+        # confirm (discovery): whether the listing the key was made from still holds; checked
+        # before a result is used or stored, else the result is computed and not stored.
         found = _stored(cache, kind, key, use)
         if found is not None:
+            if confirm is not None and not confirm(None):
+                return _fresh(use, _payload(compute()), None)
             result = found[0]
         else:
             # Single-flight: one thread (of the processes sharing the directory) computes a
@@ -128,9 +152,15 @@ def memoize(
             with cache.flight(kind, key) as waited:
                 found = _stored(cache, kind, key, use) if waited else None
                 if found is not None:
+                    if confirm is not None and not confirm(None):
+                        return _fresh(use, _payload(compute()), None)
                     result = found[0]
                 else:
-                    payload = compute()
+                    computed = compute()
+                    payload = _payload(computed)
+                    listed = computed.inputs if isinstance(computed, Computed) else None
+                    if confirm is not None and not confirm(listed):  # the listing changed: not stored
+                        return _fresh(use, payload, None)
                     if not observation.current():  # a source changed while computing: returned, not stored
                         return _fresh(use, payload, None)
                     result = _fresh(use, payload, key)
@@ -173,16 +203,17 @@ def memoize(
             found = from_manifest()
             if found is not None:
                 return found[0]
-        return _discover(inputs, inputs_key, compute, use, finish, key_of)
+        return _discover(inputs, inputs_key, compute, use, finish, key_of, computes_listing)
 
 
 def _discover(
     inputs: Callable[[], Inputs],
     inputs_key: Callable[[], Hashable] | None,
-    compute: Callable[[], str],
+    compute: Callable[[], str | Computed],
     use: Callable[[str, str | None], T],
-    finish: Callable[[Observation, str, str, bool], T],
+    finish: Callable[[Observation, str, str, bool, Confirm | None], T],
     key_of: Callable[[str, Observation], str],
+    computes_listing: bool,
 ) -> T:
     """The key from what ``inputs()`` lists (hashed), then the result; a listing this process took
     under the same ``inputs_key`` serves while its files are unchanged."""
@@ -190,26 +221,45 @@ def _discover(
     listed = _listings.get(listing) if listing is not None else None
     if listed is not None and listed[0].current():
         observation, found = listed
-        return finish(observation, key_of(found.root, observation), found.root, True)
+        return finish(observation, key_of(found.root, observation), found.root, True, None)
     try:
         found_inputs = inputs()
     except CueError:
-        return _fresh(use, compute(), None)  # the computation reports what is wrong
+        return _fresh(use, _payload(compute()), None)  # the computation reports what is wrong
     try:
         observation = Observation.take(found_inputs.files, found_inputs.directories, found_inputs.shipped)
-        again = inputs()
     except (Dirty, CueError) as exc:
         if isinstance(exc, keys.CacheError):
             raise
-        return _fresh(use, compute(), None)
-    if _listing(again) != _listing(found_inputs) or not observation.current():
-        return _fresh(use, compute(), None)  # changed while read: computed, neither looked up nor stored
-    if listing is not None:
-        with _calls_lock:
-            if len(_listings) >= _CALLS_MAX:
-                _listings.clear()
-            _listings[listing] = (observation, found_inputs)
-    return finish(observation, key_of(found_inputs.root, observation), found_inputs.root, True)
+        return _fresh(use, _payload(compute()), None)
+
+    def confirm(computed: Inputs | None) -> bool:
+        """Whether the listing is the one hashed: a file changed between listing and hashing may
+        change what is read. The listing again is the computation's own when it gives one (it
+        read the files after they were hashed), else ``inputs()`` asked again."""
+        try:
+            again = computed if computed is not None else inputs()
+        except CueError:
+            return False
+        if _listing(again) != _listing(found_inputs) or not observation.current():
+            return False
+        if listing is not None:
+            with _calls_lock:
+                if len(_listings) >= _CALLS_MAX:
+                    _listings.clear()
+                _listings[listing] = (observation, found_inputs)
+        return True
+
+    key = key_of(found_inputs.root, observation)
+    if computes_listing:  # checked with the computation's listing, or before a stored result is used
+        return finish(observation, key, found_inputs.root, True, confirm)
+    if not confirm(None):  # changed while read: computed, neither looked up nor stored
+        return _fresh(use, _payload(compute()), None)
+    return finish(observation, key, found_inputs.root, True, None)
+
+
+def _payload(computed: str | Computed) -> str:
+    return computed.payload if isinstance(computed, Computed) else computed
 
 
 def _fresh(use: Callable[[str, str | None], T], payload: str, key: str | None) -> T:

@@ -616,10 +616,11 @@ class Cache:
         directory: str | os.PathLike[str],
         request: Mapping[str, Any],
         inputs: Callable[[], _memoize.Inputs],
-        compute: Callable[[], str],
+        compute: Callable[[], str | _memoize.Computed],
         use: Callable[[str, str | None], T],
         labels: Mapping[str, str] | None = None,
         inputs_key: Callable[[], Hashable] | None = None,
+        computes_listing: bool = False,
     ) -> T:
         """The result of ``compute()`` for ``request`` on the files it reads, from the cache or computed.
 
@@ -630,8 +631,13 @@ class Cache:
         - ``request``: JSON data naming everything but the files that decides
           the result (options, values...), with no absolute paths.
         - ``inputs()``: what the computation reads (``cuepy.api.load_inputs``
-          for a CUE load): asked on a miss only, twice (before and after hashing).
-        - ``compute()``: the payload (text) on a miss.
+          for a CUE load): asked when the manifest knows no key, twice (before
+          and after hashing).
+        - ``compute()``: the payload (text) on a miss, or a ``Computed``: the
+          payload and the listing of what the computation read.
+        - ``computes_listing``: ``compute()`` gives a ``Computed``; on a miss
+          its listing serves as the second one (asked again only before a
+          stored result is used).
         - ``use(payload, key)``: the result made from a payload; ``key`` is None
           when the payload was computed but not stored (a source changed
           meanwhile). A stored payload it rejects with ValueError is discarded
@@ -650,7 +656,7 @@ class Cache:
             _checked_kinds.add(kind)
         return _memoize.memoize(self, kind, directory=_memoize.absolute(directory), request=request,
                                 inputs=inputs, compute=compute, use=use, labels=labels,
-                                inputs_key=inputs_key)  # fmt: skip
+                                inputs_key=inputs_key, computes_listing=computes_listing)  # fmt: skip
 
     def discard(self, kind: str, key: str, problem: str) -> None:
         """Remove an entry whose payload turned out unusable, reporting it as corrupt."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cuepy._native import check, interruptible, native, take_bytes
-from cuepy.api import LoadOptions, RegistryLike, load_config, merge_options
+from cuepy.api import LoadInputs, LoadOptions, RegistryLike, load_config, merge_options
 from cuepy.api import load as cue_load
 from cuepy.errors import CueError, ErrorDetail, Position
 from cuepy.trace import run as trace_run
@@ -120,6 +120,9 @@ class CompiledModule:
     evaluated: Value | None = field(default=None, compare=False, repr=False)
     """The rewritten module as verification evaluated it (``verify=True``), in a context of its own:
     what :meth:`load` would give, without loading it again. None without verification."""
+    inputs: LoadInputs | None = field(default=None, compare=False, repr=False)
+    """What the flatten's load read (``cuepy.load_inputs``'s listing, taken from that load); None
+    for a module read back with :meth:`from_json`."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.load_options, LoadOptions):
@@ -315,6 +318,7 @@ def _result(
         structs=structs,
         lines=lines,
         evaluated=evaluated,
+        inputs=LoadInputs.from_listing(doc["inputs"]) if doc.get("inputs") else None,
     )
 
 

@@ -35,7 +35,7 @@ from cuepy.api import (
     merge_options,
     registry_name,
 )
-from cuepy.cache import Cache, Unusable, keys, resolve
+from cuepy.cache import Cache, Computed, Unusable, keys, resolve
 from cuepy.errors import CueError
 from cuepy.flatten import CompiledModule, flatten
 from cuepy.opm._layout import detect_layout
@@ -126,11 +126,12 @@ def _module_keyed(request: _Request, store: Cache | None, context: Context | Non
 
     fresh: list[Value] = []  # a miss's module as the flattener's verification evaluated it
 
-    def compute() -> str:
+    def compute() -> str | Computed:
         compiled = _compile(request)
         if compiled.evaluated is not None and context is None:
             fresh.append(compiled.evaluated)
-        return _to_entry(compiled, request)
+        entry = _to_entry(compiled, request)
+        return Computed(entry, compiled.inputs) if compiled.inputs is not None else entry
 
     def use(payload: str, key: str | None) -> tuple[Value, str | None]:
         return _use(payload, key), key
@@ -160,7 +161,7 @@ def _module_keyed(request: _Request, store: Cache | None, context: Context | Non
 
     return store.memoize("module", directory=request.directory, request=request.parts(), inputs=request.inputs,
                          compute=compute, use=use, labels=request.labels(),
-                         inputs_key=request.inputs_key)  # fmt: skip
+                         inputs_key=request.inputs_key, computes_listing=True)  # fmt: skip
 
 
 _LAYOUTS_MAX = 256

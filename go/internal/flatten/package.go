@@ -20,10 +20,13 @@ type Config struct {
 	Verify bool `json:"verify"`
 }
 
-// Report is what Package reports: the rewrite and whether it was verified.
+// Report is what Package reports: the rewrite, whether it was verified and
+// what the load read.
 type Report struct {
 	*Result
 	Verified bool `json:"verified"`
+	// Inputs is what the package's load read (cue_load_inputs's listing).
+	Inputs *loader.Inputs `json:"inputs"`
 	// flat is the rewritten package as verification evaluated it.
 	flat cue.Value
 }
@@ -44,6 +47,10 @@ func Package(cfg *Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	inputs, err := loader.InputsOf(inst, &cfg.Config)
+	if err != nil {
+		return nil, err
+	}
 	// As written (no overlay), or with the rewritten files' sources.
 	load := func(sources map[string]string) (*build.Instance, error) {
 		if sources == nil {
@@ -57,7 +64,7 @@ func Package(cfg *Config) (*Report, error) {
 	}
 	res, err := Files(inst, nil, nil)
 	if err != nil || !cfg.Verify {
-		return &Report{Result: res}, err
+		return &Report{Result: res, Inputs: inputs}, err
 	}
 	flat, differ, err := verify(load, written, res)
 	if err != nil {
@@ -72,7 +79,7 @@ func Package(cfg *Config) (*Report, error) {
 			return nil, fmt.Errorf("flattening changed the module's value at %v even with those structs kept (%v)", again, err)
 		}
 	}
-	return &Report{Result: res, Verified: true, flat: flat}, nil
+	return &Report{Result: res, Verified: true, Inputs: inputs, flat: flat}, nil
 }
 
 // verify compares the package as written (w) and as rewritten (Verify); an

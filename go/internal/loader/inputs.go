@@ -40,6 +40,11 @@ func ReadInputs(cfg *Config) (*Inputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	return InputsOf(inst, cfg)
+}
+
+// InputsOf lists the inputs of inst, which Instance loaded for cfg.
+func InputsOf(inst *build.Instance, cfg *Config) (*Inputs, error) {
 	roots := []string{filepath.Clean(inst.Root)}
 	for _, m := range cfg.Modules {
 		roots = append(roots, filepath.Clean(m.Dir))
@@ -75,7 +80,7 @@ func ReadInputs(cfg *Config) (*Inputs, error) {
 		}
 	}
 	named := namedFiles(cfg)
-	err = confine.EachInstance(inst, func(i *build.Instance) (bool, error) {
+	err := confine.EachInstance(inst, func(i *build.Instance) (bool, error) {
 		root := rootOf(filepath.Clean(i.Dir))
 		if root == "" {
 			return true, nil
