@@ -239,7 +239,9 @@ def _discover(
         read the files after they were hashed), else ``inputs()`` asked again."""
         try:
             again = computed if computed is not None else inputs()
-        except CueError:
+        except CueError as exc:
+            if isinstance(exc, keys.CacheError):
+                raise
             return False
         if _listing(again) != _listing(found_inputs) or not observation.current():
             return False
