@@ -500,14 +500,11 @@ def test_a_computation_that_read_something_else_is_not_stored(tmp_path: Path, ca
     assert entries(cache, "export") == set()
 
 
-def test_a_cold_module_load_lists_its_inputs_once(
-    tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The flatten lists what its own load read: the miss asks libcuepy's listing once, not twice.
-    directory = copy_example("simple", tmp_path / "simple")
-    asked: list[int] = []
+def count_listings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one each time the module cache asks libcuepy what a load reads."""
     from cuepy.opm import _cached
 
+    asked: list[int] = []
     real = _cached.load_inputs
 
     def counting(*args: Any, **kwargs: Any) -> Any:
@@ -515,6 +512,15 @@ def test_a_cold_module_load_lists_its_inputs_once(
         return real(*args, **kwargs)
 
     monkeypatch.setattr("cuepy.opm._cached.load_inputs", counting)
+    return asked
+
+
+def test_a_cold_module_load_lists_its_inputs_once(
+    tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flatten lists what its own load read: the miss asks libcuepy's listing once, not twice.
+    directory = copy_example("simple", tmp_path / "simple")
+    asked = count_listings(monkeypatch)
     module = cuepy.opm.load(directory, file=DEF, cache=cache)
     assert asked == [1] and len(entries(cache, "module")) == 1
     assert module.lookup("metadata.name").to_python() == cuepy.load(directory, files=[DEF]).lookup(
@@ -604,16 +610,7 @@ def test_requests_differing_in_values_share_one_listing(
     # that listing while its files are unchanged; an edit makes the next one list them again.
     directory = copy_example("simple", tmp_path / "simple")
     values = example_values(directory)
-    asked: list[int] = []
-    from cuepy.opm import _cached
-
-    real = _cached.load_inputs
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        asked.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr("cuepy.opm._cached.load_inputs", counting)
+    asked = count_listings(monkeypatch)
     for ns in ("a", "b", "c"):
         got = cuepy.opm.render_release(directory, values, namespace=ns, file=DEF, cache=cache)
         assert got == uncached_release(directory, values, namespace=ns)
