@@ -455,6 +455,15 @@ def test_result_provenance_write_and_load(tmp_path: Path) -> None:
     target = result.write(tmp_path / "out.cue")
     assert target.read_text() == result.source
     assert CompiledModule.from_json(json.loads(json.dumps(result.to_json()))) == result
+    # An entry stored before line maps were packed (rows as lists) places positions the same.
+    doc = result.to_json()
+    lines = {name: {**m, "rows": [list(r) for r in result.lines[name].rows]} for name, m in doc["lines"].items()}
+    older = CompiledModule.from_json({**doc, "lines": lines})
+    (name, line_map), = result.lines.items()
+    assert older.lines[name].rows == line_map.rows and len(line_map.rows) > 10
+    for line in (1, 20, len(result.source.splitlines())):
+        at = cuepy.Position(name, line, 3)
+        assert older.original(at) == result.original(at)
 
     changed = _broken_simple(tmp_path, "NODE_ENV", "NODE_ENVIRONMENT")
     assert flatten(changed, file=DEF).provenance.sha256 != flattened_example("simple").provenance.sha256

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cuepy._native import check, interruptible, native, take_bytes
 from cuepy.api import LoadInputs, LoadOptions, RegistryLike, load_config, merge_options
@@ -62,30 +62,49 @@ class Struct:
     """Why it was not flattened ("" when it was)."""
 
 
+Row = tuple[int, int, int, int, int]
+
+
 @dataclass(frozen=True, slots=True)
 class LineMap:
-    """Where the printed lines of one rewritten file come from (kept compact: a cache reads it
-    with every stored module, and it is decoded only to place an error)."""
+    """Where the printed lines of one rewritten file come from. Kept packed in one string: a
+    cache reads it with every stored module and it is unpacked only to place an error (as
+    lists and tuples, the large example's map made a new process's cache hit collect garbage)."""
 
     sources: tuple[str, ...]
     """The files the lines come from (the user's, or the catalog's for a written-out declaration)."""
-    rows: tuple[tuple[int, int, int, int, int], ...]
-    """Per mapped line, in line order: ``(line, column, index in sources, original line, original column)``
-    of the first node printed on it."""
+    packed: str
+    """The rows (see :attr:`rows`), each five integers joined by ``,``, rows joined by ``;``."""
+
+    @classmethod
+    def of(cls, sources: tuple[str, ...], rows: Iterable[Row]) -> LineMap:
+        return cls(sources, ";".join(",".join(map(str, row)) for row in rows))
+
+    @property
+    def rows(self) -> tuple[Row, ...]:
+        """Per mapped line, in line order: ``(line, column, index in sources, original line, original
+        column)`` of the first node printed on it."""
+        if not self.packed:
+            return ()
+        return tuple(cast(Row, tuple(map(int, row.split(",")))) for row in self.packed.split(";"))
 
     def to_json(self) -> dict[str, Any]:
-        return {"sources": list(self.sources), "rows": [list(r) for r in self.rows]}
+        return {"sources": list(self.sources), "rows": self.packed}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> LineMap:
-        return cls(tuple(doc["sources"]), tuple(map(tuple, doc["rows"])))
+        rows = doc["rows"]
+        if not isinstance(rows, str):  # an entry stored before rows were packed
+            return cls.of(tuple(doc["sources"]), (cast(Row, tuple(r)) for r in rows))
+        return cls(tuple(doc["sources"]), rows)
 
     def original(self, position: Position) -> Position:
         """Where ``position`` (in the rewritten file) was written."""
-        i = bisect.bisect_right(self.rows, position.line, key=lambda r: r[0]) - 1
+        rows = self.rows
+        i = bisect.bisect_right(rows, position.line, key=lambda r: r[0]) - 1
         if i < 0:
             return position
-        line, column, source, orig_line, orig_column = self.rows[i]
+        line, column, source, orig_line, orig_column = rows[i]
         moved = orig_column + position.column - column if position.line == line else position.column
         return Position(self.sources[source], orig_line + position.line - line, max(moved, 1))
 
@@ -324,11 +343,11 @@ def _result(
 
 def _line_map(mapped: Iterable[Mapping[str, Any]]) -> LineMap:
     sources: dict[str, int] = {}
-    rows = tuple(
+    rows = [
         (m["line"], m["column"], sources.setdefault(m["file"], len(sources)), m["orig_line"], m["orig_column"])
         for m in mapped
-    )
-    return LineMap(tuple(sources), rows)
+    ]
+    return LineMap.of(tuple(sources), rows)
 
 
 def _provenance(directory: Path, names: list[str], structs: tuple[Struct, ...]) -> Provenance:
