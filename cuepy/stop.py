@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -130,6 +131,12 @@ def stoppable() -> bool:
 def bounded(seconds: float | None) -> contextlib.AbstractContextManager[None]:
     """``time_limit(seconds)``, or nothing for None: the ``timeout=`` of calls."""
     return contextlib.nullcontext() if seconds is None else time_limit(seconds)
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity): how many calls :func:`in_parallel`
+    runs at once to good effect."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def in_parallel(calls: Sequence[Callable[[], T]]) -> list[T]:

@@ -26,6 +26,7 @@ from cuepy.bench._analysis import goals, ratios, scaling
 from cuepy.bench._models import PATHS, BenchConfig, BenchResults, Machine, PathName, Row, UserModule
 from cuepy.bench._progress import Progress
 from cuepy.bench._report import StageReport, StageStats, report, trace
+from cuepy.stop import cores
 from cuepy.trace import failure_fields, memstats
 
 DEFINITION_FILE = "module_definition.cue"
@@ -457,7 +458,7 @@ def _row(module: BenchModule, path: PathName, plan: _Plan, extra: dict[str, Any]
 
 def machine(go_version: str = "") -> Machine:
     """The machine, the versions, the load right now."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 0)
+    cpus = cores()
     model, memory = platform.processor() or platform.machine(), 0
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():

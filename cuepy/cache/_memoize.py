@@ -144,7 +144,7 @@ def memoize(
         found = _stored(cache, kind, key, use)
         if found is not None:
             if confirm is not None and not confirm(None):
-                return _fresh(use, _payload(compute()), None)
+                return _unstored(compute, use)
             result = found[0]
         else:
             # Single-flight: one thread (of the processes sharing the directory) computes a
@@ -153,7 +153,7 @@ def memoize(
                 found = _stored(cache, kind, key, use) if waited else None
                 if found is not None:
                     if confirm is not None and not confirm(None):
-                        return _fresh(use, _payload(compute()), None)
+                        return _unstored(compute, use)
                     result = found[0]
                 else:
                     computed = compute()
@@ -225,13 +225,13 @@ def _discover(
     try:
         found_inputs = inputs()
     except CueError:
-        return _fresh(use, _payload(compute()), None)  # the computation reports what is wrong
+        return _unstored(compute, use)  # the computation reports what is wrong
     try:
         observation = Observation.take(found_inputs.files, found_inputs.directories, found_inputs.shipped)
     except (Dirty, CueError) as exc:
         if isinstance(exc, keys.CacheError):
             raise
-        return _fresh(use, _payload(compute()), None)
+        return _unstored(compute, use)
 
     def confirm(computed: Inputs | None) -> bool:
         """Whether the listing is the one hashed: a file changed between listing and hashing may
@@ -256,12 +256,17 @@ def _discover(
     if computes_listing:  # checked with the computation's listing, or before a stored result is used
         return finish(observation, key, found_inputs.root, True, confirm)
     if not confirm(None):  # changed while read: computed, neither looked up nor stored
-        return _fresh(use, _payload(compute()), None)
+        return _unstored(compute, use)
     return finish(observation, key, found_inputs.root, True, None)
 
 
 def _payload(computed: str | Computed) -> str:
     return computed.payload if isinstance(computed, Computed) else computed
+
+
+def _unstored(compute: Callable[[], str | Computed], use: Callable[[str, str | None], T]) -> T:
+    """The result computed now and not stored (its key cannot be trusted)."""
+    return _fresh(use, _payload(compute()), None)
 
 
 def _fresh(use: Callable[[str, str | None], T], payload: str, key: str | None) -> T:

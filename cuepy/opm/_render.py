@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cuepy.api import Context, LoadInputs, LoadOptions, RegistryLike, load_inputs, merge_options, registry_name
 from cuepy.errors import CueError, CueLoadError, CueUsageError, ErrorDetail
 from cuepy.opm._errors import OPMError
-from cuepy.stop import in_parallel
+from cuepy.stop import cores, in_parallel
 from cuepy.value import Value
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 #: The cores this process may run on: a render evaluates its components in as many parts.
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_CORES = cores()
 
 #: The overlay file the render template is given as (in the module's directory; never written).
 RENDER_FILE = "cuepy_render.gen.cue"
@@ -367,11 +367,10 @@ def render_release(
                  for key, req in tpl.requirements.items() if _meets(c, has[cid], req)]  # fmt: skip
     elif match != "cue":
         raise ValueError(f"match must be 'cue' or 'python', not {match!r}")
+    parts = _evaluated_in_parts(tpl, context, components, has, pairs, "matched" if match == "cue" else "paired")
     rank = {cid: i for i, cid in enumerate(components)}
-    results: list[dict[str, Any]] = []
-    for part in _evaluated_in_parts(tpl, context, components, has, pairs, "matched" if match == "cue" else "paired"):
-        results.extend(part)
-    results.sort(key=lambda r: rank[r["component"]])  # (stable: each component's pairs keep their order)
+    # In the components' order, as one evaluation gives them (sorted is stable: a component's pairs keep theirs).
+    results = sorted((r for part in parts for r in part), key=lambda r: rank[r["component"]])
     return _assemble(results, tpl, components)
 
 
