@@ -36,6 +36,7 @@ from cuepy._embedded import CATALOG_DIR
 from cuepy.cache import Cache, Computed, keys
 from cuepy.cache._store import decode_entry, encode_entry
 from cuepy.cache.keys import canonical_json
+from cuepy.errors import CueLimitError
 from cuepy.flatten import flatten
 
 DEF = "module_definition.cue"
@@ -125,6 +126,23 @@ def test_loaded_module_kept_in_memory(cache: Cache, monkeypatch: pytest.MonkeyPa
     assert cuepy.opm.load(directory, file=DEF, cache=off).export("cue") == expected
     cache.forget_memory()
     assert cache.stats().loaded_modules == 0
+
+
+def test_a_hit_stopped_by_a_time_limit_keeps_its_entry(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stopped load says nothing about the stored module: it stays stored, and the next call
+    # without a limit is a hit.
+    directory = ex.path("simple")
+    expected = cuepy.opm.load(directory, file=DEF, cache=cache).export("cue")
+    keys.forget()  # a new process: the stored module is loaded from disk
+    with pytest.raises(CueLimitError), cuepy.time_limit(1e-6):
+        cuepy.opm.load(directory, file=DEF, cache=Cache(cache.directory))
+    assert len(entries(cache, "module")) == 1
+
+    def no_flatten(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a hit must not flatten")
+
+    monkeypatch.setattr(cuepy.flatten, "flatten", no_flatten)
+    assert cuepy.opm.load(directory, file=DEF, cache=Cache(cache.directory)).export("cue") == expected
 
 
 def test_loaded_modules_are_bounded(tmp_path: Path) -> None:
@@ -584,6 +602,69 @@ def test_a_new_process_trusts_aged_signatures_and_still_sees_edits(tmp_path: Pat
     assert edited == uncached_release(directory, values) != first
 
 
+def test_a_shipped_tree_is_checked_by_stats_and_any_change_is_seen(tmp_path: Path) -> None:
+    # A new process trusts a shipped module's stored digest after a stat of each of its
+    # directories and files (no listing): a directory's signature changes with its entries.
+    root = tmp_path / "shipped"
+    (root / "a").mkdir(parents=True)
+    (root / "b" / "c").mkdir(parents=True)
+    (root / "a" / "x.cue").write_text("x: 1\n")
+    (root / "b" / "c" / "y.cue").write_text("y: 2\n")
+    base = str(root)
+
+    def aged() -> keys.ShippedTree:  # hashed long enough ago for its signatures to be trusted
+        tree = keys.ShippedTree.of(base)
+        assert not tree.still(base)  # just written: racy
+        return dataclasses.replace(tree, recorded=tree.recorded + keys.RACY_NS + 1)
+
+    digest = aged().digest
+    assert aged().still(base) and digest == keys.tree_digest(root)
+    edits = {
+        "an edit keeping size and mtime": lambda: _rewrite_keeping_mtime(root / "b" / "c" / "y.cue", "y: 3\n"),
+        "a new file": lambda: (root / "b" / "c" / "z.cue").write_text("z: 1\n"),
+        "a removed file": lambda: (root / "a" / "x.cue").unlink(),
+        "a renamed file": lambda: (root / "b" / "c" / "y.cue").rename(root / "b" / "c" / "w.cue"),
+        "a new directory": lambda: (root / "d").mkdir(),
+    }
+    for what, edit in edits.items():
+        tree = aged()
+        edit()
+        assert not tree.still(base), what
+        assert keys.ShippedTree.from_json(json.loads(json.dumps(tree.as_json()))) == tree
+    tree = aged()
+    (root / ".hidden").write_text("")
+    assert not tree.still(base)  # not read, but its directory changed: hashed again, same digest
+    assert keys.ShippedTree.of(base).digest == tree.digest
+
+
+def _rewrite_keeping_mtime(path: Path, text: str) -> None:
+    old = os.stat(path)
+    path.write_text(text)
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert os.stat(path).st_size == old.st_size
+
+
+def test_a_manifest_whose_shipped_signatures_cannot_serve_is_stored_again(tmp_path: Path) -> None:
+    # A stored observation whose shipped tree is in an older layout (or racy) makes each new
+    # process hash the tree: the first process that can trust its own signatures says so
+    # (refreshed), and the next validates by stats alone.
+    root = tmp_path / "shipped"
+    root.mkdir()
+    (root / "x.cue").write_text("x: 1\n")
+    time.sleep(keys.RACY_NS / 1e9 + 0.2)
+    stored = keys.Observation.take([str(root / "x.cue")], [], [str(root)]).as_json()
+    tree = stored["signatures"]["shipped"][str(root)]
+    older = {"digest": tree["digest"], "files": [["x.cue", *tree["entries"][1][1:]]], "recorded": tree["recorded"]}
+    keys.forget()
+    again = keys.Observation.validate({**stored, "signatures": {**stored["signatures"], "shipped": {str(root): older}}})
+    assert again is not None and again.refreshed
+    refreshed = json.loads(json.dumps(again.as_json()))
+    keys.forget()
+    before = keys.hashed_count()
+    last = keys.Observation.validate(refreshed)
+    assert last is not None and not last.refreshed and keys.hashed_count() == before
+
+
 def test_a_hit_that_reads_racy_files_again_stores_their_signatures_once_trusted(tmp_path: Path, cache: Cache) -> None:
     # Stored right after an edit, a manifest's signatures are racy: each new process would read
     # and hash those files again. The first new process past the racy window stores the manifest
@@ -1030,6 +1111,7 @@ import hashlib, json, sys, time
 import cuepy, cuepy.opm
 from cuepy.cache import Cache
 from cuepy.cache.keys import canonical_json
+from cuepy.errors import CueLimitError
 directory, cache_dir, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
 values = json.loads(sys.argv[4])
 cache = Cache(cache_dir)

@@ -63,6 +63,20 @@ def test_a_timeout_stops_a_load_and_its_context_is_refused(tmp_path: Path) -> No
     assert cuepy.load(tmp_path, files=["cue.mod/module.cue"]).lookup("module").to_python() == "example.com/slow@v0"
 
 
+def test_a_load_stopped_inside_cue_load_leaves_later_loads_free(tmp_path: Path) -> None:
+    # cue/load evaluates the module file, so a passed deadline stops it there; the lock that
+    # serialises cue/load used to stay held, and every later load of the process hung.
+    module = slow_module(tmp_path)
+    with pytest.raises(cuepy.CueLimitError), cuepy.time_limit(1e-6):
+        cuepy.load(module, files=["cue.mod/module.cue"])
+    got: list[object] = []
+    later = threading.Thread(target=lambda: got.append(cuepy.load(tmp_path, files=["cue.mod/module.cue"])), daemon=True)
+    later.start()
+    later.join(timeout=60)
+    assert not later.is_alive(), "a load after a stopped one hangs"
+    assert got[0].lookup("module").to_python() == "example.com/slow@v0"  # type: ignore[attr-defined]
+
+
 def test_a_stopped_compile_leaves_the_shared_context_alone() -> None:
     before = cuepy.compile("b: 1")
     with pytest.raises(cuepy.CueLimitError):

@@ -199,8 +199,9 @@ class Observation:
         self._sigs: list[tuple[Signature, int]] = []
         """Per watched path: its signature when read and when that was (see ``racy``)."""
         self.refreshed = False
-        """Whether ``validate`` read a racy file again and its signature is now trusted: storing
-        this observation again spares later processes that read."""
+        """Whether ``validate`` read a racy file again (or hashed a shipped tree the stored
+        signatures could not vouch for) and the signatures are now trusted: storing this
+        observation again spares later processes that read."""
         self._lock = threading.Lock()
 
     @classmethod
@@ -290,8 +291,10 @@ class Observation:
                 return None
             sigs.append((sig, recorded))
         for d, digest in shipped:
-            if _shipped_from(d, trees.get(d)).digest != digest:
+            tree, same = _shipped_from(d, trees.get(d))
+            if tree.digest != digest:
                 return None
+            refreshed = refreshed or (not same and tree.trusted())
         obs = cls(tuple(Watched(p, d, g) for p, d, g in items), tuple(shipped))
         obs._sigs = sigs
         obs.refreshed = refreshed
@@ -332,31 +335,68 @@ def relative_name(path: str, root: str, labels: dict[str, str], *, shipped: bool
 
 @dataclass(frozen=True)
 class ShippedTree:
-    """A shipped module's digest, with the signatures of its files when they were hashed."""
+    """A shipped module's digest, with the signatures of its directories and files when hashed.
+
+    A directory's signature changes when an entry is added, removed or renamed in it, and a
+    file's when it is written: stats of what was hashed tell whether the tree is unchanged,
+    without listing it again.
+    """
 
     digest: str
-    files: tuple[tuple[str, Signature], ...]
-    """(path relative to the tree, signature) of each file, in walk order."""
+    entries: tuple[tuple[str, Signature], ...]
+    """(path relative to the tree, ``.`` for its root; signature) of each directory and file."""
     recorded: int
     """When the signatures were taken (0: the tree changed while hashed; never trusted)."""
 
+    @classmethod
+    def of(cls, root: str) -> ShippedTree:
+        """Hash the tree at ``root`` (the digest of ``tree_digest``) and record its signatures."""
+        _hashed[0] += 1
+        recorded = time.time_ns()
+        h = hashlib.sha256()
+        entries: list[tuple[str, Signature]] = []
+        prefix = os.path.join(root, "")
+        for path, is_dir in _entries(root):
+            rel = path[len(prefix):] or "."
+            if is_dir:  # stat before listing: an entry added later changes the signature
+                entries.append((rel, signature(os.stat(path))))
+                continue
+            with open(path, "rb") as f:
+                before = signature(os.fstat(f.fileno()))
+                content = hashlib.file_digest(f, "sha256").hexdigest()
+                if signature(os.fstat(f.fileno())) != before:
+                    recorded = 0
+            entries.append((rel, before))
+            h.update(f"{rel}\0{content}\n".encode())
+        return cls(h.hexdigest(), tuple(entries), recorded)
+
+    @classmethod
+    def from_json(cls, data: Any) -> ShippedTree | None:
+        """What ``as_json`` stored, or None when it is not that (an older layout included)."""
+        try:
+            entries = tuple((str(e[0]), _as_signature(e[1:6])) for e in data["entries"])
+            return cls(str(data["digest"]), entries, int(data["recorded"]))
+        except (KeyError, TypeError, ValueError, IndexError):
+            return None
+
     def as_json(self) -> dict[str, Any]:
-        return {"digest": self.digest, "files": [[rel, *sig] for rel, sig in self.files], "recorded": self.recorded}
+        return {"digest": self.digest, "entries": [[rel, *sig] for rel, sig in self.entries],
+                "recorded": self.recorded}  # fmt: skip
+
+    def trusted(self) -> bool:
+        """Whether the signatures can vouch for the content (none is racy)."""
+        return all(not racy(sig, self.recorded) for _, sig in self.entries)
 
     def still(self, root: str) -> bool:
-        """Whether every file of the tree still has the signature recorded (and none is racy)."""
-        files = self.files
-        if any(racy(sig, self.recorded) for _, sig in files):
+        """Whether every directory and file of the tree still has the signature recorded (and
+        none is racy): a stat each."""
+        if not self.trusted():
             return False
-        i = 0
-        for path in _files(root):
-            if i >= len(files):
-                return False
-            rel, sig = files[i]
-            if rel != _relative(path, root) or signature(os.stat(path)) != sig:
-                return False
-            i += 1
-        return i == len(files)
+        prefix = os.path.join(root, "")
+        try:
+            return all(signature(os.stat(prefix + rel if rel != "." else root)) == sig for rel, sig in self.entries)
+        except OSError:
+            return False
 
 
 _shipped: dict[str, ShippedTree] = {}
@@ -364,68 +404,42 @@ _shipped: dict[str, ShippedTree] = {}
 
 def shipped_digest(directory: str) -> str:
     """sha256 over the relative paths and contents of every file under ``directory``, once per process."""
-    return _shipped_from(directory, None).digest
+    return _shipped_from(directory, None)[0].digest
 
 
-def _shipped_from(directory: str, stored: Any) -> ShippedTree:
-    """The shipped tree's digest: this process's, else ``stored`` (a ``ShippedTree.as_json()``)
-    if its signatures still hold, else hashed."""
+def _shipped_from(directory: str, stored: Any) -> tuple[ShippedTree, bool]:
+    """The shipped tree: this process's, else ``stored`` (a ``ShippedTree.as_json()``) if its
+    signatures still hold, else hashed; and whether ``stored`` is that tree (False: storing the
+    tree again spares later processes the hashing)."""
+    given = ShippedTree.from_json(stored) if stored is not None else None
     found = _shipped.get(directory)
-    if found is not None:
-        return found
-    try:
-        if isinstance(stored, dict):
-            files = tuple((str(f[0]), _as_signature(f[1:6])) for f in stored["files"])
-            tree = ShippedTree(str(stored["digest"]), files, int(stored["recorded"]))
-            if tree.still(directory):
-                found = tree
-    except (KeyError, TypeError, ValueError, IndexError, OSError):
-        found = None
     if found is None:
-        found = _hash_tree(directory)
-    _shipped[directory] = found
-    return found
+        found = given if given is not None and given.still(directory) else ShippedTree.of(directory)
+        _shipped[directory] = found
+    return found, given is not None and given.recorded == found.recorded and given.digest == found.digest
 
 
 def tree_digest(root: StrPath) -> str:
     """sha256 over the relative paths and contents of the regular files under ``root`` (dot-entries skipped)."""
-    return _hash_tree(os.fspath(root)).digest
+    return ShippedTree.of(os.fspath(root)).digest
 
 
-def _hash_tree(base: str) -> ShippedTree:
-    _hashed[0] += 1
-    recorded = time.time_ns()
-    h = hashlib.sha256()
-    files: list[tuple[str, Signature]] = []
-    for path in _files(base):
-        with open(path, "rb") as f:
-            before = signature(os.fstat(f.fileno()))
-            content = hashlib.file_digest(f, "sha256").hexdigest()
-            if signature(os.fstat(f.fileno())) != before:
-                recorded = 0
-        rel = _relative(path, base)
-        files.append((rel, before))
-        h.update(f"{rel}\0{content}\n".encode())
-    return ShippedTree(h.hexdigest(), tuple(files), recorded)
-
-
-def _relative(path: str, root: str) -> str:
-    """``os.path.relpath(path, root)`` for a path ``_files(root)`` gave (a string operation)."""
-    return path[len(os.path.join(root, "")):]
-
-
-def _files(root: str) -> Iterable[str]:
+def _entries(root: str) -> Iterable[tuple[str, bool]]:
+    """(path, is a directory) of ``root`` and everything under it, in name order, dot-entries
+    skipped; symbolic links to regular files count as files."""
+    yield root, True
     try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
+        with os.scandir(root) as it:
+            entries = sorted(it, key=lambda e: e.name)
     except OSError as exc:
         raise CacheError(f"cannot list: {exc.strerror or exc}", root) from exc
     for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.is_dir(follow_symlinks=False):
-            yield from _files(entry.path)
+            yield from _entries(entry.path)
         elif entry.is_file(follow_symlinks=False) or (entry.is_symlink() and stat.S_ISREG(os.stat(entry.path).st_mode)):
-            yield entry.path
+            yield entry.path, False
 
 
 def forget() -> None:

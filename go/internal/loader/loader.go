@@ -55,6 +55,15 @@ type Config struct {
 // loadMu serialises cue/load, which is not safe for concurrent use.
 var loadMu sync.Mutex
 
+// loadInstances is load.Instances under loadMu. cue/load evaluates (a module
+// file, say), so a stopped evaluation panics through it: the lock is released
+// by defer, or every later load would wait for ever.
+func loadInstances(args []string, lc *load.Config) []*build.Instance {
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	return load.Instances(args, lc)
+}
+
 // Load builds what cfg names as `cue export` and `cue eval` do: the
 // package or CUE files, with the data files named in its arguments unified
 // in (each document of a YAML stream in turn; a JSON Schema or OpenAPI file
@@ -129,9 +138,7 @@ func instances(cfg *Config) ([]*build.Instance, error) {
 	if cfg.TagVars {
 		lc.TagVars = load.DefaultTagVars() // `cue -T`
 	}
-	loadMu.Lock()
-	insts := load.Instances(loadArgs(cfg), lc)
-	loadMu.Unlock()
+	insts := loadInstances(loadArgs(cfg), lc)
 	if len(insts) == 0 {
 		return nil, cueerr.WithCategory(cueerr.Load, fmt.Errorf("invalid args"))
 	}
