@@ -128,7 +128,7 @@ def test_loaded_module_kept_in_memory(cache: Cache, monkeypatch: pytest.MonkeyPa
     assert cache.stats().loaded_modules == 0
 
 
-def test_a_hit_stopped_by_a_time_limit_keeps_its_entry(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stopped_hit_keeps_its_entry(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
     # A stopped load says nothing about the stored module: it stays stored, and the next call
     # without a limit is a hit.
     directory = ex.path("simple")
@@ -136,6 +136,12 @@ def test_a_hit_stopped_by_a_time_limit_keeps_its_entry(cache: Cache, monkeypatch
     keys.forget()  # a new process: the stored module is loaded from disk
     with pytest.raises(CueLimitError), cuepy.time_limit(1e-6):
         cuepy.opm.load(directory, file=DEF, cache=Cache(cache.directory))
+    assert len(entries(cache, "module")) == 1
+    stopped = cuepy.Context()
+    with pytest.raises(CueLimitError), cuepy.time_limit(1e-6):
+        stopped.compile("a: b, b: 1").to_python()
+    with pytest.raises(cuepy.CueUsageError, match="stopped"):  # a context that cannot serve
+        cuepy.opm.load(directory, file=DEF, cache=Cache(cache.directory), context=stopped)
     assert len(entries(cache, "module")) == 1
 
     def no_flatten(*args: Any, **kwargs: Any) -> Any:

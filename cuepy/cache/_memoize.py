@@ -291,6 +291,8 @@ def _stored(cache: Cache, kind: str, key: str, use: Callable[[str, str | None], 
     try:
         return (use(payload, key),)
     except ValueError as exc:  # Unusable, or a parser's ValueError (pydantic's errors are ValueErrors)
+        if isinstance(exc, CueError):  # a CueUsageError: the call's fault, not the entry's
+            raise
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         cache.discard(kind, key, f"unusable: {text}")
         return None

@@ -36,7 +36,7 @@ from cuepy.api import (
     registry_name,
 )
 from cuepy.cache import Cache, Computed, Unusable, keys, resolve
-from cuepy.errors import CueError, CueLimitError
+from cuepy.errors import CueError, CueLimitError, CueUsageError
 from cuepy.flatten import CompiledModule, flatten
 from cuepy.opm._layout import detect_layout
 from cuepy.opm.models import Layout
@@ -150,8 +150,8 @@ def _module_keyed(request: _Request, store: Cache | None, context: Context | Non
         compiled = _from_entry(payload, request)
         try:
             value = compiled.load(context=context or Context())
-        except CueLimitError:
-            raise  # stopped (a time limit, a cancel): no fault of the entry's
+        except (CueLimitError, CueUsageError):
+            raise  # stopped (a time limit, a cancel), or a stopped context given: no fault of the entry's
         except CueError as exc:
             # A stored module that does not load cannot be right for these sources
             # (a module that fails is never stored): discarded and computed again.
