@@ -464,6 +464,10 @@ def test_result_provenance_write_and_load(tmp_path: Path) -> None:
     for line in (1, 20, len(result.source.splitlines())):
         at = cuepy.Position(name, line, 3)
         assert older.original(at) == result.original(at)
+    # The source is one of the rewritten files: stored once. An entry holding it twice reads back the same.
+    first_line = json.dumps(result.source.splitlines()[0])[1:-1]
+    assert doc["source"] == {"file_index": 0} and json.dumps(doc).count(first_line) == 1
+    assert CompiledModule.from_json({**doc, "source": result.source}) == result
 
     changed = _broken_simple(tmp_path, "NODE_ENV", "NODE_ENVIRONMENT")
     assert flatten(changed, file=DEF).provenance.sha256 != flattened_example("simple").provenance.sha256

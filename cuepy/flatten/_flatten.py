@@ -194,8 +194,9 @@ class CompiledModule:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON document :meth:`from_json` reads back (how caches store a compiled module)."""
-        return {
-            "source": self.source,
+        texts = list(self.files.values())
+        return {  # the source is one of the files, as a rule: stored once, as its index among them
+            "source": {"file_index": texts.index(self.source)} if self.source in texts else self.source,
             "provenance": {**_asdict(self.provenance)},
             "directory": str(self.directory),
             "filename": self.filename,
@@ -213,15 +214,17 @@ class CompiledModule:
         """The module :meth:`to_json` wrote (which holds no load options: ``load_options`` gives them,
         as a LoadOptions or a mapping of its fields)."""
         p = doc["provenance"]
+        files = dict(doc["files"])
+        source = doc["source"]
         return cls(
-            source=doc["source"],
+            source=list(files.values())[source["file_index"]] if isinstance(source, Mapping) else source,
             provenance=Provenance(
                 p["sha256"], p["cuepy_version"], p["cue_version"], tuple(p["sources"]), tuple(p["not_flattened"])
             ),
             directory=Path(doc["directory"]),
             filename=doc["filename"],
             load_options=load_options if isinstance(load_options, LoadOptions) else LoadOptions(**(load_options or {})),
-            files=dict(doc["files"]),
+            files=files,
             load_files=tuple(doc["load_files"]) if doc["load_files"] is not None else None,
             package=doc["package"],
             structs=tuple(
