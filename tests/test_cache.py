@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -971,15 +972,34 @@ def test_stores_sweep_once_per_sixteenth_of_the_bound(tmp_path: Path, monkeypatc
     cache = Cache(tmp_path / "c", max_bytes=size * 16 * 10)  # a sweep every 10 stores
     sweeps: list[int] = []
     real = cache.evict
+    stored = [0]
 
     def counting(max_bytes: int | None = None) -> int:
-        sweeps.append(1)
+        sweeps.append(stored[0])
         return real(max_bytes)
 
     monkeypatch.setattr(cache, "evict", counting)
     for i in range(25):
+        stored[0] = i
         cache.put("render", _key(i), payload)
-    assert len(sweeps) == 3  # the first store, then after 10 and 20 more stored
+    assert sweeps[0] < 10 and all(b - a == 10 for a, b in itertools.pairwise(sweeps)), sweeps
+    assert len(sweeps) in (2, 3)
+
+
+def test_short_lived_caches_sweep_in_proportion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Processes that each store less than a sixteenth of the bound (one CLI run each) still keep
+    # the directory bounded: about one sweep per sixteenth stored across them, not one per run.
+    payload = "x" * 1000
+    size = len(encode_entry("render", _key(0), payload))
+    bound = size * 16 * 10
+    sweeps: list[int] = []
+    for i in range(200):
+        cache = Cache(tmp_path / "c", max_bytes=bound)  # a run storing a tenth of the interval
+        real = cache.evict
+        monkeypatch.setattr(cache, "evict", lambda max_bytes=None, i=i, real=real: sweeps.append(i) or real(max_bytes))
+        cache.put("render", _key(i), payload)
+    assert 5 <= len(sweeps) <= 50  # 20 expected (binomial: outside this, about once in a million)
+    assert Cache(tmp_path / "c").stats().bytes <= bound + (199 - sweeps[-1]) * size  # bounded at the last sweep
 
 
 def test_clear_and_stats(cache: Cache) -> None:

@@ -30,6 +30,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import random
 import re
 import stat
 import tempfile
@@ -62,7 +63,7 @@ KINDS = ("module", "render", "manifest")
 """The kinds cuepy stores; any short lowercase name is accepted."""
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 _SWEEP_EVERY = 16
-"""A store sweeps the directory after each ``max_bytes // _SWEEP_EVERY`` bytes this Cache stored."""
+"""A store sweeps the directory each time ``max_bytes // _SWEEP_EVERY`` bytes were counted (see ``Cache._unswept``)."""
 DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 DEFAULT_LOADED_MODULES = 8
 _MAGIC = b"cuepy-cache"
@@ -322,8 +323,10 @@ class Cache:
         if max_bytes < 0:
             raise ValueError("max_bytes cannot be negative")
         self.max_bytes = max_bytes
-        self._unswept: int | None = None
-        """Bytes this object stored since its last sweep (None: no sweep yet)."""
+        self._unswept = random.randrange(self._sweep_every())
+        """Bytes counted toward this object's next sweep. Counting starts at a random point of the
+        interval: processes that each store less than it (a CLI's run) sweep in proportion to
+        what they store, one sweep per interval stored on average, none of them on every run."""
         self._sweep_lock = threading.Lock()
         self._memory = _Memory(memory_bytes)
         if loaded_modules < 0:
@@ -854,21 +857,24 @@ class Cache:
             try:
                 self.evict()
             except Exception as exc:  # a lock timeout or a racing delete: the next store sweeps again
-                self._unswept = None
+                with self._sweep_lock:
+                    self._unswept = self._sweep_every()
                 _event("evict", warning=True, error=str(exc))
 
         trace_run("cache.store", run, kind=kind, key=short(key))
 
+    def _sweep_every(self) -> int:
+        return max(self.max_bytes // _SWEEP_EVERY, 1)
+
     def _sweep_due(self, stored: int) -> bool:
-        """Whether a store of ``stored`` bytes calls for a sweep: the first store, then each time
-        a sixteenth of ``max_bytes`` has been stored since the last one. (A sweep stats every
-        entry under the directory's lock: after each store, a batch of renders was quadratic and
-        its processes queued on that lock.)"""
+        """Whether a store of ``stored`` bytes calls for a sweep: each time a sixteenth of
+        ``max_bytes`` has been counted. (A sweep stats every entry under the directory's lock:
+        after each store, a batch of renders was quadratic and its processes queued on that
+        lock; after each process's first store, it was a millisecond of each cold miss.)"""
         with self._sweep_lock:
-            if self._unswept is not None:
-                self._unswept += stored
-                if self._unswept < self.max_bytes // _SWEEP_EVERY:
-                    return False
+            self._unswept += stored
+            if self._unswept < self._sweep_every():
+                return False
             self._unswept = 0
             return True
 
