@@ -190,10 +190,11 @@ def memoize(
     found = from_manifest()
     if found is not None:
         return found[0]
-    # Single-flight of the request: concurrent first calls discover inputs and compute once; the
-    # others wait, then find the call memo (threads) or the manifest (processes). Not across
-    # machines: discovery reads this machine's files; the result's flight waits for other machines.
-    with cache.flight(MANIFEST, manifest_key, shared=False) as waited:
+    # Single-flight of the request among threads: concurrent first calls discover inputs once; the
+    # others wait, then find the call memo. Processes racing on a new request each discover (list
+    # and hash the sources) rather than every miss taking a file lock; they compute once, through
+    # the result's flight, which also waits for other machines (discovery reads this machine's files).
+    with cache.flight(MANIFEST, manifest_key, shared=False, processes=False) as waited:
         if waited:
             known = _calls.get(call)
             if known is not None and known[0].current():

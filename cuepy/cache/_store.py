@@ -62,6 +62,9 @@ FORMAT = 1
 KINDS = ("module", "render", "manifest")
 """The kinds cuepy stores; any short lowercase name is accepted."""
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+_LOCK_MODE = 0o600
+"""Lock files are the owner's, like the directory (filelock's default, 0o666 less the umask, also
+made it probe each new lock directory for a filesystem without flock: a millisecond per process)."""
 _SWEEP_EVERY = 16
 """A store sweeps the directory each time ``max_bytes // _SWEEP_EVERY`` bytes were counted (see ``Cache._unswept``)."""
 DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
@@ -432,7 +435,7 @@ class Cache:
         lock = self.root / ".lock"
         if self.root.is_symlink() or not self.root.is_dir() or lock.is_symlink():
             return contextlib.nullcontext()
-        return FileLock(os.fspath(lock), timeout=60)
+        return FileLock(os.fspath(lock), timeout=60, mode=_LOCK_MODE)
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._counter_lock:
@@ -677,13 +680,14 @@ class Cache:
     # Single-flight ------------------------------------------------------------
 
     @contextlib.contextmanager
-    def flight(self, kind: str, key: str, *, shared: bool = True) -> Iterator[bool]:
+    def flight(self, kind: str, key: str, *, shared: bool = True, processes: bool = True) -> Iterator[bool]:
         """Hold the right to compute ``kind``/``key``: one thread of this process at a time
-        (a lock per key), one process of those sharing the directory (a file lock per key
-        under ``<directory>/.locks-v1``, released by the OS if its holder dies), and, with a
-        shared store that has leases and ``shared``, one machine of those sharing the store (a
-        lease per key, expiring after ``lease`` seconds if its holder dies). ``shared=False``
-        for work only this machine can do (reading its own files).
+        (a lock per key), with ``processes`` one process of those sharing the directory (a file
+        lock per key under ``<directory>/.locks-v1``, released by the OS if its holder dies), and,
+        with a shared store that has leases and ``shared``, one machine of those sharing the store
+        (a lease per key, expiring after ``lease`` seconds if its holder dies). ``shared=False``
+        for work only this machine can do (reading its own files); ``processes=False`` for work
+        cheap enough that a file lock would cost more than doing it twice.
 
         Yields whether it waited for another holder (then the entry is probably
         stored: look again before computing). After ``wait`` seconds it stops
@@ -691,7 +695,7 @@ class Cache:
         """
         _check(kind, key)
         deadline = time.monotonic() + self.wait
-        with self._local_flight(kind, key, deadline) as waited:
+        with self._local_flight(kind, key, deadline, processes) as waited:
             if waited:  # a thread or process of this machine computed it (or gave up): no lease needed
                 self._waited(kind, key, "local")
                 yield True
@@ -708,8 +712,8 @@ class Cache:
         _event("wait", kind=kind, key=short(key), layer=layer)
 
     @contextlib.contextmanager
-    def _local_flight(self, kind: str, key: str, deadline: float) -> Iterator[bool]:
-        """The key's thread lock, then its file lock; yields whether it waited for either."""
+    def _local_flight(self, kind: str, key: str, deadline: float, processes: bool) -> Iterator[bool]:
+        """The key's thread lock, then (``processes``) its file lock; yields whether it waited for either."""
         ident = (str(self.directory), kind, key)
         with _flights_lock:
             slot = _flights.get(ident)
@@ -723,7 +727,7 @@ class Cache:
                 waited = True
                 held = slot.lock.acquire(timeout=max(deadline - time.monotonic(), 0.0))
             try:
-                file_lock = self._key_lock(kind, key)
+                file_lock = self._key_lock(kind, key) if processes else None
                 if file_lock is not None:
                     try:
                         try:
@@ -808,7 +812,8 @@ class Cache:
             return None
         if _unsafe(locks, follow=False):
             return None
-        return FileLock(os.fspath(locks / f"{kind}-{key}.lock"), thread_local=False, poll_interval=0.01)
+        path = os.fspath(locks / f"{kind}-{key}.lock")
+        return FileLock(path, thread_local=False, poll_interval=0.01, mode=_LOCK_MODE)
 
     def _sweep_locks(self, now: float) -> None:
         """Remove key lock files unused for an hour (a holder's lock stays valid: filelock
