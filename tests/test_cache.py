@@ -152,6 +152,21 @@ def test_a_stopped_hit_keeps_its_entry(cache: Cache, monkeypatch: pytest.MonkeyP
     assert cuepy.opm.load(directory, file=DEF, cache=Cache(cache.directory)).export("cue") == expected
 
 
+def test_a_kept_module_whose_evaluation_was_stopped_is_loaded_again(cache: Cache) -> None:
+    # One holder's export under a time limit stops an evaluation in the kept module's context:
+    # its values may be partly evaluated. Later calls get the module loaded again, not a refusal.
+    directory = ex.path("simple")
+    expected = cuepy.opm.load(directory, file=DEF, cache=cache).export("cue")
+    held = cuepy.opm.load(directory, file=DEF, cache=cache)
+    with pytest.raises(CueLimitError), cuepy.time_limit(1e-6):
+        held.lookup("#components").export("json")
+    again = cuepy.opm.load(directory, file=DEF, cache=cache)
+    assert again.context.usable() and again.export("cue") == expected
+    assert cuepy.opm.load(directory, file=DEF, cache=cache).context is again.context  # kept again
+    with pytest.raises(cuepy.CueUsageError, match="stopped"):
+        held.export("cue")
+
+
 def test_loaded_modules_are_bounded(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "cache", loaded_modules=2)
     for name in ("simple", "moderate", "large"):

@@ -49,6 +49,7 @@ from filelock import Timeout as LockTimeout
 
 from cuepy.cache import _memoize
 from cuepy.cache._seal import Codec, is_auth_problem
+from cuepy.errors import CueUsageError
 from cuepy.trace import run as trace_run
 from cuepy.value import Value
 
@@ -102,6 +103,14 @@ def _event(name: str, *, warning: bool = False, **fields: Any) -> None:
     # collector alone must not make structlog's defaults print.
     if structlog.is_configured():
         (_log.warning if warning else _log.debug)(f"cuepy.cache.{name}", **fields)
+
+
+def _usable(value: Value) -> bool:
+    """Whether no evaluation in ``value``'s context was stopped (its values are whole)."""
+    try:
+        return value.context.usable()
+    except CueUsageError:  # the context is refused as soon as it is asked for
+        return False
 
 
 def parse_size(text: str) -> int:
@@ -568,13 +577,23 @@ class Cache:
     # Loaded values ----------------------------------------------------------------
 
     def kept(self, key: str) -> Value | None:
-        """A new handle on the Value kept for ``key`` (``keep``), or None."""
+        """A new handle on the Value kept for ``key`` (``keep``), or None. A kept value in whose
+        context an evaluation was stopped (an export under a time limit, by any holder) may be
+        partly evaluated: it is dropped, and None returned."""
         with self._loaded_lock:
             value = self._loaded.get(key)
             if value is None:
                 return None
-            self._loaded.move_to_end(key)
-            handle = value.lookup("")  # another handle on the same value: the caller may close it
+            if not _usable(value):
+                del self._loaded[key]
+            else:
+                self._loaded.move_to_end(key)
+                handle = value.lookup("")  # another handle on the same value: the caller may close it
+                value = None
+        if value is not None:
+            value.close()
+            _event("dropped", key=short(key), layer="kept", reason="an evaluation in its context was stopped")
+            return None
         self._count("memory_hits")
         self._count("hits")
         _event("hit", key=short(key), layer="kept")
