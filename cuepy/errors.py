@@ -114,6 +114,15 @@ class CueForkError(CueError, RuntimeError):
     """The Go runtime was started before this process forked and cannot be used."""
 
 
+VALUE_ERRORS: tuple[type[CueError], ...] = (
+    CueSyntaxError, CueLoadError, CueEvalError, CueIncompleteError, CueLookupError,
+)
+"""What a value that does not evaluate, or a path that names nothing, raises: what a probe of a
+value may take for "not this". A stop (CueLimitError), a refused context (CueUsageError) and a
+failure of cuepy's own are not among them: a probe that swallowed a stop went on in a context
+the stop had refused, and reported that instead of the limit."""
+
+
 _BY_CATEGORY: dict[str, type[CueError]] = {
     "syntax": CueSyntaxError,
     "load": CueLoadError,

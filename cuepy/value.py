@@ -418,6 +418,14 @@ class Value:
             return None
         return value
 
+    def usable(self) -> bool:
+        """False once an evaluation in this value's context was stopped (``cuepy.stop``): the
+        value may be partly evaluated, and libcuepy refuses it (``CueUsageError``)."""
+        try:
+            return self.context.usable()
+        except CueUsageError:  # refused as soon as its context is asked for
+            return False
+
     @property
     def context(self) -> Context:
         """The context the value was built in (compile more values there to mix them freely).

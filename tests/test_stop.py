@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import random
+import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import cuepy
+import cuepy.cache
+import cuepy.examples as ex
+import cuepy.opm
 
 
 def chain(n: int) -> str:
@@ -241,3 +248,61 @@ def test_calls_in_parallel_nest_without_waiting_on_themselves() -> None:
     runner.start()
     runner.join(120)  # (a deadlock would never end)
     assert done == [[[i * 100 + j for j in range(3)] for i in range(64)]]
+
+
+def test_stops_at_any_moment_of_cached_opm_calls_leave_the_process_and_the_cache_sound(tmp_path: Path) -> None:
+    # Two threads run loads, flattens and cached OPM calls under time limits of every size, or in
+    # scopes another thread cancels at random moments: each call gives its result or a
+    # CueLimitError, never a hang or another error. Afterwards every call, unbounded, gives what
+    # it gives without a cache. (A stop inside cue/load used to leave its lock held; a stop in a
+    # kept module's or a render template's context made every later call using it raise
+    # CueUsageError; a layout probe took a stop for "not this" and went on in the refused context.)
+    modules = {name: shutil.copytree(ex.path(name), tmp_path / name) for name in ("simple", "large")}
+    values = {name: json.loads(cuepy.load(d, files=["values.cue"]).lookup("values").export("json"))
+              for name, d in modules.items()}  # fmt: skip
+    cache = cuepy.cache.Cache(tmp_path / "cache")
+    file = "module_definition.cue"
+    calls: dict[str, Any] = {
+        "load": lambda n, c: cuepy.load(modules[n], files=[file]).export("json"),
+        "flatten": lambda n, c: cuepy.flatten(modules[n], file=file).source,
+        "opm.load": lambda n, c: cuepy.opm.load(modules[n], file=file, cache=c).export("cue"),
+        "release": lambda n, c: cuepy.opm.render_release(modules[n], values[n], namespace="ns", file=file, cache=c),
+        "render": lambda n, c: cuepy.opm.render(modules[n], values[n], namespace="ns", file=file, cache=c).to_yaml(),
+    }
+    expected = {(call, n): run(n, False) for call, run in calls.items() for n in modules}
+    scopes: list[cuepy.CancelScope] = []
+    wrong: list[tuple[Any, ...]] = []
+
+    def work(seed: int) -> None:
+        rnd = random.Random(seed)
+        for i in range(30):
+            name, call = rnd.choice(list(modules)), rnd.choice(list(calls))
+            store = cache if rnd.random() < 0.7 else cuepy.cache.Cache(cache.directory)  # or a new process's view
+            bound: Any = rnd.choice([cuepy.time_limit(1e-6), cuepy.time_limit(0.005), cuepy.time_limit(0.05), None])
+            if bound is None:
+                bound = cuepy.CancelScope()
+                scopes.append(bound)
+            try:
+                with bound:
+                    got = calls[call](name, store)
+            except cuepy.CueLimitError:
+                continue
+            except Exception as exc:
+                wrong.append((seed, i, call, name, repr(exc)[:300]))
+                continue
+            if got != expected[(call, name)]:
+                wrong.append((seed, i, call, name, "a different result"))
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in (1, 2)]
+    for t in threads:
+        t.start()
+    rnd = random.Random(0)
+    deadline = time.monotonic() + 300
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        time.sleep(rnd.random() * 0.03)
+        if scopes:
+            scopes.pop(rnd.randrange(len(scopes))).cancel()
+    assert not any(t.is_alive() for t in threads), "a call hangs"
+    assert wrong == []
+    for (call, name), result in expected.items():
+        assert calls[call](name, cache) == result, (call, name)

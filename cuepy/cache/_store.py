@@ -49,7 +49,6 @@ from filelock import Timeout as LockTimeout
 
 from cuepy.cache import _memoize
 from cuepy.cache._seal import Codec, is_auth_problem
-from cuepy.errors import CueUsageError
 from cuepy.trace import run as trace_run
 from cuepy.value import Value
 
@@ -103,14 +102,6 @@ def _event(name: str, *, warning: bool = False, **fields: Any) -> None:
     # collector alone must not make structlog's defaults print.
     if structlog.is_configured():
         (_log.warning if warning else _log.debug)(f"cuepy.cache.{name}", **fields)
-
-
-def _usable(value: Value) -> bool:
-    """Whether no evaluation in ``value``'s context was stopped (its values are whole)."""
-    try:
-        return value.context.usable()
-    except CueUsageError:  # the context is refused as soon as it is asked for
-        return False
 
 
 def parse_size(text: str) -> int:
@@ -584,7 +575,7 @@ class Cache:
             value = self._loaded.get(key)
             if value is None:
                 return None
-            if not _usable(value):
+            if not value.usable():
                 del self._loaded[key]
             else:
                 self._loaded.move_to_end(key)

@@ -36,10 +36,11 @@ from cuepy.api import (
     registry_name,
 )
 from cuepy.cache import Cache, Computed, Unusable, keys, resolve
-from cuepy.errors import CueError, CueLimitError, CueUsageError
+from cuepy.errors import VALUE_ERRORS, CueError, CueLimitError, CueUsageError
 from cuepy.flatten import CompiledModule, flatten
 from cuepy.opm._layout import detect_layout
 from cuepy.opm.models import Layout
+from cuepy.stop import stoppable
 from cuepy.value import Value
 
 if TYPE_CHECKING:
@@ -137,7 +138,9 @@ def _module_keyed(request: _Request, store: Cache | None, context: Context | Non
         return _use(payload, key), key
 
     def _use(payload: str, key: str | None) -> Value:
-        keep = context is None and key is not None
+        # Shared with other holders only outside a time limit or cancel scope: a stop in a
+        # module's context refuses it to every holder (cuepy.stop), so a bounded call gets its own.
+        keep = context is None and key is not None and not stoppable()
         if keep:
             kept = store.kept(key or "")
             if kept is not None:
@@ -181,7 +184,7 @@ def _release_layout(key: str | None, module: Value) -> Layout | None:
     if found is None:
         try:
             found = detect_layout(module)
-        except CueError:
+        except VALUE_ERRORS:
             return None
         if len(_layouts) >= _LAYOUTS_MAX:
             _layouts.clear()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cuepy.errors import CueError
+from cuepy.errors import VALUE_ERRORS, CueError
 from cuepy.opm._errors import OPMLayoutError, join_path
 from cuepy.opm.models import Layout
 from cuepy.value import Kind, Value
@@ -45,7 +45,7 @@ _HOW = (
 def _is_struct(value: Value) -> bool:
     try:
         return value.is_concrete() and value.kind == Kind.STRUCT
-    except CueError:
+    except VALUE_ERRORS:
         return False
 
 
@@ -53,7 +53,7 @@ def _definitions(value: Value) -> Iterator[tuple[str, Value]]:
     """The definition fields of a struct (``#x``), skipping any that fail to evaluate."""
     try:
         fields = list(value.fields(definitions=True))
-    except CueError:
+    except VALUE_ERRORS:
         return
     for label, field in fields:
         if label.startswith("#"):
@@ -63,7 +63,7 @@ def _definitions(value: Value) -> Iterator[tuple[str, Value]]:
 def _regular(value: Value) -> list[tuple[str, Value]]:
     try:
         return [(label, field) for label, field in value.fields() if not label.startswith(("#", "_"))]
-    except CueError:
+    except VALUE_ERRORS:
         return []
 
 
@@ -71,7 +71,7 @@ def _sample(value: Value) -> list[Value]:
     try:
         entries = value.fields()
         return [field for _, (_, field) in zip(range(_SAMPLE), entries, strict=False)]
-    except CueError:
+    except VALUE_ERRORS:
         return []
 
 
@@ -106,7 +106,7 @@ def _composes(entry: Value) -> bool:
                 first = next(iter(field.elements()), None)
                 if first is not None and _definition_like(first):
                     return True
-        except CueError:
+        except VALUE_ERRORS:
             continue
     return False
 
@@ -185,7 +185,7 @@ def _referred(module: Value, components: str, candidates: list[str]) -> list[str
         return []
     try:
         text = "\n".join(entry.export("cue") for entry in entries)
-    except CueError:
+    except VALUE_ERRORS:
         return []
     return [label for label in candidates if f"{label}." in text or f"{label}\n" in text]
 

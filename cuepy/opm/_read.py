@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from cuepy.api import Context, LoadOptions, RegistryLike, merge_options
-from cuepy.errors import CueError, CueIncompleteError
+from cuepy.errors import VALUE_ERRORS, CueError, CueIncompleteError
 from cuepy.opm._errors import OPMError, clarify, join_path, model_error, rephrased, split_path, user_positions
 from cuepy.opm._layout import detect_layout, module_value
 from cuepy.opm.models import (
@@ -166,7 +166,7 @@ def string(value: Value | None) -> str | None:
         if value.is_concrete() and value.kind == Kind.STRING:
             text = value.to_python()
             return text if isinstance(text, str) else None
-    except CueError:
+    except VALUE_ERRORS:
         return None
     return None
 
@@ -230,7 +230,7 @@ def partial(value: Value, path: Sequence[str], base: Sequence[str], root: str | 
 def _struct(value: Value) -> bool:
     try:
         return value.is_concrete() and value.kind == Kind.STRUCT
-    except CueError:
+    except VALUE_ERRORS:
         return False
 
 
@@ -359,7 +359,7 @@ def _links(value: Value, attached: Attached) -> Iterator[tuple[str, list[tuple[s
             if not (field_.is_concrete() and field_.kind == Kind.LIST):
                 continue
             elements = list(field_.elements())
-        except CueError:
+        except VALUE_ERRORS:
             continue
         targets: list[tuple[str, str | None]] = []
         for element in elements:

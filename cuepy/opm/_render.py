@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cuepy.api import Context, LoadInputs, LoadOptions, RegistryLike, load_inputs, merge_options, registry_name
 from cuepy.errors import CueError, CueLoadError, CueUsageError, ErrorDetail
 from cuepy.opm._errors import OPMError
-from cuepy.stop import cores, in_parallel
+from cuepy.stop import cores, in_parallel, stoppable
 from cuepy.value import Value
 
 if TYPE_CHECKING:
@@ -265,11 +265,15 @@ def transformer_packages(directory: StrPath) -> list[str]:
 
 
 def template(directory: str, packages: Sequence[str] | None, options: LoadOptions) -> Template:
-    """The render template for modules in ``directory``, kept in the process while its sources are unchanged."""
+    """The render template for modules in ``directory``, kept in the process while its sources are
+    unchanged. Inside a time limit or cancel scope the caller gets one of its own: a render fills
+    the template in its context, and a stopped evaluation refuses that context to every holder."""
+    if stoppable():
+        return _make_template(directory, packages, options)
     key = (directory, tuple(packages) if packages is not None else None, registry_name(options.registry),
            tuple(sorted((k, os.path.abspath(v)) for k, v in (options.modules or {}).items())))  # fmt: skip
     kept = _templates.get(key)
-    if kept is not None and _stamp(kept.inputs) == kept.stamp:
+    if kept is not None and _stamp(kept.inputs) == kept.stamp and kept.value.usable():
         return kept
     made = _make_template(directory, packages, options)
     with _templates_lock:
