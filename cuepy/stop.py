@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from cuepy._native import native
+from cuepy.errors import CueLimitError
 
 DEFAULT_MAX_DEPTH = 50_000
 """The evaluator's default nesting bound (go/internal/stop): the two inputs known to recurse
@@ -144,7 +145,9 @@ def in_parallel(calls: Sequence[Callable[[], T]]) -> list[T]:
     in a shared pool, each with this thread's context variables and stopped by its
     ``time_limit`` or ``CancelScope``; return their results in order.
 
-    Waits for every call, then raises the first exception in order. For independent
+    Waits for every call, then raises the first exception in order, a stop first
+    (``CueLimitError``: the calls share what the stop refused, so the others' errors may only
+    follow from it). For independent
     evaluations (a ``cue.Value`` is safe for concurrent use): on N cores, N of them take
     about the time of the slowest. Called from one of the pool's own calls, it runs them
     one after another (waiting there on the pool could wait for ever).
@@ -164,8 +167,15 @@ def in_parallel(calls: Sequence[Callable[[], T]]) -> list[T]:
     futures: list[Future[T]] = [_pool().submit(contextvars.copy_context().run, follow, call) for call in calls[1:]]
     try:
         first = calls[0]()
+    except Exception as exc:
+        failed: BaseException | None = exc
+    else:
+        failed = None
     finally:
         wait(futures)  # nothing runs on once this returns or raises
+    errors = [e for e in (failed, *(future.exception() for future in futures)) if e is not None]
+    if errors:
+        raise next((e for e in errors if isinstance(e, CueLimitError)), errors[0])
     return [first, *(future.result() for future in futures)]
 
 

@@ -210,6 +210,13 @@ def test_calls_in_parallel_give_their_results_in_order_and_the_first_error() -> 
     with pytest.raises(cuepy.CueIncompleteError, match="bad"):
         cuepy.stop.in_parallel(failing)
     assert finished == ["slow"]  # every call had ended when it raised
+
+    def stopped() -> None:
+        with cuepy.time_limit(1e-6):
+            cuepy.compile(chain(300))
+
+    with pytest.raises(cuepy.CueLimitError):  # a stop before the errors that may follow from it
+        cuepy.stop.in_parallel([lambda: 1 // 0, stopped])
     assert cuepy.stop.in_parallel([]) == []
 
 
