@@ -307,6 +307,28 @@ def test_a_render_split_across_cores_is_the_same_render(
         assert again.matches == renders["large"].matches
 
 
+def test_a_bounded_render_fills_a_copy_of_the_template_lent_to_it_alone(
+    renders: dict[str, cuepy.opm.Render],
+) -> None:
+    # A stopped evaluation refuses its context: inside a time limit or cancel scope a render
+    # fills a copy of the kept template, so a stop never refuses the one other renders share.
+    # A copy still usable serves the next bounded render; a refused one is dropped.
+    shared = _render.template(str(path("large")), None, cuepy.LoadOptions())
+    with _render.lent(shared) as same:
+        assert same is shared
+    with cuepy.time_limit(60), _render.lent(shared) as copy:
+        assert copy.value is not shared.value and copy.keys == shared.keys
+        first = copy.value
+    with cuepy.time_limit(60), _render.lent(shared) as again:
+        assert again.value is first  # the spare, not loaded again
+        with pytest.raises(cuepy.CueLimitError), cuepy.time_limit(1e-6):
+            again.value.lookup("requirements").to_python()
+    assert not first.usable() and shared.spares == [] and shared.value.usable()
+    with cuepy.time_limit(60):
+        bounded = cuepy.opm.render(path("large"), _values("large"), namespace=NS, file=DEF, cache=False)
+    assert bounded.to_yaml() == renders["large"].to_yaml()
+
+
 @pytest.mark.parametrize("output", ['"a string"', '[{kind: "ConfigMap"}, 3]'])
 def test_an_output_that_is_not_objects_is_an_error(tmp_path: Path, output: str) -> None:
     """A transformer's output must be an object or a list of objects: anything else is a typed error

@@ -25,12 +25,14 @@ catalog) that exists.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import json
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -224,6 +226,12 @@ class Template:
     requirements: dict[str, dict[str, Any]]
     inputs: LoadInputs
     stamp: tuple[Any, ...]
+    source: str
+    """The template's CUE source, loaded in ``directory`` with ``options``."""
+    directory: str
+    options: LoadOptions
+    spares: list[Value] = field(default_factory=list)
+    """Copies of ``value`` lent to renders inside a time limit or cancel scope (``lent``)."""
 
 
 _templates: dict[tuple[Any, ...], Template] = {}
@@ -266,10 +274,7 @@ def transformer_packages(directory: StrPath) -> list[str]:
 
 def template(directory: str, packages: Sequence[str] | None, options: LoadOptions) -> Template:
     """The render template for modules in ``directory``, kept in the process while its sources are
-    unchanged. Inside a time limit or cancel scope the caller gets one of its own: a render fills
-    the template in its context, and a stopped evaluation refuses that context to every holder."""
-    if stoppable():
-        return _make_template(directory, packages, options)
+    unchanged (and made again once refused: ``lent``)."""
     key = (directory, tuple(packages) if packages is not None else None, registry_name(options.registry),
            tuple(sorted((k, os.path.abspath(v)) for k, v in (options.modules or {}).items())))  # fmt: skip
     kept = _templates.get(key)
@@ -319,7 +324,32 @@ def _make_template(directory: str, packages: Sequence[str] | None, options: Load
     keys = dict.fromkeys(listing, "")
     requirements = value.lookup("requirements").to_python()
     inputs = load_inputs(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, options=options)
-    return Template(value, {k: requirements[k]["fqn"] for k in keys}, requirements, inputs, _stamp(inputs))
+    return Template(value, {k: requirements[k]["fqn"] for k in keys}, requirements, inputs, _stamp(inputs),
+                    source, directory, options)  # fmt: skip
+
+
+@contextlib.contextmanager
+def lent(shared: Template) -> Iterator[Template]:
+    """``shared``, for one render. Inside a time limit or cancel scope, a copy of it lent to this
+    render alone, and kept for the next such render if still usable: a render fills the template
+    in its context, and a stopped evaluation refuses that context to every holder."""
+    if not stoppable():
+        yield shared
+        return
+    with _templates_lock:
+        value: Value | None = shared.spares.pop() if shared.spares else None
+    if value is None:
+        value = _load_source(shared.directory, shared.source, shared.options)
+    try:
+        yield dataclasses.replace(shared, value=value, spares=[])
+    finally:
+        if value.usable():
+            with _templates_lock:
+                if len(shared.spares) < cores():
+                    shared.spares.append(value)
+                    value = None
+        if value is not None:
+            value.close()
 
 
 def _load_template(directory: str, packages: Sequence[str], options: LoadOptions) -> Value:
@@ -536,4 +566,5 @@ def render(
     else:
         raise TypeError(f"module must be a path, a Value or a CompiledModule, not {type(module).__name__}")
     data = release_data(value, values, namespace, name, None)
-    return render_release(data, template(where, transformers, resolved), match=match)
+    with lent(template(where, transformers, resolved)) as tpl:
+        return render_release(data, tpl, match=match)
