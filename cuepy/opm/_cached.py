@@ -36,7 +36,7 @@ from cuepy.api import (
     registry_name,
 )
 from cuepy.cache import Cache, Computed, Unusable, keys, resolve
-from cuepy.errors import VALUE_ERRORS, CueError, CueLimitError, CueUsageError
+from cuepy.errors import VALUE_ERRORS
 from cuepy.flatten import CompiledModule, flatten
 from cuepy.opm._layout import detect_layout
 from cuepy.opm.models import Layout
@@ -153,11 +153,10 @@ def _module_keyed(request: _Request, store: Cache | None, context: Context | Non
         compiled = _from_entry(payload, request)
         try:
             value = compiled.load(context=context or Context())
-        except (CueLimitError, CueUsageError):
-            raise  # stopped (a time limit, a cancel), or a stopped context given: no fault of the entry's
-        except CueError as exc:
-            # A stored module that does not load cannot be right for these sources
-            # (a module that fails is never stored): discarded and computed again.
+        except VALUE_ERRORS as exc:
+            # A stored module that does not load cannot be right for these sources (a module
+            # that fails is never stored): discarded and computed again. A stop, a refused
+            # context or a forked process is no fault of the entry's: raised as it is.
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise Unusable(f"does not load: {first}") from exc
         if keep:
