@@ -147,10 +147,11 @@ def in_parallel(calls: Sequence[Callable[[], T]]) -> list[T]:
 
     Waits for every call, then raises the first exception in order, a stop first
     (``CueLimitError``: the calls share what the stop refused, so the others' errors may only
-    follow from it). For independent
-    evaluations (a ``cue.Value`` is safe for concurrent use): on N cores, N of them take
-    about the time of the slowest. Called from one of the pool's own calls, it runs them
-    one after another (waiting there on the pool could wait for ever).
+    follow from it). A KeyboardInterrupt (any BaseException) in the first call stops the
+    others' evaluations too, then is raised once they ended. For independent evaluations
+    (a ``cue.Value`` is safe for concurrent use): on N cores, N of them take about the time
+    of the slowest. Called from one of the pool's own calls, it runs them one after another
+    (waiting there on the pool could wait for ever).
     """
     if len(calls) <= 1 or getattr(_local, "pooled", False):
         return [call() for call in calls]
@@ -165,14 +166,21 @@ def in_parallel(calls: Sequence[Callable[[], T]]) -> list[T]:
             lib.cue_stop_follow(0)
 
     futures: list[Future[T]] = [_pool().submit(contextvars.copy_context().run, follow, call) for call in calls[1:]]
+    interrupted = False
     try:
         first = calls[0]()
     except Exception as exc:
         failed: BaseException | None = exc
+    except BaseException:  # Ctrl-C: the pool's calls follow this thread's stops
+        interrupted = True
+        lib.cue_stop_interrupt(caller)
+        raise
     else:
         failed = None
     finally:
         wait(futures)  # nothing runs on once this returns or raises
+        if interrupted and not any(scope.cancelled for scope in getattr(_local, "scopes", ())):
+            lib.cue_stop_interrupt_clear(caller)  # (a cancelled scope's interrupt stays)
     errors = [e for e in (failed, *(future.exception() for future in futures)) if e is not None]
     if errors:
         raise next((e for e in errors if isinstance(e, CueLimitError)), errors[0])

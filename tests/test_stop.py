@@ -237,6 +237,20 @@ def test_calls_in_parallel_follow_the_callers_time_limit_and_scope() -> None:
     assert cuepy.stop.in_parallel([lambda: cuepy.compile(chain(300)).lookup("a0").to_python()] * 3) == [1, 1, 1]
 
 
+def test_a_keyboard_interrupt_in_parallel_calls_stops_them_all() -> None:
+    # Ctrl-C reaches the caller's thread: the pool's calls are stopped too, not waited for.
+    def interrupted() -> None:
+        time.sleep(0.2)
+        raise KeyboardInterrupt
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        cuepy.stop.in_parallel([interrupted, lambda: cuepy.compile(chain(2000))])
+    assert time.monotonic() - start < 3  # unstopped, the compile takes seconds
+    assert cuepy.compile(chain(300)).lookup("a0").to_python() == 1  # the caller is not left stopped
+    assert cuepy.stop.in_parallel([lambda: cuepy.compile(chain(300)).lookup("a0").to_python()] * 2) == [1, 1]
+
+
 def test_calls_in_parallel_report_their_stages_to_the_callers_trace() -> None:
     with cuepy.trace() as trace:
         cuepy.stop.in_parallel([lambda i=i: cuepy.compile(f"a: {i}") for i in range(3)])
