@@ -53,20 +53,10 @@ func StartWritten(load Loader) *Written {
 	return w
 }
 
-// summary waits for the evaluation and summarises the structs at paths. Its
-// context is used by one goroutine at a time: the evaluating one, then the
-// caller of summary.
-func (w *Written) summary(paths []string) (s summary, err error) {
+// wait waits for the evaluation and returns its error.
+func (w *Written) wait() error {
 	<-w.done
-	if w.err != nil {
-		return nil, w.err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = recovered(r, "comparing the module as written")
-		}
-	}()
-	return summarise(w.v, paths), nil
+	return w.err
 }
 
 // recovered is the error of a panic recovered on a goroutine of ours: a
@@ -82,12 +72,13 @@ func recovered(r any, what string) error {
 // rewritten by res and returns the rewritten package's value and the paths
 // of the flattened structs whose values differ, with why.
 //
-// The rewritten module is evaluated and summarised while the module as
-// written is summarised on another goroutine, each in a context of its own
-// (the rewritten value is handed out and must not keep the evaluation of the
-// module as written alive): a cue.Context may not be shared between
-// goroutines, so the values are never compared directly, only their
-// summaries.
+// The rewritten module is evaluated in a context of its own (it is handed
+// out and must not keep the evaluation of the module as written alive), so
+// the values are never compared directly, only their summaries. The module
+// as written is summarised path by path by whichever goroutine is free: the
+// one that evaluated it, and the caller once the rewritten module is
+// summarised (a cue.Value is safe for concurrent use: CUE finishes its
+// vertices when it makes it).
 func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string, error) {
 	var paths []string
 	for _, c := range res.Components {
@@ -95,20 +86,47 @@ func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string,
 			paths = append(paths, c.Path)
 		}
 	}
-	var before summary
-	var beforeErr error
+	queue := make(chan string, len(paths))
+	for _, p := range paths {
+		queue <- p
+	}
+	close(queue)
+	before := make(summary, len(paths))
+	var mu sync.Mutex
+	take := func() (err error) { // summarise queued paths of the module as written, while any is left
+		defer func() {
+			if r := recover(); r != nil {
+				err = recovered(r, "comparing the module as written")
+			}
+		}()
+		if err := w.wait(); err != nil {
+			return err
+		}
+		for p := range queue {
+			l := leaves{}
+			l.add(w.v.LookupPath(cue.ParsePath(p)), p, 0)
+			mu.Lock()
+			before[p] = l
+			mu.Unlock()
+		}
+		return nil
+	}
+	var theirs error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	caller := stop.Thread()
 	go func() {
 		defer wg.Done()
 		defer stop.Adopt(caller)()
-		before, beforeErr = w.summary(paths)
+		theirs = take()
 	}()
 	after, afterSum, why := evaluateRewritten(load, res, paths)
+	ours := take()
 	wg.Wait()
-	if beforeErr != nil {
-		return cue.Value{}, nil, beforeErr
+	for _, err := range []error{theirs, ours} { // (both are w.err when the module as written failed)
+		if err != nil {
+			return cue.Value{}, nil, err
+		}
 	}
 	differ := map[string]string{}
 	if why != "" {
