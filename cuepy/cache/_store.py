@@ -66,6 +66,9 @@ _LOCK_MODE = 0o600
 """Lock files are the owner's, like the directory (filelock's default, 0o666 less the umask, also
 made it probe each new lock directory for a filesystem without flock: a millisecond per process)."""
 _SWEEP_EVERY = 16
+_phases = random.Random()
+"""Where each Cache starts counting toward its first sweep (a generator of its own: the caller's
+``random.seed()`` neither decides it nor is disturbed by it)."""
 """A store sweeps the directory each time ``max_bytes // _SWEEP_EVERY`` bytes were counted (see ``Cache._unswept``)."""
 DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 DEFAULT_LOADED_MODULES = 8
@@ -326,7 +329,7 @@ class Cache:
         if max_bytes < 0:
             raise ValueError("max_bytes cannot be negative")
         self.max_bytes = max_bytes
-        self._unswept = random.randrange(self._sweep_every())
+        self._unswept = _phases.randrange(self._sweep_every())
         """Bytes counted toward this object's next sweep. Counting starts at a random point of the
         interval: processes that each store less than it (a CLI's run) sweep in proportion to
         what they store, one sweep per interval stored on average, none of them on every run."""
