@@ -66,10 +66,10 @@ _LOCK_MODE = 0o600
 """Lock files are the owner's, like the directory (filelock's default, 0o666 less the umask, also
 made it probe each new lock directory for a filesystem without flock: a millisecond per process)."""
 _SWEEP_EVERY = 16
+"""A store sweeps the directory each time ``max_bytes // _SWEEP_EVERY`` bytes were counted (see ``Cache._unswept``)."""
 _phases = random.Random()
 """Where each Cache starts counting toward its first sweep (a generator of its own: the caller's
 ``random.seed()`` neither decides it nor is disturbed by it)."""
-"""A store sweeps the directory each time ``max_bytes // _SWEEP_EVERY`` bytes were counted (see ``Cache._unswept``)."""
 DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 DEFAULT_LOADED_MODULES = 8
 _MAGIC = b"cuepy-cache"

@@ -103,8 +103,7 @@ func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string,
 			return err
 		}
 		for p := range queue {
-			l := leaves{}
-			l.add(w.v.LookupPath(cue.ParsePath(p)), p, 0)
+			l := summariseAt(w.v, p)
 			mu.Lock()
 			before[p] = l
 			mu.Unlock()
@@ -198,11 +197,16 @@ type leaves map[string]string
 func summarise(v cue.Value, paths []string) summary {
 	out := summary{}
 	for _, p := range paths {
-		l := leaves{}
-		l.add(v.LookupPath(cue.ParsePath(p)), p, 0)
-		out[p] = l
+		out[p] = summariseAt(v, p)
 	}
 	return out
+}
+
+// summariseAt is what verification compares of the struct at path p of v.
+func summariseAt(v cue.Value, p string) leaves {
+	l := leaves{}
+	l.add(v.LookupPath(cue.ParsePath(p)), p, 0)
+	return l
 }
 
 const maxCompareDepth = 100
