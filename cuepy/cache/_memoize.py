@@ -256,6 +256,8 @@ def _discover(
     key = key_of(found_inputs.root, observation)
     if computes_listing:  # checked with the computation's listing, or before a stored result is used
         return finish(observation, key, found_inputs.root, True, confirm)
+    # Otherwise confirmed first: that records the listing, which a computation that loads the
+    # same module again (a release's nested module load) then shares.
     if not confirm(None):  # changed while read: computed, neither looked up nor stored
         return _unstored(compute, use)
     return finish(observation, key, found_inputs.root, True, None)
