@@ -2,7 +2,8 @@
 // two hooks cuepy needs and CUE lacks (cuelang.org/go issue 3752): a stop an
 // embedding program can request (Ctrl-C, a timeout) and a bound on the
 // evaluator's recursion (two known inputs recurse until Go's fatal stack
-// overflow, which ends the host process).
+// overflow, which ends the host process). Its file in package cue also lists
+// a value's fields unsorted (CuepyFields), for the flattener's verification.
 //
 // It copies the pinned CUE module from the module cache into DIR/cue (its
 // source, not its tests), changes two declarations there, found with

@@ -277,12 +277,11 @@ type field struct {
 	value cue.Value
 }
 
-// fields returns v's fields, definitions and optional ones included.
+// fields returns v's fields, definitions and optional ones included, in no
+// particular order (Value.Fields' topological sort cost a third of a
+// summary).
 func fields(v cue.Value) []field {
-	it, err := v.Fields(cue.Definitions(true), cue.Optional(true))
-	if err != nil {
-		return nil
-	}
+	it := cue.CuepyFields(v)
 	var out []field
 	for it.Next() {
 		out = append(out, field{it.Selector().String(), it.Value()})

@@ -2,12 +2,16 @@ package flatten
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
 )
 
@@ -109,5 +113,58 @@ func TestVerifyReportsTheWrittenModulesErrorAsTheUsers(t *testing.T) {
 	var written *ModuleError
 	if !errors.As(err, &written) || !strings.Contains(err.Error(), "conflicting values") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// The fields a summary walks are those Value.Fields gives with definitions
+// and optional fields: the same labels and values, hidden fields, lets and
+// comprehension fields not yielded left out.
+func TestFieldsAreThoseOfValueFields(t *testing.T) {
+	v := cuecontext.New().CompileString(`
+#D: {a: int, b?: string, c!: bool}
+x: {
+	#D
+	z: 1
+	a: 2
+	_hidden: 3
+	let l = 4
+	y: l
+	if false {never: 5}
+	if true {yielded: 6}
+	#def: {k: 7}
+	opt?: 8
+	req!: 9
+	(string & "dyn"): 10
+	[=~"^p"]: int
+	p1: 11
+}
+d: *{one: 1} | {two: 2}
+probe: x.never == _|_
+q: {
+	for k, _ in x if k == "none" {(k): 1}
+	if x.yielded == 7 {seven: 1}
+}
+probeQ: q.none == _|_ && q.seven == _|_
+`)
+	if err := v.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"x", "d", "q"} {
+		at := v.LookupPath(cue.ParsePath(path))
+		it, err := at.Fields(cue.Definitions(true), cue.Optional(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{}
+		for it.Next() {
+			want[it.Selector().String()] = fmt.Sprint(it.Value())
+		}
+		got := map[string]string{}
+		for _, f := range fields(at) {
+			got[f.label] = fmt.Sprint(f.value)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: fields %v, Value.Fields %v", path, got, want)
+		}
 	}
 }

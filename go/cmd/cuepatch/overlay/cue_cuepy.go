@@ -3,7 +3,8 @@
 // This file is cuepy's, not CUE's: cmd/cuepatch adds it to package
 // cuelang.org/go/cue in the patched copy of CUE that libcuepy builds against
 // (the build line above is dropped there), so that cuepy, outside CUE's
-// module, can reach the stop and depth hooks of internal/core/adt/cuepy.go.
+// module, can reach the stop and depth hooks of internal/core/adt/cuepy.go
+// and a value's fields without sorting them.
 
 package cue
 
@@ -39,3 +40,23 @@ func CuepyStopped(tid int) (string, bool) { return adt.CuepyStopped(tid) }
 
 // CuepyFollow makes OS thread tid follow the stops of thread parent (0: none).
 func CuepyFollow(tid, parent int) { adt.CuepyFollow(tid, parent) }
+
+// CuepyFields iterates what v.Fields(Definitions(true), Optional(true))
+// does (regular, definition, optional and required fields; no let or hidden
+// field), in the order the evaluator holds them. Value.Fields sorts them
+// topologically first (CUE's TODO(sort)), which costs more than the rest of
+// a walk over a module; a caller that only compares fields by label needs no
+// order.
+func CuepyFields(v Value) *Iterator {
+	d, _ := v.Default()
+	arcs := make([]*adt.Vertex, 0, len(d.v.Arcs))
+	for _, arc := range d.v.Arcs {
+		// (an arc pending or not present is not a field: once v is
+		// finished, what is pending was not yielded)
+		if f := arc.Label; f.IsLet() || f.IsHidden() || arc.ArcType > adt.ArcOptional {
+			continue
+		}
+		arcs = append(arcs, arc)
+	}
+	return &Iterator{idx: v.idx, ctx: v.ctx(), val: v, arcs: arcs, isList: v.Kind() == ListKind}
+}
