@@ -4,6 +4,7 @@ the error choke point that turns every C-side failure into an exception.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -152,6 +153,7 @@ def live_handles() -> int:
     return int(lib.cue_live_handles())
 
 
+@functools.cache  # (constant for the process; a flatten's provenance and every cache key ask)
 def cue_version() -> str:
     lib, ffi = native()
     ptr = lib.cue_version()

@@ -55,9 +55,6 @@ class CacheError(CueError):
         self.path = path
 
 
-_cue_version: str | None = None
-
-
 def cuepy_version() -> str:
     """The cuepy version the keys include (tests replace this function to simulate an upgrade)."""
     import cuepy
@@ -67,12 +64,9 @@ def cuepy_version() -> str:
 
 def cue_version() -> str:
     """The CUE version the keys include (tests replace this function to simulate an upgrade)."""
-    global _cue_version
-    if _cue_version is None:
-        import cuepy
+    import cuepy
 
-        _cue_version = str(cuepy.__cue_version__)
-    return _cue_version
+    return str(cuepy.__cue_version__)
 
 
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

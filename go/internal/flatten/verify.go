@@ -12,6 +12,7 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/format"
 
+	"cuepy.dev/libcue/internal/cueerr"
 	"cuepy.dev/libcue/internal/stop"
 )
 
@@ -153,10 +154,7 @@ func evaluateWritten(load Loader) (cue.Value, error) {
 		return cue.Value{}, err
 	}
 	v := cuecontext.New().BuildInstance(inst)
-	if err := v.Err(); err != nil {
-		return cue.Value{}, &ModuleError{err}
-	}
-	if err := v.Validate(); err != nil {
+	if err := cueerr.OfValue(v); err != nil { // (what a load of the module reports: no walk of a valid one)
 		return cue.Value{}, &ModuleError{err}
 	}
 	return v, nil
