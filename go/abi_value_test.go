@@ -450,6 +450,37 @@ func TestExportErrors(t *testing.T) {
 	wantUsage(t, e, "unknown export format -1")
 }
 
+// The handles on one value (cue_lookup of the empty path, as a cache hands
+// out a kept module) share its export check: each exports the same data, a
+// handle outlives the one it came from, and a value that fails the check
+// fails it on every export, from every handle.
+func TestExportFromHandlesOnOneValue(t *testing.T) {
+	ctx := newCtx(t)
+	v, e := testCompile(ctx, "a: 1\n#d: {x: int}\n", "test.cue") // freed below, before same
+	noErr(t, e)
+	same, e := testLookup(v, "")
+	noErr(t, e)
+	for _, h := range []uint64{v, same, same} {
+		got, e := testExport(h, testFormatJSON, 0)
+		noErr(t, e)
+		if got != `{"a":1}` {
+			t.Errorf("export JSON = %q", got)
+		}
+	}
+	noErr(t, testFree(v))
+	if got, e := testExport(same, testFormatYAML, 0); e != "" || got != "a: 1\n" {
+		t.Errorf("export YAML after the first handle was freed = %q, %s", got, e)
+	}
+	noErr(t, testFree(same))
+
+	bad := mustCompile(t, ctx, "a: int\n")
+	again := mustLookup(t, bad, "")
+	for _, h := range []uint64{bad, again, bad} {
+		_, e := testExport(h, testFormatJSON, 0)
+		wantErr(t, e, "incomplete")
+	}
+}
+
 func TestValidate(t *testing.T) {
 	ctx := newCtx(t)
 	v := mustCompile(t, ctx, "a: int\nb: *1 | int\nc: string\n")

@@ -51,18 +51,18 @@ func cue_decode(vh C.cue_handle, out *C.cue_bytes) (errh C.cue_handle) {
 //export cue_export
 func cue_export(vh C.cue_handle, formatID C.int32_t, opts C.uint32_t, out *C.cue_bytes) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, err := valueObjOf(vh)
 	if err != nil {
 		return fail(err)
 	}
 	var data []byte
 	switch formatID {
 	case C.CUE_FORMAT_JSON:
-		data, err = extract.ExportJSON(v, options(opts))
+		data, err = extract.ExportJSON(obj.v, options(opts), obj.data)
 	case C.CUE_FORMAT_YAML:
-		data, err = extract.ExportYAML(v)
+		data, err = extract.ExportYAML(obj.v, obj.data)
 	case C.CUE_FORMAT_CUE:
-		data, err = extract.ExportCUE(v, options(opts))
+		data, err = extract.ExportCUE(obj.v, options(opts), obj.data)
 	default:
 		err = cueerr.Usagef("unknown export format %d", int(formatID))
 	}

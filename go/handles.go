@@ -11,6 +11,7 @@ import (
 	"cuelang.org/go/cue"
 
 	"cuepy.dev/libcue/internal/cueerr"
+	"cuepy.dev/libcue/internal/extract"
 	"cuepy.dev/libcue/internal/registry"
 	"cuepy.dev/libcue/internal/stop"
 )
@@ -21,7 +22,12 @@ import (
 // error, never a crash.
 type (
 	contextObj struct{ ctx *cue.Context }
-	valueObj   struct{ v cue.Value }
+	valueObj   struct {
+		v cue.Value
+		// data is shared by the handles on this same value (cue_lookup of
+		// the empty path): its export check, taken once.
+		data *extract.DataCheck
+	}
 )
 
 // liveHandles counts handles created and not yet freed, for leak tests.
@@ -77,14 +83,23 @@ func kindName(obj any) string {
 }
 
 func value(h C.cue_handle) (cue.Value, error) {
-	obj, err := resolve[*valueObj](h, "value")
+	obj, err := valueObjOf(h)
 	if err != nil {
 		return cue.Value{}, err
 	}
-	if stop.Tainted(obj.v.Context()) {
-		return cue.Value{}, errTainted
-	}
 	return obj.v, nil
+}
+
+// valueObjOf is the value behind h, refused when its context is tainted.
+func valueObjOf(h C.cue_handle) (*valueObj, error) {
+	obj, err := resolve[*valueObj](h, "value")
+	if err != nil {
+		return nil, err
+	}
+	if stop.Tainted(obj.v.Context()) {
+		return nil, errTainted
+	}
+	return obj, nil
 }
 
 func contextOf(h C.cue_handle) (*cue.Context, error) {
@@ -101,7 +116,9 @@ func contextOf(h C.cue_handle) (*cue.Context, error) {
 var errTainted = cueerr.Usagef("an evaluation in this value's context was stopped (time limit, " +
 	"interrupt or depth bound), so its values may be partly evaluated: build them again in a new context")
 
-func newValue(v cue.Value) C.cue_handle { return newHandle(&valueObj{v: v}) }
+func newValue(v cue.Value) C.cue_handle {
+	return newHandle(&valueObj{v: v, data: new(extract.DataCheck)})
+}
 
 // freeHandle deletes h once; a second free is an error, not a crash.
 func freeHandle(h C.cue_handle) error {

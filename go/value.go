@@ -64,12 +64,17 @@ func cue_fill(vh C.cue_handle, path *C.char, xh C.cue_handle, out *C.cue_handle)
 //export cue_lookup
 func cue_lookup(vh C.cue_handle, path *C.char, out *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, err := valueObjOf(vh)
 	if err != nil {
 		return fail(err)
 	}
 	*out = 0
-	found, err := extract.Lookup(v, C.GoString(path))
+	p := C.GoString(path)
+	if p == "" { // another handle on the same value, sharing what is known of it
+		*out = newHandle(&valueObj{v: obj.v, data: obj.data})
+		return 0
+	}
+	found, err := extract.Lookup(obj.v, p)
 	if err != nil {
 		return fail(err)
 	}

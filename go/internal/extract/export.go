@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -14,6 +15,28 @@ import (
 
 	"cuepy.dev/libcue/internal/cueerr"
 )
+
+// DataCheck remembers that a value passed checkData. A cue.Value is
+// immutable, so the verdict holds for every later export of it: the handles
+// on one value (a module a cache keeps and hands out again) share one
+// DataCheck, and only the first export of it walks the whole value (its
+// definitions included, as `cue export` does). A failed check is not kept:
+// it is taken again, to report the errors again. Nil checks every time.
+type DataCheck struct{ passed atomic.Bool }
+
+// check is checkData, skipped once v passed it.
+func (c *DataCheck) check(v cue.Value) error {
+	if c != nil && c.passed.Load() {
+		return nil
+	}
+	if err := checkData(v); err != nil {
+		return err
+	}
+	if c != nil {
+		c.passed.Store(true)
+	}
+	return nil
+}
 
 // checkData checks v as `cue export` does before it writes data
 // (internal/encoding: Validate(cue.Concrete(true))), so that errors name
@@ -30,8 +53,8 @@ func checkData(v cue.Value) error {
 
 // ExportJSON writes v as `cue export` does (encoding/json's Encoder, HTML
 // not escaped); compact unless an indent is asked for (4: cue's bytes).
-func ExportJSON(v cue.Value, o Options) ([]byte, error) {
-	if err := checkData(v); err != nil {
+func ExportJSON(v cue.Value, o Options, c *DataCheck) ([]byte, error) {
+	if err := c.check(v); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
@@ -56,8 +79,8 @@ func ExportJSON(v cue.Value, o Options) ([]byte, error) {
 }
 
 // ExportYAML writes v as YAML (encoding/yaml), checked as ExportJSON checks it.
-func ExportYAML(v cue.Value) ([]byte, error) {
-	if err := checkData(v); err != nil {
+func ExportYAML(v cue.Value, c *DataCheck) ([]byte, error) {
+	if err := c.check(v); err != nil {
 		return nil, err
 	}
 	data, err := cueyaml.Encode(v)
@@ -70,7 +93,7 @@ func ExportYAML(v cue.Value) ([]byte, error) {
 // ExportCUE writes v as CUE source. The options compose as the cue
 // command's modes build them: final first (it hides definitions, hidden
 // and optional fields), then the switches that show them again.
-func ExportCUE(v cue.Value, o Options) ([]byte, error) {
+func ExportCUE(v cue.Value, o Options, c *DataCheck) ([]byte, error) {
 	var syntaxOpts []cue.Option
 	if o.Final {
 		syntaxOpts = append(syntaxOpts, cue.Final())
@@ -81,7 +104,7 @@ func ExportCUE(v cue.Value, o Options) ([]byte, error) {
 		cue.Attributes(o.Attributes))
 	if o.Concrete {
 		syntaxOpts = append(syntaxOpts, cue.Concrete(true))
-		if err := checkData(v); err != nil {
+		if err := c.check(v); err != nil {
 			return nil, err
 		}
 	}
