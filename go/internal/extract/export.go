@@ -21,20 +21,18 @@ import (
 // on one value (a module a cache keeps and hands out again) share one
 // DataCheck, and only the first export of it walks the whole value (its
 // definitions included, as `cue export` does). A failed check is not kept:
-// it is taken again, to report the errors again. Nil checks every time.
+// it is taken again, to report the errors again.
 type DataCheck struct{ passed atomic.Bool }
 
 // check is checkData, skipped once v passed it.
 func (c *DataCheck) check(v cue.Value) error {
-	if c != nil && c.passed.Load() {
+	if c.passed.Load() {
 		return nil
 	}
 	if err := checkData(v); err != nil {
 		return err
 	}
-	if c != nil {
-		c.passed.Store(true)
-	}
+	c.passed.Store(true)
 	return nil
 }
 
