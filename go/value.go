@@ -71,7 +71,9 @@ func cue_lookup(vh C.cue_handle, path *C.char, out *C.cue_handle) (errh C.cue_ha
 	*out = 0
 	p := C.GoString(path)
 	if p == "" { // another handle on the same value, sharing what is known of it
-		*out = newHandle(&valueObj{v: obj.v, data: obj.data})
+		if obj.v.Exists() {
+			*out = newHandle(&valueObj{v: obj.v, data: obj.data})
+		}
 		return 0
 	}
 	found, err := extract.Lookup(obj.v, p)
