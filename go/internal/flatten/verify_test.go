@@ -139,6 +139,7 @@ x: {
 	p1: 11
 }
 d: *{one: 1} | {two: 2}
+// references to fields no comprehension yielded (arcs CUE may hold as pending)
 probe: x.never == _|_
 q: {
 	for k, _ in x if k == "none" {(k): 1}
