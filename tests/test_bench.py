@@ -23,7 +23,7 @@ from cuepy.bench._analysis import goals, ratios, scaling
 # Subprocesses import the cuepy this test imports, from outside the checkout.
 _ENV = dict(os.environ, PYTHONPATH=str(Path(cuepy.__file__).resolve().parent.parent))
 GO_DIR = Path(__file__).resolve().parent.parent / "go"
-HAS_GO = (GO_DIR / "go.mod").is_file() and _tools.find_go(GO_DIR) is not None
+HAS_GO = (GO_DIR / "go.mod").is_file() and _tools.find_go() is not None
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # One round of one operation per path: shape, not speed.

