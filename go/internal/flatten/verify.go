@@ -1,6 +1,7 @@
 package flatten
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -27,37 +28,52 @@ type ModuleError struct{ Err error }
 func (e *ModuleError) Error() string { return e.Err.Error() }
 func (e *ModuleError) Unwrap() error { return e.Err }
 
-// Written is the module as written, evaluated on a goroutine of its own
-// (StartWritten), so that its evaluation overlaps the rewrite and the
-// evaluation of the rewritten module.
-type Written struct {
+// evaluation is a module's value, waited for by whoever needs it.
+type evaluation struct {
 	done chan struct{}
+	once sync.Once
 	v    cue.Value
 	err  error
 }
 
+// finish records the value, or why there is none, and wakes the waiters;
+// only the first call counts.
+func (e *evaluation) finish(v cue.Value, err error) {
+	e.once.Do(func() {
+		e.v, e.err = v, err
+		close(e.done)
+	})
+}
+
+// wait waits for the evaluation and returns its value or error.
+func (e *evaluation) wait() (cue.Value, error) {
+	<-e.done
+	return e.v, e.err
+}
+
+// Written is the module as written, evaluated on a goroutine of its own
+// (StartWritten), so that its evaluation overlaps the rewrite and the
+// evaluation of the rewritten module.
+type Written struct{ evaluation }
+
 // StartWritten starts evaluating the module as written (an error anywhere in
 // it is the user's: a ModuleError).
 func StartWritten(load Loader) *Written {
-	w := &Written{done: make(chan struct{})}
+	w := &Written{evaluation{done: make(chan struct{})}}
 	caller := stop.Thread()
 	go func() {
-		defer close(w.done)
+		var v cue.Value
+		var err error
+		defer func() { w.finish(v, err) }()
 		defer stop.Adopt(caller)() // stopped when the caller's evaluations are
 		defer func() {             // a panic here would not reach the export's recover
 			if r := recover(); r != nil {
-				w.err = recovered(r, "evaluating the module as written")
+				err = recovered(r, "evaluating the module as written")
 			}
 		}()
-		w.v, w.err = evaluateWritten(load)
+		v, err = evaluateWritten(load)
 	}()
 	return w
-}
-
-// wait waits for the evaluation and returns its error.
-func (w *Written) wait() error {
-	<-w.done
-	return w.err
 }
 
 // recovered is the error of a panic recovered on a goroutine of ours: a
@@ -75,11 +91,11 @@ func recovered(r any, what string) error {
 //
 // The rewritten module is evaluated in a context of its own (it is handed
 // out and must not keep the evaluation of the module as written alive), so
-// the values are never compared directly, only their summaries. The module
-// as written is summarised path by path by whichever goroutine is free: the
-// one that evaluated it, and the caller once the rewritten module is
-// summarised (a cue.Value is safe for concurrent use: CUE finishes its
-// vertices when it makes it).
+// the values are never compared directly, only their summaries. The
+// summaries are the work left once both modules are evaluated, and two
+// goroutines share it: each summarises one module's structs, then takes
+// what is left of the other's (a cue.Value is safe for concurrent use: CUE
+// finishes its vertices when it makes it).
 func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string, error) {
 	var paths []string
 	for _, c := range res.Components {
@@ -87,30 +103,9 @@ func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string,
 			paths = append(paths, c.Path)
 		}
 	}
-	queue := make(chan string, len(paths))
-	for _, p := range paths {
-		queue <- p
-	}
-	close(queue)
-	before := make(summary, len(paths))
-	var mu sync.Mutex
-	take := func() (err error) { // summarise queued paths of the module as written, while any is left
-		defer func() {
-			if r := recover(); r != nil {
-				err = recovered(r, "comparing the module as written")
-			}
-		}()
-		if err := w.wait(); err != nil {
-			return err
-		}
-		for p := range queue {
-			l := summariseAt(w.v, p)
-			mu.Lock()
-			before[p] = l
-			mu.Unlock()
-		}
-		return nil
-	}
+	before := newSummaries(&w.evaluation, paths)
+	after := newSummaries(&evaluation{done: make(chan struct{})}, paths)
+	defer after.module.finish(cue.Value{}, errUntrusted) // (a stop below must not leave the goroutine waiting)
 	var theirs error
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -118,13 +113,18 @@ func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string,
 	go func() {
 		defer wg.Done()
 		defer stop.Adopt(caller)()
-		theirs = take()
+		theirs = summariseBoth(before, after)
 	}()
-	after, afterSum, why := evaluateRewritten(load, res, paths)
-	ours := take()
+	flat, why := evaluateRewritten(load, res, paths)
+	if why != "" {
+		after.module.finish(cue.Value{}, errUntrusted)
+	} else {
+		after.module.finish(flat, nil)
+	}
+	ours := summariseBoth(after, before)
 	wg.Wait()
-	for _, err := range []error{theirs, ours} { // (both are w.err when the module as written failed)
-		if err != nil {
+	for _, err := range []error{theirs, ours} { // (the module as written's error, if it failed, comes first)
+		if err != nil && !errors.Is(err, errUntrusted) {
 			return cue.Value{}, nil, err
 		}
 	}
@@ -136,14 +136,66 @@ func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string,
 		return cue.Value{}, differ, nil
 	}
 	for _, p := range paths {
-		if where := before[p].difference(afterSum[p]); where != "" {
+		if where := before.of[p].difference(after.of[p]); where != "" {
 			if os.Getenv("CUEPY_FLATTEN_DEBUG") != "" {
-				fmt.Fprintf(os.Stderr, "flatten: values differ at %s\n  %q\n  %q\n", where, before[p][where], afterSum[p][where])
+				fmt.Fprintf(os.Stderr, "flatten: values differ at %s\n  %q\n  %q\n", where, before.of[p][where], after.of[p][where])
 			}
 			differ[p] = "its value differs once written out"
 		}
 	}
-	return after, differ, nil
+	return flat, differ, nil
+}
+
+// errUntrusted stands for a rewritten module that cannot be compared (its
+// reason is Verify's): nothing of it is summarised.
+var errUntrusted = errors.New("the rewritten module cannot be compared")
+
+// summaries summarises one module at the flattened structs' paths, each path
+// by whichever goroutine takes it first, once the module is evaluated.
+type summaries struct {
+	module *evaluation
+	queue  chan string
+	mu     sync.Mutex
+	of     summary
+}
+
+func newSummaries(module *evaluation, paths []string) *summaries {
+	queue := make(chan string, len(paths))
+	for _, p := range paths {
+		queue <- p
+	}
+	close(queue)
+	return &summaries{module: module, queue: queue, of: make(summary, len(paths))}
+}
+
+// take summarises the paths left, once the module is evaluated; the
+// evaluation's error, if it failed.
+func (s *summaries) take() error {
+	v, err := s.module.wait()
+	if err != nil {
+		return err
+	}
+	for p := range s.queue {
+		l := summariseAt(v, p)
+		s.mu.Lock()
+		s.of[p] = l
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// summariseBoth summarises what is left of first, then of second: the first
+// error of their evaluations, or of a summary (a stop, a panic).
+func summariseBoth(first, second *summaries) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = recovered(r, "comparing the module as written and as rewritten")
+		}
+	}()
+	if err := first.take(); err != nil {
+		return err
+	}
+	return second.take()
 }
 
 // evaluateWritten evaluates the module as written; an error anywhere in it
@@ -160,9 +212,9 @@ func evaluateWritten(load Loader) (cue.Value, error) {
 	return v, nil
 }
 
-// evaluateRewritten evaluates the rewritten module and summarises the structs
-// at paths; a non-empty reason says why no struct can be trusted.
-func evaluateRewritten(load Loader, res *Result, paths []string) (cue.Value, summary, string) {
+// evaluateRewritten evaluates the rewritten module; a non-empty reason says
+// why no struct of it can be trusted.
+func evaluateRewritten(load Loader, res *Result, paths []string) (cue.Value, string) {
 	overlay := map[string]string{}
 	for _, f := range res.Files {
 		if f.Changed {
@@ -171,18 +223,18 @@ func evaluateRewritten(load Loader, res *Result, paths []string) (cue.Value, sum
 	}
 	inst, err := load(overlay)
 	if err != nil {
-		return cue.Value{}, nil, "the rewritten files do not load: " + err.Error()
+		return cue.Value{}, "the rewritten files do not load: " + err.Error()
 	}
 	v := cuecontext.New().BuildInstance(inst)
 	if err := v.Err(); err != nil {
-		return cue.Value{}, nil, "the rewritten files do not evaluate: " + err.Error()
+		return cue.Value{}, "the rewritten files do not evaluate: " + err.Error()
 	}
 	for _, p := range paths {
 		if cue.ParsePath(p).Err() != nil {
-			return cue.Value{}, nil, fmt.Sprintf("the path %q is not known", p)
+			return cue.Value{}, fmt.Sprintf("the path %q is not known", p)
 		}
 	}
-	return v, summarise(v, paths), ""
+	return v, ""
 }
 
 // summary holds, for each struct path, what verification compares of it.
@@ -191,14 +243,6 @@ type summary map[string]leaves
 // leaves maps a path below a struct to what is compared there: kind and
 // error state, labels, list lengths and printed leaves.
 type leaves map[string]string
-
-func summarise(v cue.Value, paths []string) summary {
-	out := summary{}
-	for _, p := range paths {
-		out[p] = summariseAt(v, p)
-	}
-	return out
-}
 
 // summariseAt is what verification compares of the struct at path p of v.
 func summariseAt(v cue.Value, p string) leaves {

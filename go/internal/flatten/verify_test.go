@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/build"
@@ -113,6 +115,40 @@ func TestVerifyReportsTheWrittenModulesErrorAsTheUsers(t *testing.T) {
 	var written *ModuleError
 	if !errors.As(err, &written) || !strings.Contains(err.Error(), "conflicting values") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A stop (a panic) while the rewrite is evaluated leaves no goroutine behind
+// waiting for it: the one summarising the module as written finishes.
+func TestVerifyLeavesNoGoroutineWhenTheRewriteIsStopped(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.cue"), []byte(written), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loader := func(overlay map[string]string) (*build.Instance, error) {
+		if overlay != nil {
+			panic("stopped while loading the rewrite")
+		}
+		inst := load.Instances([]string{"."}, &load.Config{Dir: dir})[0]
+		return inst, inst.Err
+	}
+	w := StartWritten(loader)
+	if _, err := w.wait(); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("Verify did not pass the panic on")
+			}
+		}()
+		Verify(loader, w, &Result{Components: []Component{{Path: "one", Flattened: true}}})
+	}()
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left, %d before", runtime.NumGoroutine(), before)
+		}
 	}
 }
 
