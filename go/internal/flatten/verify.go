@@ -82,7 +82,7 @@ func recovered(r any, what string) error {
 	if s, ok := r.(cue.CuepyStop); ok {
 		return stop.Error(s)
 	}
-	return fmt.Errorf("internal error %s: %v", what, r)
+	return cueerr.WithCategory(cueerr.Internal, fmt.Errorf("internal error %s: %v", what, r))
 }
 
 // Verify compares the package as written (w, from StartWritten) and as
