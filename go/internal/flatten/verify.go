@@ -215,6 +215,11 @@ func evaluateWritten(load Loader) (cue.Value, error) {
 // evaluateRewritten evaluates the rewritten module; a non-empty reason says
 // why no struct of it can be trusted.
 func evaluateRewritten(load Loader, res *Result, paths []string) (cue.Value, string) {
+	for _, p := range paths {
+		if cue.ParsePath(p).Err() != nil {
+			return cue.Value{}, fmt.Sprintf("the path %q is not known", p)
+		}
+	}
 	overlay := map[string]string{}
 	for _, f := range res.Files {
 		if f.Changed {
@@ -228,11 +233,6 @@ func evaluateRewritten(load Loader, res *Result, paths []string) (cue.Value, str
 	v := cuecontext.New().BuildInstance(inst)
 	if err := v.Err(); err != nil {
 		return cue.Value{}, "the rewritten files do not evaluate: " + err.Error()
-	}
-	for _, p := range paths {
-		if cue.ParsePath(p).Err() != nil {
-			return cue.Value{}, fmt.Sprintf("the path %q is not known", p)
-		}
 	}
 	return v, ""
 }
