@@ -312,6 +312,7 @@ def load(
     package: str | None = None,
     files: Sequence[StrPath] | None = None,
     overlay: Mapping[StrPath, str | bytes] | None = None,
+    origins: Mapping[StrPath, Mapping[str, Any]] | None = None,
     tags: Mapping[str, str] | Sequence[str] | None = None,
     registry: str | RegistryLike | None = None,
     cache_dir: StrPath | None = None,
@@ -331,6 +332,11 @@ def load(
       export``: each document of a YAML stream is unified in, and a JSON or YAML file that is a JSON
       Schema (``$schema``) or an OpenAPI document is the CUE it translates to (docs/cue-command.md).
     - ``overlay``: file path (relative to ``path``) to content that replaces or adds a file.
+    - ``origins``: for overlay files generated from others (a flattened module's), file path to
+      where its lines come from, ``{"sources": [file, ...], "rows": "line,column,source,
+      source_line,source_column;..."}`` (``cuepy.flatten``'s ``LineMap.to_json()``): every
+      position CUE reports in such a file (an error's, at load or later) names the source file and
+      line; the column stays the generated one.
     - ``tags``: values for ``@tag()`` attributes, as a mapping or ``"name=value"`` strings.
     - ``tag_vars``: inject CUE's tag variables for ``@tag(name,var=...)`` as ``cue -T`` does
       (``now``, ``os``, ``arch``, ``cwd``, ``username``, ``hostname``, ``rand``).
@@ -355,8 +361,8 @@ def load(
     if context is not None and not isinstance(context, Context):
         raise TypeError(f"context must be a cuepy.Context, not {type(context).__name__}")
     with bounded(timeout):
-        return _load(context or Context(), path, package=package, files=files, overlay=overlay, tags=tags,
-                     registry=registry, cache_dir=cache_dir, modules=modules, offline=offline,
+        return _load(context or Context(), path, package=package, files=files, overlay=overlay, origins=origins,
+                     tags=tags, registry=registry, cache_dir=cache_dir, modules=modules, offline=offline,
                      tag_vars=tag_vars, options=options)  # fmt: skip
 
 
@@ -471,6 +477,7 @@ def _load_config(
     package: str | None = None,
     files: Sequence[StrPath] | None = None,
     overlay: Mapping[StrPath, str | bytes] | None = None,
+    origins: Mapping[StrPath, Mapping[str, Any]] | None = None,
     tags: Mapping[str, str] | Sequence[str] | None = None,
     registry: str | RegistryLike | None = None,
     cache_dir: StrPath | None = None,
@@ -502,6 +509,7 @@ def _load_config(
         "env": {k: os.environ[k] for k in ENV_KEYS if k in os.environ},
         "offline": resolving["offline"],
         "tag_vars": tag_vars,
+        "origins": _origins(directory, origins),
     }
 
 
@@ -545,6 +553,21 @@ def _tags(tags: Mapping[str, str] | Sequence[str] | None) -> list[str]:
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
         raise TypeError("tags must be a mapping or a list of 'name=value' strings")
     return list(tags)
+
+
+def _origins(directory: Path, origins: Mapping[StrPath, Mapping[str, Any]] | None) -> dict[str, Any]:
+    if origins is not None and not isinstance(origins, Mapping):
+        raise TypeError(f"origins must be a mapping of path to origin, not {type(origins).__name__}")
+    result: dict[str, Any] = {}
+    for name, origin in (origins or {}).items():
+        try:
+            sources, rows = [_path(f, "origin source") for f in origin["sources"]], origin["rows"]
+        except (KeyError, TypeError) as exc:
+            raise TypeError(f"origins[{name!r}] must hold 'sources' (paths) and 'rows' (a str)") from exc
+        if not isinstance(rows, str):
+            raise TypeError(f"origins[{name!r}]['rows'] must be a str, not {type(rows).__name__}")
+        result[str(directory / _path(name, "origins path"))] = {"sources": sources, "rows": rows}
+    return result
 
 
 def _overlay(directory: Path, overlay: Mapping[StrPath, str | bytes] | None) -> dict[str, str]:

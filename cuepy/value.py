@@ -558,7 +558,8 @@ class Value:
         return traced("export", run, format=format)
 
     def source(self) -> dict[str, Any]:
-        """Where the value's own source is: file, offset, end, line, column and the formatted text."""
+        """Where the value's own source is: file, offset, end, line, column and the formatted text
+        (file, line and column as written, also in a flattened module; the offsets in the text loaded)."""
         lib, ffi = native()
         out = ffi.new("cue_bytes *")
         check(lib.cue_source(self.handle, out))

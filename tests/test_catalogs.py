@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cuepy
+import cuepy.cache
 import cuepy.opm
 from cuepy.flatten import CompiledModule, flatten
 
@@ -120,3 +121,31 @@ def test_opm_read_finds_the_module(style: str, size: str) -> None:
         return
     module = cuepy.opm.read(s.module_dir(size), file=s.module_file, modules=s.modules)
     assert module.kind == s.kind and len(module.components) == s.component_counts[size]
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_errors_after_a_flattened_load_name_the_users_lines(style: str, tmp_path: Path) -> None:
+    # A release that fails on the values, long after the load: the flattened module (fresh, from
+    # a miss of the cache, and read back from its disk) reports the lines the user wrote, in the
+    # same words as the module as written.
+    s = STYLES[style]
+    where = {"file": s.module_file, "modules": s.modules}
+    written = released_error(s, "small", definition(s, "small"))
+    assert f"{s.module_file}:" in written
+    directory = tmp_path / "cache"
+    missed = cuepy.opm.load(s.module_dir("small"), cache=cuepy.cache.Cache(directory), **where)
+    from_disk = cuepy.opm.load(s.module_dir("small"), cache=cuepy.cache.Cache(directory), **where)
+    for module in (flattened(style, "small").load(), missed, from_disk):
+        assert released_error(s, "small", module) == written
+    # A value's own source is where it was written, too.
+    path = s.path("small", s.values_field)
+    flat, as_written = (m.lookup(path).source() for m in (from_disk, definition(s, "small")))
+    assert (flat["file"], flat["line"], flat["column"]) == (as_written["file"], as_written["line"], as_written["column"])
+
+
+def released_error(s: Style, size: str, module: cuepy.Value) -> str:
+    """The error of releasing ``module`` without values, as the user reads it."""
+    field = s.module_field[size]
+    with pytest.raises(cuepy.CueIncompleteError) as info:
+        cuepy.opm.release(module.lookup(field) if field else module, {}, namespace="prod")
+    return str(info.value)

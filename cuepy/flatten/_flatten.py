@@ -18,7 +18,7 @@ from typing import Any, cast
 from cuepy._native import check, interruptible, native, take_bytes
 from cuepy.api import LoadInputs, LoadOptions, RegistryLike, load_config, merge_options
 from cuepy.api import load as cue_load
-from cuepy.errors import CueError, ErrorDetail, Position
+from cuepy.errors import CueError, Position
 from cuepy.trace import run as trace_run
 from cuepy.value import Value
 
@@ -164,33 +164,16 @@ class CompiledModule:
         """
         given = options.pop("options", None)
         overlay = {**options.pop("overlay", {}), **self.files}
+        origins = {**options.pop("origins", {}), **{name: m.to_json() for name, m in self.lines.items()}}
         options.setdefault("files", list(self.load_files) if self.load_files is not None else None)
         options.setdefault("package", self.package)
-        try:
-            return cue_load(self.directory, overlay=overlay, options=self.load_options if given is None else given,
-                            **options)  # fmt: skip
-        except CueError as exc:
-            self.restore_positions(exc)
-            raise
+        return cue_load(self.directory, overlay=overlay, origins=origins,
+                        options=self.load_options if given is None else given, **options)  # fmt: skip
 
     def original(self, position: Position) -> Position:
         """Where ``position``, a place in a rewritten file, was in the files as written."""
         lines = self.lines.get(position.file)
         return lines.original(position) if lines is not None else position
-
-    def restore_positions(self, exc: CueError) -> None:
-        """Point ``exc``'s positions, in place, at the files as written."""
-        if not any(p.file in self.lines for p in exc.positions):
-            return
-        mapping = {p: self.original(p) for p in exc.positions}
-        exc.errors = tuple(
-            ErrorDetail(e.message, e.path, tuple(mapping.get(p, p) for p in e.positions)) for e in exc.errors
-        )
-        text = exc.text
-        for old, new in mapping.items():
-            text = text.replace(str(old), str(new))
-        exc.text = text
-        exc.args = (text, *exc.args[1:])
 
     def to_json(self) -> dict[str, Any]:
         """A JSON document :meth:`from_json` reads back (how caches store a compiled module)."""

@@ -1,13 +1,16 @@
-// Command cuepatch writes the `go build -overlay` that gives CUE's evaluator
-// two hooks cuepy needs and CUE lacks (cuelang.org/go issue 3752): a stop an
-// embedding program can request (Ctrl-C, a timeout) and a bound on the
-// evaluator's recursion (two known inputs recurse until Go's fatal stack
-// overflow, which ends the host process). Its file in package cue also lists
-// a value's fields unsorted (CuepyFields), for the flattener's verification.
+// Command cuepatch writes the `go build -overlay` that gives CUE what cuepy
+// needs and CUE lacks. In the evaluator, two hooks (cuelang.org/go issue
+// 3752): a stop an embedding program can request (Ctrl-C, a timeout) and a
+// bound on the evaluator's recursion (two known inputs recurse until Go's
+// fatal stack overflow, which ends the host process). In package token, a
+// column for a line info (go/token's AddLineColumnInfo), so that a position
+// in a flattened module names the column the user wrote. Its file in package
+// cue also lists a value's fields unsorted (CuepyFields), for the flattener's
+// verification.
 //
 // It copies the pinned CUE module from the module cache into DIR/cue (its
-// source, not its tests), changes two declarations there, found with
-// go/parser, and adds two files of ours (overlay/); then it writes DIR/go.mod,
+// source, not its tests), changes four declarations there, found with
+// go/parser, and adds three files of ours (overlay/); then it writes DIR/go.mod,
 // this module's go.mod with `replace cuelang.org/go => DIR/cue`, and go.sum
 // beside it, for `go build -modfile DIR/go.mod` (go build -overlay may not
 // replace files of the module cache). CUE's source is never copied into this
@@ -50,12 +53,15 @@ type splice struct {
 var changes = []change{
 	{"internal/core/adt/unify.go", renameUnify},
 	{"internal/core/adt/context.go", addDepthField},
+	{"cue/token/position.go", renameUnpack},
+	{"cue/token/position.go", addColumnsField},
 }
 
 // added maps our files to where each joins CUE's source.
 var added = map[string]string{
-	"overlay/adt_cuepy.go": "internal/core/adt/cuepy.go",
-	"overlay/cue_cuepy.go": "cue/cuepy.go",
+	"overlay/adt_cuepy.go":   "internal/core/adt/cuepy.go",
+	"overlay/cue_cuepy.go":   "cue/cuepy.go",
+	"overlay/token_cuepy.go": "cue/token/cuepy.go",
 }
 
 func main() {
@@ -202,17 +208,28 @@ func write(path string, text []byte) error {
 // renameUnify renames `func (v *Vertex) unify(c *OpContext, flags Flags) bool`
 // to cuepyUnify; overlay/adt_cuepy.go defines unify around it.
 func renameUnify(fset *token.FileSet, f *ast.File) (splice, error) {
-	const want = "func (*Vertex) unify(*OpContext, Flags) bool"
+	return renameMethod(fset, f, "unify", "func (*Vertex) unify(*OpContext, Flags) bool")
+}
+
+// renameUnpack renames `func (f *File) unpack(offset index, adjusted bool)
+// (filename string, line, column int)` to cuepyUnpack; overlay/token_cuepy.go
+// defines unpack around it.
+func renameUnpack(fset *token.FileSet, f *ast.File) (splice, error) {
+	return renameMethod(fset, f, "unpack", "func (*File) unpack(index, bool) string, int, int")
+}
+
+// renameMethod renames the method name of signature want to cuepy<Name>.
+func renameMethod(fset *token.FileSet, f *ast.File, name, want string) (splice, error) {
 	for _, d := range f.Decls {
 		fn, ok := d.(*ast.FuncDecl)
-		if !ok || fn.Name.Name != "unify" || fn.Recv == nil {
+		if !ok || fn.Name.Name != name || fn.Recv == nil {
 			continue
 		}
 		if got := signature(fn); got != want {
 			return splice{}, fmt.Errorf("found %q, want %q", got, want)
 		}
 		start := fset.Position(fn.Name.Pos()).Offset
-		return splice{start, start + len("unify"), "cuepyUnify"}, nil
+		return splice{start, start + len(name), "cuepy" + strings.ToUpper(name[:1]) + name[1:]}, nil
 	}
 	return splice{}, fmt.Errorf("no method %q", want)
 }
@@ -221,6 +238,19 @@ func renameUnify(fset *token.FileSet, f *ast.File) (splice, error) {
 // OpContext is used by one goroutine at a time, as the evaluator's own
 // evalDepth counter is).
 func addDepthField(fset *token.FileSet, f *ast.File) (splice, error) {
+	return addField(fset, f, "OpContext",
+		"\n\t// cuepyDepth is the unify nesting (added by cuepy's cmd/cuepatch).\n\tcuepyDepth int64\n")
+}
+
+// addColumnsField adds the columns of line infos to token.File (guarded, as
+// its infos, by its mutex).
+func addColumnsField(fset *token.FileSet, f *ast.File) (splice, error) {
+	return addField(fset, f, "File",
+		"\n\t// cuepyColumns holds the column of each line info given one, by offset (added by cuepy's cmd/cuepatch).\n\tcuepyColumns map[int]int\n")
+}
+
+// addField adds field (text) at the end of the struct type name.
+func addField(fset *token.FileSet, f *ast.File, name, field string) (splice, error) {
 	for _, d := range f.Decls {
 		gen, ok := d.(*ast.GenDecl)
 		if !ok || gen.Tok != token.TYPE {
@@ -228,19 +258,18 @@ func addDepthField(fset *token.FileSet, f *ast.File) (splice, error) {
 		}
 		for _, s := range gen.Specs {
 			ts := s.(*ast.TypeSpec)
-			if ts.Name.Name != "OpContext" {
+			if ts.Name.Name != name {
 				continue
 			}
 			st, ok := ts.Type.(*ast.StructType)
 			if !ok {
-				return splice{}, fmt.Errorf("OpContext is not a struct")
+				return splice{}, fmt.Errorf("%s is not a struct", name)
 			}
 			at := fset.Position(st.Fields.Closing).Offset
-			field := "\n\t// cuepyDepth is the unify nesting (added by cuepy's cmd/cuepatch).\n\tcuepyDepth int64\n"
 			return splice{at, at, field}, nil
 		}
 	}
-	return splice{}, fmt.Errorf("no type OpContext")
+	return splice{}, fmt.Errorf("no type %s", name)
 }
 
 // signature prints fn's receiver, parameter and result types, without names.

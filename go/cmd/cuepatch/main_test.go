@@ -42,6 +42,13 @@ func TestPatchAppliesToThePinnedCUE(t *testing.T) {
 	if s := read("internal/core/adt/cuepy.go"); strings.Contains(s, "//go:build ignore") || !strings.Contains(s, "func (v *Vertex) unify(") {
 		t.Error("cuepy.go: our hook file is not in place")
 	}
+	if s := read("cue/token/position.go"); !strings.Contains(s, "func (f *File) cuepyUnpack(offset index, adjusted bool)") ||
+		!strings.Contains(s, "\tcuepyColumns map[int]int\n}") {
+		t.Error("position.go: (*File).unpack not renamed or no cuepyColumns field at the end of File")
+	}
+	if s := read("cue/token/cuepy.go"); !strings.Contains(s, "func (f *File) unpack(") {
+		t.Error("token/cuepy.go: our file is not in place")
+	}
 	if _, err := os.Stat(filepath.Join(out, "cue", "cue", "context_test.go")); err == nil {
 		t.Error("tests were copied")
 	}

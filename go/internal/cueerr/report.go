@@ -62,8 +62,9 @@ func NewReport(err error) *Report {
 			item.Path = []string{}
 		}
 		for _, p := range cueerrors.Positions(e) {
-			if p.IsValid() {
-				item.Positions = append(item.Positions, Position{File: p.Filename(), Line: p.Line(), Column: p.Column()})
+			if p.IsValid() { // (as the text prints it: a generated file's line names where it comes from)
+				at := p.Position()
+				item.Positions = append(item.Positions, Position{File: at.Filename, Line: at.Line, Column: at.Column})
 			}
 		}
 		obj.Errors = append(obj.Errors, item)

@@ -83,7 +83,9 @@ func concreteData(v cue.Value) bool {
 // Subsumes reports whether a subsumes b.
 func Subsumes(a, b cue.Value) bool { return a.Subsume(b) == nil }
 
-// SourceInfo locates a value's own source, for tools that rewrite it.
+// SourceInfo locates a value's own source, for tools that rewrite it: its
+// file, line and column as written (a generated file's placed at its origins,
+// see loader.Place), and its offsets in the text loaded.
 type SourceInfo struct {
 	File   string `json:"file"`
 	Offset int    `json:"offset"`
@@ -104,5 +106,6 @@ func Source(v cue.Value) (SourceInfo, error) {
 		return SourceInfo{}, err
 	}
 	start, end := node.Pos(), node.End()
-	return SourceInfo{Text: string(text), File: start.Filename(), Offset: start.Offset(), End: end.Offset(), Line: start.Line(), Column: start.Column()}, nil
+	at := start.Position() // (where it was written: for a generated file, where its text comes from)
+	return SourceInfo{Text: string(text), File: at.Filename, Offset: start.Offset(), End: end.Offset(), Line: at.Line, Column: at.Column}, nil
 }

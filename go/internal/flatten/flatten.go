@@ -30,6 +30,8 @@ import (
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/token"
+
+	"cuepy.dev/libcue/internal/loader"
 )
 
 // Result is what Files gives back.
@@ -40,10 +42,10 @@ type Result struct {
 
 // File is one rewritten file of the user's package.
 type File struct {
-	Name    string    `json:"name"`
-	Source  string    `json:"source"`
-	Changed bool      `json:"changed"`
-	Lines   []LineMap `json:"lines"`
+	Name    string              `json:"name"`
+	Source  string              `json:"source"`
+	Changed bool                `json:"changed"`
+	Lines   []loader.LineOrigin `json:"lines"`
 }
 
 // Component is one struct that embeds a definition the flattener looked at.

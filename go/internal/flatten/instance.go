@@ -1,21 +1,32 @@
 package flatten
 
 import (
+	"path/filepath"
+
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/token"
+
+	"cuepy.dev/libcue/internal/loader"
 )
 
-// withSources is inst with the files named in sources parsed again from
-// them (as cue/load parses, for inst's language version), built without
-// loading anything again: inst's other files are copied and so are the
-// instances of its imports (whose syntax is shared), any of which the
+// withSources is inst with the rewritten files parsed from their sources
+// (as cue/load parses, for inst's language version) and placed at their
+// origins (the value verification hands out reports the user's lines), built
+// without loading anything again: inst's other files are copied and so are
+// the instances of its imports (whose syntax is shared), any of which the
 // rewritten files may import (a written-out definition's packages). inst
 // itself is left alone, so it may be evaluated meanwhile.
-func withSources(inst *build.Instance, sources map[string]string) (*build.Instance, error) {
+func withSources(inst *build.Instance, rewritten []File) (*build.Instance, error) {
+	sources := make(map[string]string, len(rewritten))
+	origins := make(map[string][]loader.LineOrigin, len(rewritten))
+	for _, f := range rewritten {
+		sources[f.Name] = f.Source
+		origins[filepath.Clean(f.Name)] = f.Lines
+	}
 	loaded := dependencies(inst)
 	imported := func(_ token.Pos, path string) *build.Instance { return loaded[path] }
-	out := build.NewContext().NewInstance(inst.Dir, imported)
+	out := build.NewContext(build.ParseFile(loader.ParseWithOrigins(origins))).NewInstance(inst.Dir, imported)
 	out.User, out.PkgName, out.ImportPath, out.DisplayPath = inst.User, inst.PkgName, inst.ImportPath, inst.DisplayPath
 	out.Module, out.ModuleVersion, out.ModuleFile = inst.Module, inst.ModuleVersion, inst.ModuleFile
 	out.Root, out.RootLoc, out.DirLoc = inst.Root, inst.RootLoc, inst.DirLoc

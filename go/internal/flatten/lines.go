@@ -5,29 +5,20 @@ import (
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/parser"
-)
 
-// LineMap says where the first node printed on a line of a rewritten file
-// came from: the user's file or, for a written-out declaration, the
-// catalog's.
-type LineMap struct {
-	Line       int    `json:"line"`
-	Column     int    `json:"column"`
-	File       string `json:"file"`
-	OrigLine   int    `json:"orig_line"`
-	OrigColumn int    `json:"orig_column"`
-}
+	"cuepy.dev/libcue/internal/loader"
+)
 
 // lineMap pairs the nodes of the rewritten tree with those of its printed
 // text, parsed again (the same tree, in the same order), and keeps, for each
 // printed line, the original position of the first node on it.
-func lineMap(rewritten *ast.File, printed []byte) []LineMap {
+func lineMap(rewritten *ast.File, printed []byte) []loader.LineOrigin {
 	again, err := parser.ParseFile(rewritten.Filename, printed, parser.ParseComments)
 	if err != nil {
 		return nil
 	}
 	a, b := preorder(rewritten), preorder(again)
-	var out []LineMap
+	var out []loader.LineOrigin
 	last := 0
 	for i := 0; i < len(a) && i < len(b); i++ {
 		if typeName(a[i]) != typeName(b[i]) {
@@ -38,7 +29,7 @@ func lineMap(rewritten *ast.File, printed []byte) []LineMap {
 			continue
 		}
 		last = now.Line()
-		out = append(out, LineMap{
+		out = append(out, loader.LineOrigin{
 			Line: now.Line(), Column: now.Column(),
 			File: orig.Filename(), OrigLine: orig.Line(), OrigColumn: orig.Column(),
 		})

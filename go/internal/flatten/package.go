@@ -51,12 +51,12 @@ func Package(cfg *Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	// As written (no overlay), or with the rewritten files' sources.
-	load := func(sources map[string]string) (*build.Instance, error) {
-		if sources == nil {
+	// As written, or with the rewritten files.
+	load := func(rewritten []File) (*build.Instance, error) {
+		if rewritten == nil {
 			return inst, nil
 		}
-		return withSources(inst, sources)
+		return withSources(inst, rewritten)
 	}
 	var written *Written
 	if cfg.Verify {

@@ -17,9 +17,9 @@ import (
 	"cuepy.dev/libcue/internal/stop"
 )
 
-// Loader loads the package with overlay (file name to source) laid over the
-// files on disk; nil loads it as written.
-type Loader func(overlay map[string]string) (*build.Instance, error)
+// Loader loads the package with the rewritten files laid over those on
+// disk, each placed at its origins (loader.Place); nil loads it as written.
+type Loader func(rewritten []File) (*build.Instance, error)
 
 // ModuleError is an evaluation error of the module as written: the user's,
 // not the flattener's.
@@ -220,13 +220,13 @@ func evaluateRewritten(load Loader, res *Result, paths []string) (cue.Value, str
 			return cue.Value{}, fmt.Sprintf("the path %q is not known", p)
 		}
 	}
-	overlay := map[string]string{}
+	rewritten := []File{} // (not nil: nil loads the module as written)
 	for _, f := range res.Files {
 		if f.Changed {
-			overlay[f.Name] = f.Source
+			rewritten = append(rewritten, f)
 		}
 	}
-	inst, err := load(overlay)
+	inst, err := load(rewritten)
 	if err != nil {
 		return cue.Value{}, "the rewritten files do not load: " + err.Error()
 	}

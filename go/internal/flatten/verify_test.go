@@ -38,10 +38,10 @@ func verifyModule(t *testing.T, rewritten string) (map[string]string, error) {
 		t.Fatal(err)
 	}
 	name := filepath.Join(dir, "app.cue")
-	loader := func(overlay map[string]string) (*build.Instance, error) {
+	loader := func(rewritten []File) (*build.Instance, error) {
 		cfg := &load.Config{Dir: dir, Overlay: map[string]load.Source{}}
-		for k, v := range overlay {
-			cfg.Overlay[k] = load.FromString(v)
+		for _, f := range rewritten {
+			cfg.Overlay[f.Name] = load.FromString(f.Source)
 		}
 		inst := load.Instances([]string{"."}, cfg)[0]
 		return inst, inst.Err
@@ -107,7 +107,7 @@ func TestVerifyReportsTheWrittenModulesErrorAsTheUsers(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.cue"), []byte(broken), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	loader := func(map[string]string) (*build.Instance, error) {
+	loader := func([]File) (*build.Instance, error) {
 		inst := load.Instances([]string{"."}, &load.Config{Dir: dir})[0]
 		return inst, inst.Err
 	}
@@ -125,8 +125,8 @@ func TestVerifyLeavesNoGoroutineWhenTheRewriteIsStopped(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.cue"), []byte(written), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	loader := func(overlay map[string]string) (*build.Instance, error) {
-		if overlay != nil {
+	loader := func(rewritten []File) (*build.Instance, error) {
+		if rewritten != nil {
 			panic("stopped while loading the rewrite")
 		}
 		inst := load.Instances([]string{"."}, &load.Config{Dir: dir})[0]

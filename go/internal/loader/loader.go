@@ -48,6 +48,9 @@ type Config struct {
 	// TagVars injects cue/load's default tag variables (now, os, arch,
 	// cwd, username, hostname, rand) for @tag(name,var=...), as `cue -T`.
 	TagVars bool `json:"tag_vars"`
+	// Origins say, for overlay files generated from others, where their
+	// lines come from (origins.go), keyed as Overlay.
+	Origins map[string]Origin `json:"origins"`
 
 	guard *confine.FS // what cue/load reads through
 }
@@ -137,6 +140,13 @@ func instances(cfg *Config) ([]*build.Instance, error) {
 	lc := &load.Config{Dir: filepath.Clean(cfg.Dir), Package: cfg.Package, Tags: cfg.Tags, Registry: newRegistry(cfg), FS: cfg.guard}
 	if cfg.TagVars {
 		lc.TagVars = load.DefaultTagVars() // `cue -T`
+	}
+	placed, err := origins(cfg)
+	if err != nil {
+		return nil, cueerr.Usagef("%v", err)
+	}
+	if placed != nil {
+		lc.ParseFile = ParseWithOrigins(placed)
 	}
 	insts := loadInstances(loadArgs(cfg), lc)
 	if len(insts) == 0 {

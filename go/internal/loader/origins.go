@@ -1,0 +1,114 @@
+package loader
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/parser"
+)
+
+// Origin says where the lines of a generated overlay file (a flattened
+// module's) come from, packed as cuepy keeps it: Rows holds, per line that
+// starts a node and in line order, "line,column,source,origLine,origColumn"
+// (source: an index in Sources), rows joined by ";".
+type Origin struct {
+	Sources []string `json:"sources"`
+	Rows    string   `json:"rows"`
+}
+
+// LineOrigin says where the first node printed on a line of a generated
+// file was written: in the file it was generated from or, for a copied
+// declaration, in the file that declares it.
+type LineOrigin struct {
+	Line       int    `json:"line"`
+	Column     int    `json:"column"`
+	File       string `json:"file"`
+	OrigLine   int    `json:"orig_line"`
+	OrigColumn int    `json:"orig_column"`
+}
+
+// lines unpacks o.
+func (o Origin) lines() ([]LineOrigin, error) {
+	if o.Rows == "" {
+		return nil, nil
+	}
+	rows := strings.Split(o.Rows, ";")
+	out := make([]LineOrigin, 0, len(rows))
+	for _, row := range rows {
+		var n [5]int
+		fields := strings.Split(row, ",")
+		if len(fields) != len(n) {
+			return nil, fmt.Errorf("origin row %q: want 5 numbers", row)
+		}
+		for i, f := range fields {
+			v, err := strconv.Atoi(f)
+			if err != nil {
+				return nil, fmt.Errorf("origin row %q: %v", row, err)
+			}
+			n[i] = v
+		}
+		if n[2] < 0 || n[2] >= len(o.Sources) {
+			return nil, fmt.Errorf("origin row %q: no source %d", row, n[2])
+		}
+		out = append(out, LineOrigin{Line: n[0], Column: n[1], File: o.Sources[n[2]], OrigLine: n[3], OrigColumn: n[4]})
+	}
+	return out, nil
+}
+
+// ParseWithOrigins parses as cue/load does, then places each file named in
+// origins (by clean path) at its origins (Place).
+func ParseWithOrigins(origins map[string][]LineOrigin) func(string, any, parser.Config) (*ast.File, error) {
+	return func(name string, src any, cfg parser.Config) (*ast.File, error) {
+		f, err := parser.ParseFile(name, src, cfg)
+		if err == nil {
+			Place(f, origins[filepath.Clean(name)])
+		}
+		return f, err
+	}
+}
+
+// Place makes every position in f, a file just parsed, report where its
+// text was generated from (rows, in line order): the file, the line and, on
+// a row's line, the column (a position on a line without a row keeps its
+// generated column, which is the user's wherever the generated text keeps
+// the user's indentation). An error or a value's position then names the
+// user's file, line and column wherever it comes from.
+func Place(f *ast.File, rows []LineOrigin) {
+	if len(rows) == 0 || len(f.Decls) == 0 {
+		return
+	}
+	tf := f.Decls[0].Pos().File()
+	if tf == nil {
+		return
+	}
+	starts := tf.Lines()
+	for _, r := range rows {
+		if r.Line < 1 || r.Line > len(starts) || r.Column < 1 || r.OrigLine < 1 {
+			continue
+		}
+		// (a row that is not after the last one or lies past the end is ignored)
+		tf.CuepyAddLineColumnInfo(starts[r.Line-1]+r.Column-1, r.File, r.OrigLine, r.OrigColumn)
+	}
+}
+
+// origins unpacks cfg.Origins by clean path; nil when there are none.
+func origins(cfg *Config) (map[string][]LineOrigin, error) {
+	if len(cfg.Origins) == 0 {
+		return nil, nil
+	}
+	out := make(map[string][]LineOrigin, len(cfg.Origins))
+	for name, o := range cfg.Origins {
+		rows, err := o.lines()
+		if err != nil {
+			return nil, fmt.Errorf("origins of %s: %v", name, err)
+		}
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(cfg.Dir, name)
+		}
+		out[filepath.Clean(name)] = rows
+	}
+	return out, nil
+}
