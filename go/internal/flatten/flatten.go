@@ -29,6 +29,7 @@ import (
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
 	"cuepy.dev/libcue/internal/loader"
@@ -46,6 +47,9 @@ type File struct {
 	Source  string              `json:"source"`
 	Changed bool                `json:"changed"`
 	Lines   []loader.LineOrigin `json:"lines"`
+	// syntax is Source parsed as cue/load parses it (nil if it does not
+	// parse): the line map is read from it and verification evaluates it.
+	syntax *ast.File
 }
 
 // Component is one struct that embeds a definition the flattener looked at.
@@ -213,9 +217,20 @@ func (f *flattener) print(file *ast.File, changed bool) (File, error) {
 	}
 	out := File{Name: file.Filename, Source: string(src), Changed: changed}
 	if changed {
-		out.Lines = lineMap(file, src)
+		if out.syntax, err = parser.ParseFile(file.Filename, src, parseConfig(f.root)); err == nil {
+			out.Lines = lineMap(file, out.syntax)
+		}
 	}
 	return out, nil
+}
+
+// parseConfig is how cue/load parses inst's files (build.Instance.parse).
+func parseConfig(inst *build.Instance) parser.Config {
+	cfg := parser.NewConfig(parser.ParseComments)
+	if inst.ModuleFile != nil && inst.ModuleFile.Language != nil {
+		cfg = cfg.Apply(parser.Version(inst.ModuleFile.Language.Version))
+	}
+	return cfg
 }
 
 // addImports adds an import for every alias used in the file that the file

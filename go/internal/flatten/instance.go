@@ -1,8 +1,6 @@
 package flatten
 
 import (
-	"path/filepath"
-
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/token"
@@ -10,33 +8,34 @@ import (
 	"cuepy.dev/libcue/internal/loader"
 )
 
-// withSources is inst with the rewritten files parsed from their sources
-// (as cue/load parses, for inst's language version) and placed at their
-// origins (the value verification hands out reports the user's lines), built
-// without loading anything again: inst's other files are copied and so are
-// the instances of its imports (whose syntax is shared), any of which the
-// rewritten files may import (a written-out definition's packages). inst
-// itself is left alone, so it may be evaluated meanwhile.
+// withSources is inst with the rewritten files as printed (their syntax,
+// placed at their origins: the value verification hands out reports the
+// user's lines), built without loading anything again: inst's other files
+// are copied and so are the instances of its imports (whose syntax is
+// shared), any of which the rewritten files may import (a written-out
+// definition's packages). inst itself is left alone, so it may be evaluated
+// meanwhile.
 func withSources(inst *build.Instance, rewritten []File) (*build.Instance, error) {
-	sources := make(map[string]string, len(rewritten))
-	origins := make(map[string][]loader.LineOrigin, len(rewritten))
+	byName := make(map[string]File, len(rewritten))
 	for _, f := range rewritten {
-		sources[f.Name] = f.Source
-		origins[filepath.Clean(f.Name)] = f.Lines
+		byName[f.Name] = f
 	}
 	loaded := dependencies(inst)
 	imported := func(_ token.Pos, path string) *build.Instance { return loaded[path] }
-	out := build.NewContext(build.ParseFile(loader.ParseWithOrigins(origins))).NewInstance(inst.Dir, imported)
+	out := build.NewContext().NewInstance(inst.Dir, imported)
 	out.User, out.PkgName, out.ImportPath, out.DisplayPath = inst.User, inst.PkgName, inst.ImportPath, inst.DisplayPath
 	out.Module, out.ModuleVersion, out.ModuleFile = inst.Module, inst.ModuleVersion, inst.ModuleFile
 	out.Root, out.RootLoc, out.DirLoc = inst.Root, inst.RootLoc, inst.DirLoc
 	out.CanonicalImportPath, out.BuildFiles = inst.CanonicalImportPath, inst.BuildFiles
 	for _, f := range inst.Files {
 		var err error
-		if src, ok := sources[f.Filename]; ok {
-			err = out.AddFile(f.Filename, src)
-		} else {
+		if r, ok := byName[f.Filename]; !ok {
 			err = out.AddSyntax(unresolved(clone(f)))
+		} else if r.syntax == nil {
+			err = out.AddFile(r.Name, r.Source) // (does not parse: reports why)
+		} else {
+			loader.Place(r.syntax, r.Lines)
+			err = out.AddSyntax(r.syntax)
 		}
 		if err != nil {
 			return nil, err

@@ -4,20 +4,15 @@ import (
 	"fmt"
 
 	"cuelang.org/go/cue/ast"
-	"cuelang.org/go/cue/parser"
 
 	"cuepy.dev/libcue/internal/loader"
 )
 
 // lineMap pairs the nodes of the rewritten tree with those of its printed
-// text, parsed again (the same tree, in the same order), and keeps, for each
+// text, parsed (the same tree, in the same order), and keeps, for each
 // printed line, the original position of the first node on it.
-func lineMap(rewritten *ast.File, printed []byte) []loader.LineOrigin {
-	again, err := parser.ParseFile(rewritten.Filename, printed, parser.ParseComments)
-	if err != nil {
-		return nil
-	}
-	a, b := preorder(rewritten), preorder(again)
+func lineMap(rewritten, printed *ast.File) []loader.LineOrigin {
+	a, b := preorder(rewritten), preorder(printed)
 	var out []loader.LineOrigin
 	last := 0
 	for i := 0; i < len(a) && i < len(b); i++ {
