@@ -139,8 +139,9 @@ def test_errors_after_a_flattened_load_name_the_users_lines(style: str, tmp_path
         assert released_error(s, "small", module) == written
     # A value's own source is where it was written, too.
     path = s.path("small", s.values_field)
-    flat, as_written = (m.lookup(path).source() for m in (from_disk, definition(s, "small")))
-    assert (flat["file"], flat["line"], flat["column"]) == (as_written["file"], as_written["line"], as_written["column"])
+    where_written = [{k: m.lookup(path).source()[k] for k in ("file", "line", "column")}
+                     for m in (from_disk, definition(s, "small"))]  # fmt: skip
+    assert where_written[0] == where_written[1]
 
 
 def released_error(s: Style, size: str, module: cuepy.Value) -> str:

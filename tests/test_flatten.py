@@ -435,6 +435,24 @@ def test_errors_of_the_flattened_module_name_the_users_lines(tmp_path: Path) -> 
     assert f"{DEF}:{line}:" in str(info.value)
 
 
+def test_errors_name_the_users_column_where_the_printer_aligns_otherwise(tmp_path: Path) -> None:
+    # The user did not align this value as cue fmt does: printed, it moves along its line; the
+    # error still names the column the user wrote it at, for the value read after the load too.
+    directory = _broken_simple(tmp_path, "runAsNonRoot:             true", 'runAsNonRoot: "no"')
+    line = _line_of(directory / DEF, '"no"')
+    column = (directory / DEF).read_text().splitlines()[line - 1].index('"no"') + 1
+    flat = flatten(directory, file=DEF, verify=False)
+    printed = next(i for i, text in enumerate(flat.source.splitlines(), 1) if '"no"' in text)
+    at = cuepy.Position(str(directory / DEF), printed, flat.source.splitlines()[printed - 1].index('"no"') + 1)
+    assert at.column != column and flat.original(at) == cuepy.Position(str(directory / DEF), line, column)
+    for load in (lambda: cuepy.load(directory, files=[DEF]), flat.load):
+        with pytest.raises(cuepy.CueError) as info:
+            load().validate()
+        mine = {(p.line, p.column) for p in info.value.positions if p.file == str(directory / DEF)}
+        assert {p for p in mine if p[0] == line} == {(line, column)}
+        assert f"{DEF}:{line}:{column}" in str(info.value)
+
+
 def test_syntax_errors_are_the_loaders(tmp_path: Path) -> None:
     directory = _broken_simple(tmp_path, "#values: {", "#values: {{")
     with pytest.raises(cuepy.CueSyntaxError):

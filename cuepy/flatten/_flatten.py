@@ -82,8 +82,9 @@ class LineMap:
 
     @property
     def rows(self) -> tuple[Row, ...]:
-        """Per mapped line, in line order: ``(line, column, index in sources, original line, original
-        column)`` of the first node printed on it."""
+        """In printed order: ``(line, column, index in sources, original line, original column)`` of
+        the first node printed on a line, and of each later node on it that the row before does not
+        place (the printer aligned it otherwise than the user did)."""
         if not self.packed:
             return ()
         return tuple(cast(Row, tuple(map(int, row.split(",")))) for row in self.packed.split(";"))
@@ -101,7 +102,7 @@ class LineMap:
     def original(self, position: Position) -> Position:
         """Where ``position`` (in the rewritten file) was written."""
         rows = self.rows
-        i = bisect.bisect_right(rows, position.line, key=lambda r: r[0]) - 1
+        i = bisect.bisect_right(rows, (position.line, position.column), key=lambda r: (r[0], r[1])) - 1
         if i < 0:
             return position
         line, column, source, orig_line, orig_column = rows[i]

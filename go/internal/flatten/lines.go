@@ -9,27 +9,45 @@ import (
 )
 
 // lineMap pairs the nodes of the rewritten tree with those of its printed
-// text, parsed (the same tree, in the same order), and keeps, for each
-// printed line, the original position of the first node on it.
+// text, parsed (the same tree, in the same order), and keeps the original
+// position of the first node on each printed line, and of each later node
+// on it that the row before does not place (the printer aligned it
+// otherwise than the user did), in printed order.
 func lineMap(rewritten, printed *ast.File) []loader.LineOrigin {
 	a, b := preorder(rewritten), preorder(printed)
 	var out []loader.LineOrigin
-	last := 0
 	for i := 0; i < len(a) && i < len(b); i++ {
 		if typeName(a[i]) != typeName(b[i]) {
 			break // the trees part here: the rest is unmapped
 		}
 		orig, now := a[i].Pos(), b[i].Pos()
-		if !orig.IsValid() || !now.IsValid() || now.Line() <= last {
+		if !orig.IsValid() || !now.IsValid() {
 			continue
 		}
-		last = now.Line()
-		out = append(out, loader.LineOrigin{
+		row := loader.LineOrigin{
 			Line: now.Line(), Column: now.Column(),
 			File: orig.Filename(), OrigLine: orig.Line(), OrigColumn: orig.Column(),
-		})
+		}
+		if len(out) == 0 {
+			out = append(out, row)
+			continue
+		}
+		last := out[len(out)-1]
+		if row.Line < last.Line || row.Line == last.Line && row.Column <= last.Column {
+			continue // (not after the last row: a row's offset must grow)
+		}
+		if row.Line > last.Line || placed(last, row) != row {
+			out = append(out, row)
+		}
 	}
 	return out
+}
+
+// placed is where a node printed at at's line and column lies by row, the
+// last row before it on its line.
+func placed(row, at loader.LineOrigin) loader.LineOrigin {
+	at.File, at.OrigLine, at.OrigColumn = row.File, row.OrigLine, row.OrigColumn+at.Column-row.Column
+	return at
 }
 
 func preorder(n ast.Node) []ast.Node {
