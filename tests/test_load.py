@@ -69,6 +69,26 @@ def test_overlay_replaces_and_adds_files(make_module: MakeModule) -> None:
         cuepy.load(root, overlay={"c.cue": b"package p\nc: \"\xff\""})
 
 
+def test_overlay_origins_place_a_generated_file(make_module: MakeModule) -> None:
+    # A file generated from the user's (its line 4 was written at line 9, column 3, of src.cue):
+    # its errors, at load or later, name the user's file, line and column.
+    root = make_module({"a.cue": "package p\na: 1"})
+    generated = 'package p\n\na: {\n\tb: int & "x"\n}\n'
+    origins = {"a.cue": {"sources": [str(root / "src.cue")], "rows": "1,1,0,1,1;4,2,0,9,3"}}
+    with pytest.raises(cuepy.CueEvalError) as info:
+        cuepy.load(root, overlay={"a.cue": generated}, origins=origins)
+    src = str(root / "src.cue")
+    assert {(p.file, p.line, p.column) for p in info.value.positions} == {(src, 9, 6), (src, 9, 12)}
+    assert "src.cue:9:12" in str(info.value)
+    lazy = cuepy.load(root, overlay={"a.cue": generated.replace('int & "x"', "int")}, origins=origins)
+    with pytest.raises(cuepy.CueIncompleteError, match=r"src\.cue:9:6"):
+        lazy.lookup("a.b").to_python()
+    with pytest.raises(cuepy.CueUsageError, match="no source 1"):
+        cuepy.load(root, overlay={"a.cue": generated}, origins={"a.cue": {"sources": ["x.cue"], "rows": "1,1,1,1,1"}})
+    with pytest.raises(TypeError, match="'sources'"):
+        cuepy.load(root, overlay={"a.cue": generated}, origins={"a.cue": "1,1,0,1,1"})
+
+
 def test_syntax_error_in_loaded_file_has_position(make_module: MakeModule) -> None:
     root = make_module({"ok.cue": "package p\na: 1", "bad.cue": "package p\n\nb: {\n  c: 1,,\n}"})
     with pytest.raises(cuepy.CueSyntaxError) as info:
