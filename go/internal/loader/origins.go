@@ -10,18 +10,19 @@ import (
 	"cuelang.org/go/cue/parser"
 )
 
-// Origin says where the lines of a generated overlay file (a flattened
-// module's) come from, packed as cuepy keeps it: Rows holds, per line that
-// starts a node and in line order, "line,column,source,origLine,origColumn"
-// (source: an index in Sources), rows joined by ";".
+// Origin says where the text of a generated overlay file (a flattened
+// module's) comes from, packed as cuepy keeps it: Rows holds, in printed
+// order, "line,column,source,origLine,origColumn" (source: an index in
+// Sources) for each LineOrigin, rows joined by ";".
 type Origin struct {
 	Sources []string `json:"sources"`
 	Rows    string   `json:"rows"`
 }
 
-// LineOrigin says where the first node printed on a line of a generated
-// file was written: in the file it was generated from or, for a copied
-// declaration, in the file that declares it.
+// LineOrigin says where a node printed at Line and Column of a generated
+// file was written (the first node on its line, or a later one that the row
+// before does not place): in the file it was generated from or, for a
+// copied declaration, in the file that declares it.
 type LineOrigin struct {
 	Line       int    `json:"line"`
 	Column     int    `json:"column"`
@@ -71,11 +72,11 @@ func ParseWithOrigins(origins map[string][]LineOrigin) func(string, any, parser.
 }
 
 // Place makes every position in f, a file just parsed, report where its
-// text was generated from (rows, in line order): the file, the line and, on
-// a row's line, the column (a position on a line without a row keeps its
-// generated column, which is the user's wherever the generated text keeps
-// the user's indentation). An error or a value's position then names the
-// user's file, line and column wherever it comes from.
+// text was generated from (rows, in printed order): the file, the line and,
+// after a row on its line, the column (a line without a row, inside a
+// multi-line literal, keeps its printed columns). An error or a value's
+// position then names the user's file, line and column wherever it comes
+// from.
 func Place(f *ast.File, rows []LineOrigin) {
 	if len(rows) == 0 || len(f.Decls) == 0 {
 		return
