@@ -335,8 +335,8 @@ def load(
     - ``origins``: for overlay files generated from others (a flattened module's), file path to
       where its lines come from, ``{"sources": [file, ...], "rows": "line,column,source,
       source_line,source_column;..."}`` (``cuepy.flatten``'s ``LineMap.to_json()``): every
-      position CUE reports in such a file (an error's, at load or later) names the source file and
-      line; the column stays the generated one.
+      position CUE reports in such a file (an error's, at load or later) names the source file,
+      line and column.
     - ``tags``: values for ``@tag()`` attributes, as a mapping or ``"name=value"`` strings.
     - ``tag_vars``: inject CUE's tag variables for ``@tag(name,var=...)`` as ``cue -T`` does
       (``now``, ``os``, ``arch``, ``cwd``, ``username``, ``hostname``, ``rand``).
