@@ -246,7 +246,7 @@ func addDepthField(fset *token.FileSet, f *ast.File) (splice, error) {
 // its infos, by its mutex).
 func addColumnsField(fset *token.FileSet, f *ast.File) (splice, error) {
 	return addField(fset, f, "File",
-		"\n\t// cuepyColumns holds the column of each line info given one, by offset (added by cuepy's cmd/cuepatch).\n\tcuepyColumns map[int]int\n")
+		"\n\t// cuepyColumns holds the column of each line info (added by cuepy's cmd/cuepatch).\n\tcuepyColumns []int\n")
 }
 
 // addField adds field (text) at the end of the struct type name.

@@ -43,7 +43,7 @@ func TestPatchAppliesToThePinnedCUE(t *testing.T) {
 		t.Error("cuepy.go: our hook file is not in place")
 	}
 	if s := read("cue/token/position.go"); !strings.Contains(s, "func (f *File) cuepyUnpack(offset index, adjusted bool)") ||
-		!strings.Contains(s, "\tcuepyColumns map[int]int\n}") {
+		!strings.Contains(s, "\tcuepyColumns []int\n}") {
 		t.Error("position.go: (*File).unpack not renamed or no cuepyColumns field at the end of File")
 	}
 	if s := read("cue/token/cuepy.go"); !strings.Contains(s, "func (f *File) unpack(") {

@@ -8,6 +8,7 @@ import (
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
 )
 
 // Origin says where the text of a generated overlay file (a flattened
@@ -31,25 +32,28 @@ type LineOrigin struct {
 	OrigColumn int    `json:"orig_column"`
 }
 
-// lines unpacks o.
+// lines unpacks o; an error names the first malformed row.
 func (o Origin) lines() ([]LineOrigin, error) {
 	if o.Rows == "" {
 		return nil, nil
 	}
-	rows := strings.Split(o.Rows, ";")
-	out := make([]LineOrigin, 0, len(rows))
-	for _, row := range rows {
+	out := make([]LineOrigin, 0, strings.Count(o.Rows, ";")+1)
+	for rest := o.Rows; rest != ""; {
+		row, after, _ := strings.Cut(rest, ";")
+		rest = after
 		var n [5]int
-		fields := strings.Split(row, ",")
-		if len(fields) != len(n) {
-			return nil, fmt.Errorf("origin row %q: want 5 numbers", row)
-		}
-		for i, f := range fields {
-			v, err := strconv.Atoi(f)
+		field := row
+		for i := range n {
+			var text string
+			text, field, _ = strings.Cut(field, ",")
+			v, err := strconv.Atoi(text)
 			if err != nil {
-				return nil, fmt.Errorf("origin row %q: %v", row, err)
+				return nil, fmt.Errorf("origin row %q: want 5 numbers", row)
 			}
 			n[i] = v
+		}
+		if field != "" || strings.HasSuffix(row, ",") {
+			return nil, fmt.Errorf("origin row %q: want 5 numbers", row)
 		}
 		if n[2] < 0 || n[2] >= len(o.Sources) {
 			return nil, fmt.Errorf("origin row %q: no source %d", row, n[2])
@@ -86,13 +90,14 @@ func Place(f *ast.File, rows []LineOrigin) {
 		return
 	}
 	starts := tf.Lines()
+	infos := make([]token.CuepyLineColumn, 0, len(rows))
 	for _, r := range rows {
-		if r.Line < 1 || r.Line > len(starts) || r.Column < 1 || r.OrigLine < 1 {
-			continue
+		if r.Line >= 1 && r.Line <= len(starts) && r.Column >= 1 && r.OrigLine >= 1 {
+			at := starts[r.Line-1] + r.Column - 1
+			infos = append(infos, token.CuepyLineColumn{Offset: at, Filename: r.File, Line: r.OrigLine, Column: r.OrigColumn})
 		}
-		// (a row that is not after the last one or lies past the end is ignored)
-		tf.CuepyAddLineColumnInfo(starts[r.Line-1]+r.Column-1, r.File, r.OrigLine, r.OrigColumn)
 	}
+	tf.CuepyAddLineColumnInfos(infos) // (a row not after the one before, or past the end, is ignored)
 }
 
 // origins unpacks cfg.Origins by clean path; nil when there are none.

@@ -2,40 +2,55 @@
 
 // This file is cuepy's, not CUE's: cmd/cuepatch adds it to package
 // cuelang.org/go/cue/token in the patched copy of CUE that libcuepy builds
-// against (the build line above is dropped there). It gives a line info a
+// against (the build line above is dropped there). It gives line infos a
 // column as well (go/token's AddLineColumnInfo, which CUE's fork of it
 // lacks), so that a position in a generated file (a flattened module) names
 // the column it was written at, not only its file and line.
 
 package token
 
-// CuepyAddLineColumnInfo is AddLineInfo with the column of the position at
-// offset: a later position on the same line of f is as many columns after it.
-func (f *File) CuepyAddLineColumnInfo(offset int, filename string, line, column int) {
-	x := index(offset)
+// CuepyLineColumn is where the text at Offset of a generated file was
+// written.
+type CuepyLineColumn struct {
+	Offset   int
+	Filename string
+	Line     int
+	Column   int
+}
+
+// CuepyAddLineColumnInfos adds infos, in offset order, as AddLineInfo would
+// (one that is not after the one before, or lies past the end, is ignored),
+// with their columns: a later position on the line of an info's offset is
+// as many columns after its column. The columns hold while every line info
+// of f is one of these (CUE itself adds none).
+func (f *File) CuepyAddLineColumnInfos(infos []CuepyLineColumn) {
 	f.mutex.Lock()
 	defer f.mutex.Unlock()
-	if i := len(f.infos); i == 0 || index(f.infos[i-1].Offset) < x && x < f.size {
-		f.infos = append(f.infos, lineInfo{Offset: offset, Filename: filename, Line: line})
-		if f.cuepyColumns == nil {
-			f.cuepyColumns = map[int]int{}
+	if len(f.infos) != len(f.cuepyColumns) {
+		return
+	}
+	f.infos = append(make([]lineInfo, 0, len(f.infos)+len(infos)), f.infos...)
+	f.cuepyColumns = append(make([]int, 0, cap(f.infos)), f.cuepyColumns...)
+	for _, in := range infos {
+		x := index(in.Offset)
+		if i := len(f.infos); i == 0 || index(f.infos[i-1].Offset) < x && x < f.size {
+			f.infos = append(f.infos, lineInfo{Offset: in.Offset, Filename: in.Filename, Line: in.Line})
+			f.cuepyColumns = append(f.cuepyColumns, in.Column)
 		}
-		f.cuepyColumns[offset] = column
 	}
 }
 
-// unpack is CUE's (cuepyUnpack) with the column of a line info given one,
-// for positions on the line of its offset.
+// unpack is CUE's (cuepyUnpack) with the column of a line info, for
+// positions on the line of its offset.
 func (f *File) unpack(offset index, adjusted bool) (filename string, line, column int) {
 	filename, line, column = f.cuepyUnpack(offset, adjusted)
-	if !adjusted || len(f.cuepyColumns) == 0 {
+	if !adjusted || len(f.cuepyColumns) == 0 || len(f.cuepyColumns) != len(f.infos) {
 		return
 	}
 	if i := searchLineInfos(f.infos, int(offset)); i >= 0 {
 		alt := f.infos[i]
-		at, ok := f.cuepyColumns[alt.Offset]
-		if ok && searchInts(f.lines, index(alt.Offset)) == searchInts(f.lines, offset) {
-			column = at + int(offset) - alt.Offset
+		if searchInts(f.lines, index(alt.Offset)) == searchInts(f.lines, offset) {
+			column = f.cuepyColumns[i] + int(offset) - alt.Offset
 		}
 	}
 	return
