@@ -146,7 +146,7 @@ func instances(cfg *Config) ([]*build.Instance, error) {
 		return nil, cueerr.Usagef("%v", err)
 	}
 	if placed != nil {
-		lc.ParseFile = ParseWithOrigins(placed)
+		lc.ParseFile = parseWithOrigins(placed)
 	}
 	insts := loadInstances(loadArgs(cfg), lc)
 	if len(insts) == 0 {

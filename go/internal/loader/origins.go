@@ -3,6 +3,7 @@ package loader
 import (
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -63,9 +64,9 @@ func (o Origin) lines() ([]LineOrigin, error) {
 	return out, nil
 }
 
-// ParseWithOrigins parses as cue/load does, then places each file named in
+// parseWithOrigins parses as cue/load does, then places each file named in
 // origins (by clean path) at its origins (Place).
-func ParseWithOrigins(origins map[string][]LineOrigin) func(string, any, parser.Config) (*ast.File, error) {
+func parseWithOrigins(origins map[string][]LineOrigin) func(string, any, parser.Config) (*ast.File, error) {
 	return func(name string, src any, cfg parser.Config) (*ast.File, error) {
 		f, err := parser.ParseFile(name, src, cfg)
 		if err == nil {
@@ -90,9 +91,11 @@ func Place(f *ast.File, rows []LineOrigin) {
 		return
 	}
 	starts := tf.Lines()
-	infos := make([]token.CuepyLineColumn, 0, len(rows))
-	for _, r := range rows {
-		if r.Line >= 1 && r.Line <= len(starts) && r.Column >= 1 && r.OrigLine >= 1 {
+	// Rows are in line order: those past the file (an imports-only parse of it) are not sized for.
+	fit := sort.Search(len(rows), func(i int) bool { return rows[i].Line > len(starts) })
+	infos := make([]token.CuepyLineColumn, 0, fit)
+	for _, r := range rows[:fit] {
+		if r.Line >= 1 && r.Line <= len(starts) && r.Column >= 1 && r.OrigLine >= 1 { // (rows given out of order too)
 			at := starts[r.Line-1] + r.Column - 1
 			infos = append(infos, token.CuepyLineColumn{Offset: at, Filename: r.File, Line: r.OrigLine, Column: r.OrigColumn})
 		}

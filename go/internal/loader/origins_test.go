@@ -19,7 +19,7 @@ func TestPlaceReportsWhereTheLinesComeFrom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parse := ParseWithOrigins(map[string][]LineOrigin{"/m/user.cue": rows})
+	parse := parseWithOrigins(map[string][]LineOrigin{"/m/user.cue": rows})
 	f, err := parse("/m/user.cue", generated, parser.NewConfig(parser.ParseComments))
 	if err != nil {
 		t.Fatal(err)
