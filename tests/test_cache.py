@@ -35,7 +35,7 @@ import cuepy.cache
 import cuepy.examples as ex
 import cuepy.opm
 from cuepy._embedded import CATALOG_DIR
-from cuepy.cache import Cache, Computed, keys
+from cuepy.cache import Cache, Computed, _memoize, keys
 from cuepy.cache._store import decode_entry, encode_entry
 from cuepy.cache.keys import canonical_json
 from cuepy.errors import CueLimitError
@@ -539,6 +539,74 @@ def test_a_computation_that_read_something_else_is_not_stored(tmp_path: Path, ca
     asked: list[int] = []
     assert json.loads(_listed_export(cache, directory, asked, more)) == {"x": 1}
     assert entries(cache, "export") == set()
+
+
+def test_an_edited_module_is_keyed_by_the_paths_it_read_before(tmp_path: Path, cache: Cache) -> None:
+    # An edit that does not change what is read (a value, not an import) is keyed from the last
+    # listing's paths hashed again, in this process and in a new one (the manifest's newest
+    # variant): no listing is asked for, and going back to a content seen before is a hit.
+    directory = _plain_module(tmp_path / "m")
+    asked: list[int] = []
+    assert json.loads(_listed_export(cache, directory, asked)) == {"x": 1}
+    assert asked == [1]
+    (directory / "m.cue").write_text("package m\nx: 2\n")
+    assert json.loads(_listed_export(cache, directory, asked)) == {"x": 2}
+    keys.forget()  # a new process
+    _memoize.forget_calls()
+    (directory / "m.cue").write_text("package m\nx: 3\n")
+    assert json.loads(_listed_export(Cache(cache.directory), directory, asked)) == {"x": 3}
+    assert asked == [1] and len(entries(cache, "export")) == 3
+
+    def not_computed() -> Computed:
+        raise AssertionError("content seen before: a hit")
+
+    keys.forget()
+    _memoize.forget_calls()
+    (directory / "m.cue").write_text("package m\nx: 2\n")
+    assert json.loads(cache.memoize("export", directory=directory, request={"op": "export"},
+                                    inputs=lambda: asked.append(1) or cuepy.api.load_inputs(directory),
+                                    compute=not_computed, use=lambda payload, _key: payload,
+                                    computes_listing=True)) == {"x": 2}  # fmt: skip
+    assert asked == [1]
+
+
+def test_an_edit_that_reads_another_file_is_listed_and_stored(tmp_path: Path, cache: Cache) -> None:
+    # The last listing's paths no longer say what is read (a file added to the package): the
+    # computation's own listing differs, so its result is not stored under the guessed key; the
+    # inputs are listed and the result computed and stored under the right one.
+    directory = _plain_module(tmp_path / "m")
+    asked: list[int] = []
+    assert json.loads(_listed_export(cache, directory, asked)) == {"x": 1}
+    (directory / "n.cue").write_text("package m\ny: 2\n")
+    assert json.loads(_listed_export(cache, directory, asked)) == {"x": 1, "y": 2}
+    assert asked == [1, 1] and len(entries(cache, "export")) == 2
+    keys.forget()
+    _memoize.forget_calls()
+    assert json.loads(_listed_export(Cache(cache.directory), directory, asked)) == {"x": 1, "y": 2}
+    assert asked == [1, 1] and len(entries(cache, "export")) == 2  # the manifest's new variant: a hit
+
+
+def test_a_manifest_keeps_one_copy_of_the_shipped_catalog_signatures(
+    tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each variant of a module's manifest (one per content seen) watches the catalog shipped in
+    # cuepy, the same tree every time: its per-file signatures are stored once, so the manifest
+    # each miss reads and writes does not grow by the catalog's size with every edit.
+    directory = copy_example("simple", tmp_path / "simple")
+    asked = count_listings(monkeypatch)
+    module = directory / DEF
+    text = module.read_text()
+    sizes = []
+    for n in range(4):
+        module.write_text(text.replace('version:          "1.2.0"', f'version:          "1.2.{n}"'))
+        value = cuepy.opm.load(directory, file=DEF, cache=cache)
+        assert value.lookup("metadata.version").to_python() == f"1.2.{n}"
+        (manifest,) = (cache.root / "manifest").glob("*.entry")
+        sizes.append(manifest.stat().st_size)
+    assert asked == [1]  # the edits were keyed from the first listing's paths
+    assert len(entries(cache, "module")) == 4
+    growth = sizes[3] - sizes[2]
+    assert 0 < growth < sizes[0] / 3, sizes
 
 
 def count_listings(monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -1,6 +1,6 @@
 """``Cache.memoize``: a result keyed by its request and the content of what it read.
 
-Three layers, cheapest first (docs/cache.md, "Keys"):
+Four layers, cheapest first (docs/cache.md, "Keys"):
 
 1. the call memo (per process): the same call, while none of the files and
    directories its key was computed from changed (a ``stat`` each), has the
@@ -9,7 +9,14 @@ Three layers, cheapest first (docs/cache.md, "Keys"):
    at this location names the inputs the computation read, as paths and
    digests (a few variants); a variant whose files all still hash the same
    gives the result key without asking what a load reads;
-3. discovery: ``inputs()`` says what the computation reads (for a CUE load,
+3. the last listing's paths, hashed again (ccache's direct mode, for a
+   computation that gives its own listing): after an edit, the paths the
+   last listing named (this process's, else the newest variant's) with
+   their content now give the key. The same paths with the same content are
+   read the same way, so a stored result serves; a miss's result is stored
+   only if the computation read those same paths. One that read others (an
+   import added, say) is done again, after ``inputs()``;
+4. discovery: ``inputs()`` says what the computation reads (for a CUE load,
    libcuepy's ``cue_load_inputs``); those are hashed and the result key
    follows. The list must not have changed while hashing: before a result is
    used or stored, ``inputs()`` is asked again, or (``computes_listing``) on a
@@ -177,14 +184,18 @@ def memoize(
              "request": request, "labels": labelled}  # fmt: skip
     manifest_key = keys.sha256(keys.canonical_json(where))
 
+    stale: list[dict[str, Any]] = []  # the stored variants, when none is current (discovery's first guess)
+
     def from_manifest() -> tuple[T] | None:
-        for variant in _variants(cache, manifest_key):
+        variants = _variants(cache, manifest_key)
+        for variant in variants:
             observation = Observation.validate(variant.get("observation"))
             root = variant.get("root")
             if observation is not None and isinstance(root, str) and observation.current():
                 # Racy files read again and now trusted by their signature: stored again, so
                 # that later processes stat them instead of reading them (git's index refresh).
                 return (finish(observation, key_of(root, observation), root, observation.refreshed),)
+        stale[:] = variants
         return None
 
     found = from_manifest()
@@ -204,7 +215,7 @@ def memoize(
             found = from_manifest()
             if found is not None:
                 return found[0]
-        return _discover(inputs, inputs_key, compute, use, finish, key_of, computes_listing)
+        return _discover(inputs, inputs_key, compute, use, finish, key_of, computes_listing, stale[:1])
 
 
 def _discover(
@@ -215,14 +226,86 @@ def _discover(
     finish: Callable[[Observation, str, str, bool, Confirm | None], T],
     key_of: Callable[[str, Observation], str],
     computes_listing: bool,
+    stale: list[dict[str, Any]],
 ) -> T:
     """The key from what ``inputs()`` lists (hashed), then the result; a listing this process took
-    under the same ``inputs_key`` serves while its files are unchanged."""
+    under the same ``inputs_key`` serves while its files are unchanged. A computation that gives
+    its listing first tries the paths of the last listing (this process's, else the newest stored
+    variant's), observed now (``_guess``)."""
     listing = inputs_key() if inputs_key is not None else None  # asked on discovery only: not on hits
     listed = _listings.get(listing) if listing is not None else None
     if listed is not None and listed[0].current():
         observation, found = listed
         return finish(observation, key_of(found.root, observation), found.root, True, None)
+    if computes_listing:
+        last = _last_paths(listed, stale)
+        if last is not None:
+            guessed = _guess(*last, finish, key_of, listing)
+            if guessed is not None:
+                return guessed[0]
+    return _listed(inputs, listing, compute, use, finish, key_of, computes_listing)
+
+
+def _last_paths(
+    listed: tuple[Observation, Inputs] | None, stale: list[dict[str, Any]]
+) -> tuple[str, Observation, Inputs | None] | None:
+    """The root and paths of the last listing, observed now, and that listing if this process took
+    it (``listed``; else the newest stored variant's paths); None when a path is gone or unreadable."""
+    if listed is not None:
+        found = listed[1]
+        try:
+            return found.root, Observation.take(found.files, found.directories, found.shipped), found
+        except (Dirty, CueError):
+            return None
+    if stale:
+        root = stale[0].get("root")
+        observation = Observation.again(stale[0].get("observation"))
+        if observation is not None and isinstance(root, str):
+            return root, observation, None
+    return None
+
+
+def _guess(
+    root: str,
+    observation: Observation,
+    found: Inputs | None,
+    finish: Callable[[Observation, str, str, bool, Confirm | None], T],
+    key_of: Callable[[str, Observation], str],
+    listing: Hashable | None,
+) -> tuple[T] | None:
+    """The result for the paths of ``observation`` as they are now (ccache's direct mode: a file
+    of them edited since the last listing, ``found`` if this process took it), or None when the
+    computation read other paths (it is then done again, after ``inputs()``)."""
+    other_paths: list[bool] = []
+
+    def confirm(computed: Inputs | None) -> bool:
+        if computed is None:  # a result stored for these paths and contents: as a manifest hit
+            if found is not None:
+                _remember_listing(listing, observation, found)
+            return True
+        paths = keys.observed_paths(computed.files, computed.directories, computed.shipped)
+        if computed.root != root or paths != observation.paths():
+            other_paths.append(True)
+            return False
+        if not observation.current():
+            return False
+        _remember_listing(listing, observation, computed)
+        return True
+
+    result = finish(observation, key_of(root, observation), root, True, confirm)
+    return None if other_paths else (result,)
+
+
+def _listed(
+    inputs: Callable[[], Inputs],
+    listing: Hashable | None,
+    compute: Callable[[], str | Computed],
+    use: Callable[[str, str | None], T],
+    finish: Callable[[Observation, str, str, bool, Confirm | None], T],
+    key_of: Callable[[str, Observation], str],
+    computes_listing: bool,
+) -> T:
+    """The key from what ``inputs()`` lists, hashed; then the result."""
     try:
         found_inputs = inputs()
     except CueError:
@@ -246,11 +329,7 @@ def _discover(
             return False
         if _listing(again) != _listing(found_inputs) or not observation.current():
             return False
-        if listing is not None:
-            with _calls_lock:
-                if len(_listings) >= _CALLS_MAX:
-                    _listings.clear()
-                _listings[listing] = (observation, found_inputs)
+        _remember_listing(listing, observation, found_inputs)
         return True
 
     key = key_of(found_inputs.root, observation)
@@ -261,6 +340,14 @@ def _discover(
     if not confirm(None):  # changed while read: computed, neither looked up nor stored
         return _unstored(compute, use)
     return finish(observation, key, found_inputs.root, True, None)
+
+
+def _remember_listing(listing: Hashable | None, observation: Observation, found: Inputs) -> None:
+    if listing is not None:
+        with _calls_lock:
+            if len(_listings) >= _CALLS_MAX:
+                _listings.clear()
+            _listings[listing] = (observation, found)
 
 
 def _payload(computed: str | Computed) -> str:
@@ -309,12 +396,18 @@ def _variants(cache: Cache, manifest_key: str) -> list[dict[str, Any]]:
         return []
     try:
         data = json.loads(payload)
-        variants = data["variants"]
+        variants, trees = data["variants"], data.get("trees", {})
         if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
             raise ValueError("variants")
+        if not isinstance(trees, dict):
+            raise ValueError("trees")
     except (ValueError, KeyError, TypeError):
         cache.discard(MANIFEST, manifest_key, "not a manifest")
         return []
+    for variant in variants:  # the shipped trees' signatures, stored once for every variant
+        signatures = _signatures(variant)
+        if signatures is not None:
+            signatures["shipped"] = trees
     return variants
 
 
@@ -325,6 +418,31 @@ def _add_variant(cache: Cache, manifest_key: str, root: str, observation: Observ
     def same(v: dict[str, Any]) -> bool:  # the same content (signatures aside)
         return v.get("root") == root and (v.get("observation") or {}).get("content") == stored["content"]
 
-    variants = [v for v in _variants(cache, manifest_key) if not same(v)]
-    payload = json.dumps({"variants": [entry, *variants][:_VARIANTS]}, ensure_ascii=False)
+    kept = [entry, *(v for v in _variants(cache, manifest_key) if not same(v))][:_VARIANTS]
+    # A shipped tree's signatures (one per file of the catalog) are the same in every variant:
+    # stored once, the newest variant's, the manifest is a fraction of the size to read and write.
+    trees: dict[str, Any] = {}
+    for variant in reversed(kept):
+        signatures = _signatures(variant)
+        shipped = signatures.pop("shipped", None) if signatures is not None else None
+        if isinstance(shipped, dict):
+            trees.update(shipped)
+    used = {d for v in kept for d, _ in _shipped_content(v)}
+    payload = json.dumps({"variants": kept, "trees": {d: t for d, t in trees.items() if d in used}},
+                         ensure_ascii=False)  # fmt: skip
     cache.put(MANIFEST, manifest_key, payload, memory=False)
+
+
+def _signatures(variant: dict[str, Any]) -> dict[str, Any] | None:
+    observation = variant.get("observation")
+    signatures = observation.get("signatures") if isinstance(observation, dict) else None
+    return signatures if isinstance(signatures, dict) else None
+
+
+def _shipped_content(variant: dict[str, Any]) -> list[Any]:
+    """The variant's shipped trees as (directory, digest) pairs ([] if malformed: it will not validate)."""
+    try:
+        pairs = variant["observation"]["content"]["shipped"]
+        return [p for p in pairs if isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)]
+    except (KeyError, TypeError):
+        return []

@@ -202,22 +202,20 @@ class Observation:
     def take(cls, files: Iterable[str], directories: Iterable[str], shipped: Iterable[str] = ()) -> Observation:
         """Read and hash ``files`` and list ``directories`` (those under a ``shipped`` directory
         count as that directory's whole tree, hashed once per process). Raises Dirty, CacheError."""
-        ship = tuple(shipped)
+        paths, used = observed_paths(files, directories, shipped)
         watched: list[Watched] = []
         sigs: list[tuple[Signature, int]] = []
-        used: set[str] = set()
-        for paths, directory in ((files, False), (directories, True)):
-            for path in paths:
-                base = _under(path, ship)
-                if base is not None:
-                    used.add(base)
-                    continue
-                sig, digest, recorded = digest_of(path, directory=directory)
-                watched.append(Watched(path, directory, digest))
-                sigs.append((sig, recorded))
-        obs = cls(tuple(watched), tuple((d, shipped_digest(d)) for d in sorted(used)))
+        for path, directory in paths:
+            sig, digest, recorded = digest_of(path, directory=directory)
+            watched.append(Watched(path, directory, digest))
+            sigs.append((sig, recorded))
+        obs = cls(tuple(watched), tuple((d, shipped_digest(d)) for d in used))
         obs._sigs = sigs
         return obs
+
+    def paths(self) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
+        """What this observation watches, as ``observed_paths`` gives it for a listing."""
+        return tuple((w.path, w.directory) for w in self.watched), tuple(d for d, _ in self.shipped)
 
     def current(self) -> bool:
         """Whether every watched file and directory still has the content observed."""
@@ -260,6 +258,16 @@ class Observation:
         """The stored observation ``data`` if every digest still matches, else None. A file whose
         stored signature is not racy and still current is not read again (git's rule, across
         processes); any other is read and hashed."""
+        return cls._stored(data, again=False)
+
+    @classmethod
+    def again(cls, data: Any) -> Observation | None:
+        """The paths of the stored observation ``data``, observed now: as ``validate``, but a
+        changed file or directory takes its new digest (None if one is gone or unreadable)."""
+        return cls._stored(data, again=True)
+
+    @classmethod
+    def _stored(cls, data: Any, *, again: bool) -> Observation | None:
         try:
             content, signatures = data["content"], data["signatures"]
             items = [(str(p), bool(d), str(g)) for p, d, g in content["watched"]]
@@ -271,25 +279,30 @@ class Observation:
         except (KeyError, TypeError, ValueError, IndexError):
             return None
         sigs: list[tuple[Signature, int]] = []
+        watched: list[Watched] = []
         refreshed = False
         for (path, directory, digest), (sig, recorded) in zip(items, stored, strict=True):
             try:
                 if racy(sig, recorded) or signature(_stat(path)) != sig:
                     sig, got, recorded = digest_of(path, directory=directory)
-                    if got != digest:
+                    if got != digest and not again:
                         return None
+                    digest = got
                     refreshed = refreshed or not racy(sig, recorded)
                 else:
                     remember(path, directory, sig, digest, recorded)
             except (CueError, Dirty):
                 return None
             sigs.append((sig, recorded))
+            watched.append(Watched(path, directory, digest))
+        trees_now: list[tuple[str, str]] = []
         for d, digest in shipped:
             tree, same = _shipped_from(d, trees.get(d))
-            if tree.digest != digest:
+            if tree.digest != digest and not again:
                 return None
+            trees_now.append((d, tree.digest))
             refreshed = refreshed or (not same and tree.trusted())
-        obs = cls(tuple(Watched(p, d, g) for p, d, g in items), tuple(shipped))
+        obs = cls(tuple(watched), tuple(trees_now))
         obs._sigs = sigs
         obs.refreshed = refreshed
         return obs
@@ -298,6 +311,25 @@ class Observation:
 def _as_signature(values: Any) -> Signature:
     mtime, ctime, size, ino, dev = (int(v) for v in values)
     return (mtime, ctime, size, ino, dev)
+
+
+def observed_paths(
+    files: Iterable[str], directories: Iterable[str], shipped: Iterable[str] = ()
+) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
+    """What an observation of a listing watches: each file and directory outside the ``shipped``
+    directories as (path, is a directory), then the shipped directories the listing uses, sorted
+    (each counts as its whole tree)."""
+    ship = tuple(shipped)
+    paths: list[tuple[str, bool]] = []
+    used: set[str] = set()
+    for listed, directory in ((files, False), (directories, True)):
+        for path in listed:
+            base = _under(path, ship)
+            if base is None:
+                paths.append((path, directory))
+            else:
+                used.add(base)
+    return tuple(paths), tuple(sorted(used))
 
 
 def _under(path: str, bases: tuple[str, ...]) -> str | None:
