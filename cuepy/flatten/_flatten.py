@@ -310,7 +310,7 @@ def _result(
         wanted = os.path.normpath(directory / files[0])
         main = next((f for f in written if os.path.normpath(f["name"]) == wanted), main)
     rewritten = {f["name"]: f["source"] for f in written if f["changed"]}
-    lines = {f["name"]: _line_map(f["lines"] or ()) for f in written if f["changed"]}
+    lines = {f["name"]: LineMap.from_json(f["lines"]) for f in written if f["changed"]}
     stem = Path(main["name"]).stem if files else package or Path(main["name"]).stem
     return CompiledModule(
         source=main["source"],
@@ -326,15 +326,6 @@ def _result(
         evaluated=evaluated,
         inputs=LoadInputs.from_listing(doc["inputs"]) if doc.get("inputs") else None,
     )
-
-
-def _line_map(mapped: Iterable[Mapping[str, Any]]) -> LineMap:
-    sources: dict[str, int] = {}
-    rows = [
-        (m["line"], m["column"], sources.setdefault(m["file"], len(sources)), m["orig_line"], m["orig_column"])
-        for m in mapped
-    ]
-    return LineMap.of(tuple(sources), rows)
 
 
 def _provenance(directory: Path, names: list[str], structs: tuple[Struct, ...]) -> Provenance:

@@ -43,10 +43,10 @@ type Result struct {
 
 // File is one rewritten file of the user's package.
 type File struct {
-	Name    string              `json:"name"`
-	Source  string              `json:"source"`
-	Changed bool                `json:"changed"`
-	Lines   []loader.LineOrigin `json:"lines"`
+	Name    string      `json:"name"`
+	Source  string      `json:"source"`
+	Changed bool        `json:"changed"`
+	Lines   loader.Rows `json:"lines"`
 	// syntax is Source parsed as cue/load parses it (nil if it does not
 	// parse): the line map is read from it and verification evaluates it.
 	syntax *ast.File

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -31,6 +32,39 @@ type LineOrigin struct {
 	File       string `json:"file"`
 	OrigLine   int    `json:"orig_line"`
 	OrigColumn int    `json:"orig_column"`
+}
+
+// Rows are the LineOrigins of a generated file, in printed order; as JSON,
+// packed as an Origin (the form cuepy keeps and gives back to cue_load).
+type Rows []LineOrigin
+
+// MarshalJSON writes rs as the Origin Pack makes of them.
+func (rs Rows) MarshalJSON() ([]byte, error) { return json.Marshal(Pack(rs)) }
+
+// Pack is the Origin of rows: their files as Sources, each row packed.
+func Pack(rows []LineOrigin) Origin {
+	index := map[string]int{}
+	o := Origin{Sources: []string{}}
+	var b strings.Builder
+	for i, r := range rows {
+		s, ok := index[r.File]
+		if !ok {
+			s = len(o.Sources)
+			index[r.File] = s
+			o.Sources = append(o.Sources, r.File)
+		}
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		for j, n := range [5]int{r.Line, r.Column, s, r.OrigLine, r.OrigColumn} {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(n))
+		}
+	}
+	o.Rows = b.String()
+	return o
 }
 
 // lines unpacks o; an error names the first malformed row.

@@ -63,3 +63,32 @@ func TestMalformedOriginsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// Rows packed (what cue_flatten reports and cuepy passes back as origins)
+// unpack to the same rows, each file named once in Sources.
+func TestPackedRowsUnpackAsGiven(t *testing.T) {
+	rows := []LineOrigin{
+		{Line: 1, Column: 1, File: "/m/user.cue", OrigLine: 1, OrigColumn: 1},
+		{Line: 4, Column: 2, File: "/m/catalog.cue", OrigLine: 40, OrigColumn: 5},
+		{Line: 7, Column: 1, File: "/m/user.cue", OrigLine: 20, OrigColumn: 1},
+	}
+	packed := Pack(rows)
+	if want := "1,1,0,1,1;4,2,1,40,5;7,1,0,20,1"; packed.Rows != want || len(packed.Sources) != 2 {
+		t.Fatalf("Pack = %+v, want rows %q over 2 sources", packed, want)
+	}
+	back, err := packed.lines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != len(rows) {
+		t.Fatalf("unpacked %d rows, want %d", len(back), len(rows))
+	}
+	for i := range rows {
+		if back[i] != rows[i] {
+			t.Errorf("row %d: %+v, want %+v", i, back[i], rows[i])
+		}
+	}
+	if empty := Pack(nil); empty.Rows != "" || empty.Sources == nil {
+		t.Errorf("Pack(nil) = %+v, want no rows and an empty (not null) Sources", empty)
+	}
+}
