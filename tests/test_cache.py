@@ -609,6 +609,31 @@ def test_a_manifest_keeps_one_copy_of_the_shipped_catalog_signatures(
     assert 0 < growth < sizes[0] / 3, sizes
 
 
+def test_a_manifest_in_the_older_layout_serves_without_hashing_the_catalog(tmp_path: Path, cache: Cache) -> None:
+    # Manifests stored before the shipped trees' signatures were kept once per manifest have
+    # them in each variant: a new process still checks the catalog by stats alone.
+    directory = copy_example("simple", tmp_path / "simple")
+    cuepy.opm.load(directory, file=DEF, cache=cache)
+    (path,) = (cache.root / "manifest").glob("*.entry")
+    key = path.name.removesuffix(".entry")
+
+    def hashed_by_a_new_process_hit() -> int:
+        keys.forget()
+        _memoize.forget_calls()
+        before = keys.hashed_count()
+        cuepy.opm.load(directory, file=DEF, cache=Cache(cache.directory))
+        assert len(entries(cache, "module")) == 1
+        return keys.hashed_count() - before
+
+    hashed = hashed_by_a_new_process_hit()
+    data = json.loads(cache.get("manifest", key, memory=False) or "")
+    trees = data.pop("trees")
+    for variant in data["variants"]:
+        variant["observation"]["signatures"]["shipped"] = trees
+    cache.put("manifest", key, json.dumps(data), memory=False)
+    assert hashed_by_a_new_process_hit() == hashed
+
+
 def count_listings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """A list that grows by one each time the module cache asks libcuepy what a load reads."""
     from cuepy.opm import _cached

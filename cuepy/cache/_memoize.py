@@ -404,10 +404,11 @@ def _variants(cache: Cache, manifest_key: str) -> list[dict[str, Any]]:
     except (ValueError, KeyError, TypeError):
         cache.discard(MANIFEST, manifest_key, "not a manifest")
         return []
-    for variant in variants:  # the shipped trees' signatures, stored once for every variant
-        signatures = _signatures(variant)
-        if signatures is not None:
-            signatures["shipped"] = trees
+    if "trees" in data:  # the shipped trees' signatures, stored once for every variant
+        for variant in variants:
+            signatures = _signatures(variant)
+            if signatures is not None:
+                signatures["shipped"] = trees
     return variants
 
 
