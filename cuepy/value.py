@@ -558,8 +558,9 @@ class Value:
         return traced("export", run, format=format)
 
     def source(self) -> dict[str, Any]:
-        """Where the value's own source is: file, offset, end, line, column and the formatted text
-        (file, line and column as written, also in a flattened module; the offsets in the text loaded)."""
+        """Where the value's own source is: file, offset, end, line, column and the formatted text,
+        as written: in a flattened module too (the offsets of that line and column in the file, as
+        it is on disk; -1 where they fall outside it)."""
         lib, ffi = native()
         out = ffi.new("cue_bytes *")
         check(lib.cue_source(self.handle, out))

@@ -137,9 +137,10 @@ def test_errors_after_a_flattened_load_name_the_users_lines(style: str, tmp_path
     from_disk = cuepy.opm.load(s.module_dir("small"), cache=cuepy.cache.Cache(directory), **where)
     for module in (flattened(style, "small").load(), missed, from_disk):
         assert released_error(s, "small", module) == written
-    # A value's own source is where it was written, too.
+    # A value's own source is where it was written, too, offsets included (a tool rewriting
+    # the user's file slices it there).
     path = s.path("small", s.values_field)
-    where_written = [{k: m.lookup(path).source()[k] for k in ("file", "line", "column")}
+    where_written = [{k: m.lookup(path).source()[k] for k in ("file", "line", "column", "offset", "end")}
                      for m in (from_disk, definition(s, "small"))]  # fmt: skip
     assert where_written[0] == where_written[1]
 

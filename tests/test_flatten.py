@@ -453,6 +453,22 @@ def test_errors_name_the_users_column_where_the_printer_aligns_otherwise(tmp_pat
         assert f"{DEF}:{line}:{column}" in str(info.value)
 
 
+def test_a_flattened_values_source_slices_the_users_file_where_they_wrote_it(tmp_path: Path) -> None:
+    # Value.source() serves tools that rewrite the user's file. A flattened module loads other
+    # text (every line moved): its offsets are still those of the user's file, where its line
+    # and column are.
+    directory = _broken_simple(tmp_path, "runAsNonRoot:             true", "runAsNonRoot:             true")
+    path = "#components.frontend.spec.statelessWorkload.container.securityContext.runAsNonRoot"
+    flat = flatten(directory, file=DEF)
+    assert flat.source.index("runAsNonRoot:") != (directory / DEF).read_text().index("runAsNonRoot:")
+    placed = flat.load().lookup(path).source()
+    assert placed == cuepy.load(directory, files=[DEF]).lookup(path).source()
+    text = (directory / DEF).read_text()
+    assert text[placed["offset"]:placed["end"]] == "true" == placed["text"]
+    line_start = len("".join(text.splitlines(keepends=True)[: placed["line"] - 1]))
+    assert placed["offset"] == line_start + placed["column"] - 1
+
+
 def test_syntax_errors_are_the_loaders(tmp_path: Path) -> None:
     directory = _broken_simple(tmp_path, "#values: {", "#values: {{")
     with pytest.raises(cuepy.CueSyntaxError):

@@ -1,10 +1,12 @@
 package extract
 
 import (
+	"os"
 	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/token"
 
 	"cuepy.dev/libcue/internal/cueerr"
 )
@@ -84,8 +86,9 @@ func concreteData(v cue.Value) bool {
 func Subsumes(a, b cue.Value) bool { return a.Subsume(b) == nil }
 
 // SourceInfo locates a value's own source, for tools that rewrite it: its
-// file, line and column as written (a generated file's placed at its origins,
-// see loader.Place), and its offsets in the text loaded.
+// file, line, column and offsets as written (a generated file's placed at its
+// origins, see loader.Place: the offsets are then those of the line and
+// column in that file as it is on disk, -1 where they fall outside it).
 type SourceInfo struct {
 	File   string `json:"file"`
 	Offset int    `json:"offset"`
@@ -107,5 +110,54 @@ func Source(v cue.Value) (SourceInfo, error) {
 	}
 	start, end := node.Pos(), node.End()
 	at := start.Position() // (where it was written: for a generated file, where its text comes from)
-	return SourceInfo{Text: string(text), File: at.Filename, Offset: start.Offset(), End: end.Offset(), Line: at.Line, Column: at.Column}, nil
+	info := SourceInfo{Text: string(text), File: at.Filename, Offset: start.Offset(), End: end.Offset(), Line: at.Line, Column: at.Column}
+	if placed(start) || placed(end) { // the offsets loaded are the generated text's: those written, read from the file
+		starts := lineStarts(at.Filename)
+		info.Offset = offsetAt(starts, at)
+		if to := end.Position(); to.Filename == at.Filename {
+			info.End = offsetAt(starts, to)
+		} else {
+			info.End = -1
+		}
+	}
+	return info, nil
+}
+
+// placed reports whether p, in a generated file, reports where its text was
+// written rather than where it lies.
+func placed(p token.Pos) bool {
+	f := p.File()
+	if f == nil {
+		return false
+	}
+	return f.PositionFor(p, false) != f.PositionFor(p, true)
+}
+
+// lineStarts is the offset of each line of the file at path (nil if it
+// cannot be read).
+func lineStarts(path string) []int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	starts := []int{0}
+	for i, c := range data {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return append(starts, len(data)+1) // (the end, as the start of a line past the last)
+}
+
+// offsetAt is the offset of p's line and column in a file of those line
+// starts, or -1 when the file has no such line or column.
+func offsetAt(starts []int, p token.Position) int {
+	if p.Line < 1 || p.Line >= len(starts) || p.Column < 1 {
+		return -1
+	}
+	at := starts[p.Line-1] + p.Column - 1
+	if at >= starts[p.Line] { // (past the line's end, its newline included)
+		return -1
+	}
+	return at
 }
