@@ -381,8 +381,9 @@ class Cache:
             for d in (self.root, *(self.root / kind for kind in KINDS)):
                 if problem:
                     break
-                with contextlib.suppress(FileExistsError):
-                    d.mkdir(mode=0o700)
+                if not os.path.lexists(d):  # (checked first: a new process finds them made)
+                    with contextlib.suppress(FileExistsError):
+                        d.mkdir(mode=0o700)
                 problem = _unsafe(d, follow=False)
         except OSError as exc:
             problem = f"{self.directory} cannot be created: {exc}"
