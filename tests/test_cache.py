@@ -586,6 +586,27 @@ def test_an_edit_that_reads_another_file_is_listed_and_stored(tmp_path: Path, ca
     assert asked == [1, 1] and len(entries(cache, "export")) == 2  # the manifest's new variant: a hit
 
 
+def test_a_file_of_the_last_listing_removed_is_listed_again(tmp_path: Path, cache: Cache) -> None:
+    # The last listing's paths cannot be observed (one is gone): discovery lists what is read now,
+    # in this process and in a new one.
+    directory = _plain_module(tmp_path / "m")
+    (directory / "n.cue").write_text("package m\ny: 2\n")
+    asked: list[int] = []
+    assert json.loads(_listed_export(cache, directory, asked)) == {"x": 1, "y": 2}
+    (directory / "n.cue").unlink()
+    assert json.loads(_listed_export(cache, directory, asked)) == {"x": 1}
+    (directory / "n.cue").write_text("package m\ny: 3\n")
+    keys.forget()
+    _memoize.forget_calls()
+    assert json.loads(_listed_export(Cache(cache.directory), directory, asked)) == {"x": 1, "y": 3}
+    assert asked == [1, 1, 1]  # (a file added: the guess read other paths, so discovery listed)
+    (directory / "n.cue").unlink()
+    keys.forget()
+    _memoize.forget_calls()
+    assert json.loads(_listed_export(Cache(cache.directory), directory, asked)) == {"x": 1}
+    assert asked == [1, 1, 1]  # (as before: the manifest's variant without n.cue)
+
+
 def test_a_manifest_keeps_one_copy_of_the_shipped_catalog_signatures(
     tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
