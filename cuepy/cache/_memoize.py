@@ -291,9 +291,7 @@ def _guess(
         if computed.root != root or paths != observation.paths():
             other_paths.append(True)
             return False
-        if not observation.current():
-            return False
-        _remember_listing(listing, observation, computed)
+        _remember_listing(listing, observation, computed)  # (finish checks next that nothing changed)
         return True
 
     result = finish(observation, key_of(root, observation), root, True, confirm)

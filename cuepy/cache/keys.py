@@ -258,16 +258,16 @@ class Observation:
         """The stored observation ``data`` if every digest still matches, else None. A file whose
         stored signature is not racy and still current is not read again (git's rule, across
         processes); any other is read and hashed."""
-        return cls._stored(data, again=False)
+        return cls._from_stored(data, again=False)
 
     @classmethod
     def again(cls, data: Any) -> Observation | None:
         """The paths of the stored observation ``data``, observed now: as ``validate``, but a
         changed file or directory takes its new digest (None if one is gone or unreadable)."""
-        return cls._stored(data, again=True)
+        return cls._from_stored(data, again=True)
 
     @classmethod
-    def _stored(cls, data: Any, *, again: bool) -> Observation | None:
+    def _from_stored(cls, data: Any, *, again: bool) -> Observation | None:
         try:
             content, signatures = data["content"], data["signatures"]
             items = [(str(p), bool(d), str(g)) for p, d, g in content["watched"]]
