@@ -4,14 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
 
 	"cuepy.dev/libcue/internal/cueerr"
 	"cuepy.dev/libcue/internal/stop"
@@ -284,9 +288,13 @@ func (l leaves) add(v cue.Value, at string, depth int) {
 			l.add(e, fmt.Sprintf("%s[%d]", at, i), depth+1)
 		}
 	default:
-		l[at] = head + " " + printLeaf(v)
+		l[at] = head + leafMark + printLeaf(v)
 	}
 }
+
+// leafMark separates a leaf's kind from its printed value (printed CUE
+// escapes a NUL).
+const leafMark = "\x00"
 
 // printLeaf prints a scalar leaf: a concrete one without a default as JSON
 // (exact for numbers; a fraction of the cost of its syntax), any other as
@@ -368,7 +376,7 @@ func (a leaves) difference(b leaves) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if bv, ok := b[k]; !ok || bv != a[k] {
+		if bv, ok := b[k]; !ok || (bv != a[k] && !sameConjuncts(a[k], bv)) {
 			return k
 		}
 	}
@@ -376,4 +384,67 @@ func (a leaves) difference(b leaves) string {
 		return "(fields differ)"
 	}
 	return ""
+}
+
+// sameConjuncts reports whether two printed leaves differ only in the order
+// of their top-level conjuncts. A leaf printed as syntax lists them in the
+// order unification met them, which writing a definition out may change
+// (`#Schema & x.n` becomes `x.n & #Schema`); unification is commutative.
+func sameConjuncts(x, y string) bool {
+	kx, px, okx := strings.Cut(x, leafMark)
+	ky, py, oky := strings.Cut(y, leafMark)
+	if !okx || !oky || kx != ky {
+		return false
+	}
+	cx, okx := conjuncts(px)
+	cy, oky := conjuncts(py)
+	return okx && oky && slices.Equal(cx, cy)
+}
+
+// conjuncts returns the import declarations and the top-level conjuncts of a
+// printed leaf, each printed, sorted; false when it is not one expression.
+func conjuncts(printed string) ([]string, bool) {
+	f, err := parser.ParseFile("leaf.cue", printed)
+	if err != nil {
+		return nil, false
+	}
+	var imports, operands []string
+	var expr ast.Expr
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.ImportDecl:
+			imports = append(imports, printNode(d))
+		case *ast.EmbedDecl:
+			if expr != nil {
+				return nil, false
+			}
+			expr = d.Expr
+		default:
+			return nil, false
+		}
+	}
+	if expr == nil {
+		return nil, false
+	}
+	var collect func(e ast.Expr)
+	collect = func(e ast.Expr) {
+		if b, ok := e.(*ast.BinaryExpr); ok && b.Op == token.AND {
+			collect(b.X)
+			collect(b.Y)
+			return
+		}
+		operands = append(operands, printNode(e))
+	}
+	collect(expr)
+	sort.Strings(imports)
+	sort.Strings(operands)
+	return append(append(imports, "&"), operands...), true
+}
+
+func printNode(n ast.Node) string {
+	b, err := format.Node(n)
+	if err != nil {
+		return "unprintable: " + err.Error()
+	}
+	return string(b)
 }

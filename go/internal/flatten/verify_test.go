@@ -33,8 +33,14 @@ one: {
 
 func verifyModule(t *testing.T, rewritten string) (map[string]string, error) {
 	t.Helper()
+	return verifyWith(t, written, rewritten)
+}
+
+// verifyWith verifies the struct "one" of module as written (app.cue) against rewritten.
+func verifyWith(t *testing.T, module, rewritten string) (map[string]string, error) {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "app.cue"), []byte(written), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "app.cue"), []byte(module), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	name := filepath.Join(dir, "app.cue")
@@ -61,6 +67,66 @@ func TestVerifyAcceptsTheSameValueWrittenDifferently(t *testing.T) {
 	same := strings.Replace(written, "name: \"web\"", "name: \"w\" + \"eb\"", 1)
 	differ, err := verifyModule(t, same)
 	if err != nil || len(differ) != 0 {
+		t.Fatalf("differ %v, err %v", differ, err)
+	}
+}
+
+func TestVerifyAcceptsConjunctsInAnotherOrder(t *testing.T) {
+	// A leaf that is not concrete prints its conjuncts in the order unification met them.
+	module := strings.Replace(written, "replicas: 2", "replicas: #Count & limit", 1) + "\n#Count: int & >=1 | *1\nlimit: int\n"
+	differ, err := verifyWith(t, module, strings.Replace(module, "#Count & limit", "limit & #Count", 1))
+	if err != nil || len(differ) != 0 {
+		t.Fatalf("differ %v, err %v", differ, err)
+	}
+	differ, err = verifyWith(t, module, strings.Replace(module, "#Count & limit", "limit & #Count & <10", 1))
+	if err != nil || differ["one"] != "its value differs once written out" {
+		t.Fatalf("a conjunct more: differ %v, err %v", differ, err)
+	}
+}
+
+// guardedCopy is a component whose blueprint copies an optional struct of its
+// own spec onto a trait's key with a guard inside the spec.
+const guardedCopy = `package app
+
+#Schema: {type: *"a" | "b", ports?: [...int]}
+#Trait: {#spec: expose: #Schema}
+#Blueprint: {#spec: bp: {expose?: #Schema}}
+#Component: {
+	#traits: [string]: _
+	#blueprints: [string]: _
+	spec: {
+		for _, t in #traits {t.#spec}
+		for _, b in #blueprints {b.#spec}
+	}
+}
+#Guarded: #Component & {
+	#traits: t: #Trait
+	#blueprints: b: #Blueprint
+	spec: {
+		bp: #Blueprint.#spec.bp
+		if bp.expose != _|_ {expose: bp.expose}
+	}
+}
+`
+
+func TestVerifyKeepsAnOptionalFieldOnlyTheRewriteAllows(t *testing.T) {
+	// As written, CUE v0.17.1 reads one.spec.bp.expose.ports? as _|_: setting it in one's own
+	// struct succeeds, but unifying one with {spec: bp: expose: ports: [1]} fails. Written out,
+	// ports? is a list and both succeed: that is another value.
+	written := guardedCopy + "one: {#Guarded, spec: bp: expose: type: \"b\"}\n"
+	rewritten := guardedCopy + `one: {
+	#Component
+	#traits: t: #Trait
+	#blueprints: b: #Blueprint
+	spec: {
+		bp: #Blueprint.#spec.bp
+		if bp.expose != _|_ {expose: bp.expose}
+	}
+	spec: bp: expose: type: "b"
+}
+`
+	differ, err := verifyWith(t, written, rewritten)
+	if err != nil || differ["one"] != "its value differs once written out" {
 		t.Fatalf("differ %v, err %v", differ, err)
 	}
 }
