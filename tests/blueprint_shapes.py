@@ -7,8 +7,10 @@ it onto what it composes in one of the ways catalogs do: key copies,
 renames, defaults, constants, arithmetic, guards inside and outside the
 spec, conditions on a value, comprehensions copying keys, interpolation, a
 ``let``, ``close()``, and wrappers that refine another blueprint. Components
-set some of the blueprint's fields, literally or from ``#values``; the
-module sits at the file's top level or in a field.
+set some of the blueprint's fields, literally or from ``#values``, and may
+add a trait of their own, a label under a condition on ``#values`` or one
+taken from another component; the module sits at the file's top level or
+in a field.
 
 A draw is a pure function of its seed (``draw(seed)``), so a failing seed
 can be written out and read (``write(draw(seed), directory)``).
@@ -66,6 +68,7 @@ class Blueprint:
     name: str
     key: str
     fields: list[str] = field(default_factory=list)
+    traits: list[str] = field(default_factory=list)
     source: str = ""
 
 
@@ -130,7 +133,7 @@ def _blueprint(r: random.Random, index: int) -> Blueprint:
         *(f"\t{line}" for line in outside),
         "}",
     ]
-    return Blueprint(name, key, [label.rstrip("?!") for label in fields], "\n".join(lines) + "\n")
+    return Blueprint(name, key, [label.rstrip("?!") for label in fields], traits, "\n".join(lines) + "\n")
 
 
 def _map_trait(r: random.Random, key: str, trait: str, how: str, fields: dict[str, str], spec: list[str],
@@ -187,7 +190,7 @@ def _wrapper(inner: Blueprint) -> Blueprint:
     source = (f"#{name}: #{inner.name} & {{\n"
               f'\tmetadata: labels: "example.com/wrapped": "yes"\n'
               f"\tspec: {inner.key}: container?: _\n}}\n")  # fmt: skip
-    return Blueprint(name, inner.key, inner.fields, source)
+    return Blueprint(name, inner.key, inner.fields, inner.traits, source)
 
 
 def _component(r: random.Random, name: str, bp: Blueprint) -> str:
@@ -197,6 +200,16 @@ def _component(r: random.Random, name: str, bp: Blueprint) -> str:
         if required or r.random() < 0.5:
             settings.append(f"{label}: {r.choice(SETTINGS[label]) % {'name': name}}")
     extra = f'\n\tmetadata: labels: "example.com/tier": "{name}"' if r.random() < 0.3 else ""
+    roll = r.random()  # what the component adds: a trait of its own, a condition, a reference
+    if roll < 0.15 and "replicas" not in bp.traits:
+        extra += "\n\ttraits.#Replicas\n\tspec: replicas: 2"
+    elif roll < 0.3:
+        extra += '\n\tif #values.replicas > 3 {metadata: labels: "example.com/big": "yes"}'
+    elif roll < 0.45 and name != "c0":
+        extra += '\n\tmetadata: labels: "example.com/peer": #components.c0.metadata.name'
+    elif roll < 0.55:
+        extra += '\n\tmetadata: annotations: "example.com/image": "\\(#values.image)"'
+
     body = "\n".join(f"\t\t{s}" for s in settings)
     return f"#components: {name}: {{\n\tbp.#{bp.name}{extra}\n\tspec: {bp.key}: {{\n{body}\n\t}}\n}}\n"
 
@@ -216,7 +229,10 @@ def draw(seed: int) -> Draw:
     at = "appDefinition" if r.random() < 0.4 else ""
     if at:
         module = f"{at}: {{\n{module}}}\n"
-    head = 'package app\n\nimport (\n\tcore "cuepy.dev/opm/core@v0"\n\tbp "example.com/app/bp@v0"\n)\n\n'
+    imports = '\tcore "cuepy.dev/opm/core@v0"\n\tbp "example.com/app/bp@v0"\n'
+    if "traits.#" in module:
+        imports += '\ttraits "cuepy.dev/opm/traits@v0"\n'
+    head = f"package app\n\nimport (\n{imports})\n\n"
     return Draw(seed, catalog, head + module, at)
 
 
