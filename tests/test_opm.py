@@ -606,6 +606,66 @@ def test_incomplete_spec_is_reported_or_raised(make_module: MakeModule) -> None:
     assert isinstance(info.value, cuepy.CueIncompleteError)
 
 
+BLUEPRINT_INPUT = """
+package app
+
+import (
+	core "cuepy.dev/opm/core@v0"
+	resources "cuepy.dev/opm/resources@v0"
+	schemas "cuepy.dev/opm/schemas@v0"
+)
+
+#InputBlueprint: core.#Blueprint & {
+	metadata: {apiVersion: "example.com/app@v0", name: "Input"}
+	composedResources: [resources.#ContainerResource]
+	#spec: input: container: schemas.#ContainerSchema
+}
+
+// Sets imagePullPolicy, which the schema of its input defaults.
+#Pinned: core.#Component & {
+	resources.#Container
+	#blueprints: (#InputBlueprint.metadata.fqn): #InputBlueprint
+	spec: {
+		input:     _
+		container: {input.container, imagePullPolicy: "Always"}
+	}
+}
+
+// Builds the container from two fields of its input.
+#Rebuilt: core.#Component & {
+	resources.#Container
+	#blueprints: (#InputBlueprint.metadata.fqn): #InputBlueprint
+	spec: {
+		input: _
+		container: {name: input.container.name, image: input.container.image}
+	}
+}
+
+core.#ModuleDefinition
+metadata: {name: "inputs", version: "0.1.0"}
+#values: {}
+#components: {
+	pinned: {#Pinned, spec: input: container: {name: "pinned", image: "nginx:1.27"}}
+	rebuilt: {#Rebuilt, spec: input: container: {name: "rebuilt", image: "nginx:1.27"}}
+	dropped: {#Rebuilt, spec: input: container: {name: "dropped", image: "nginx:1.27", command: ["serve"]}}
+}
+"""
+
+
+def test_a_blueprint_may_set_what_its_input_leaves_to_a_default(make_module: MakeModule) -> None:
+    # What the developer did not set is not theirs to lose: the blueprint key is accounted for.
+    # What they set and the blueprint drops (a command) is reported, and a strict release fails.
+    directory = make_module({"mod.cue": BLUEPRINT_INPUT}, module="example.com/app@v0", deps=CATALOG_DEPS)
+    components = opm.release(directory, {}, namespace="ns").components
+    pinned, rebuilt, dropped = components["pinned"], components["rebuilt"], components["dropped"]
+    assert pinned.spec == {"container": {"name": "pinned", "image": "nginx:1.27", "imagePullPolicy": "Always"}}
+    assert pinned.unforwarded == () and rebuilt.unforwarded == ()
+    assert rebuilt.spec == {"container": {"name": "rebuilt", "image": "nginx:1.27", "imagePullPolicy": "IfNotPresent"}}
+    assert dropped.unforwarded == ("input.container",) and "input" in dropped.spec
+    with pytest.raises(opm.OPMIncompleteError, match=r'component "dropped": spec\.input\.container: blueprint data'):
+        opm.release(directory, {}, namespace="ns", strict=True)
+
+
 def test_blueprint_keys_dropped_only_when_accounted_for() -> None:
     from cuepy.opm._release import _drop_copies
 

@@ -46,7 +46,7 @@ from cuepy.opm.models import (
     ReleaseMetadata,
 )
 from cuepy.trace import run as run_stage
-from cuepy.value import Value
+from cuepy.value import Kind, Value
 
 ModuleInput = StrPath | Value | ModuleDefinition | Module
 ValuesInput = Mapping[str, Any] | Value | None
@@ -218,8 +218,9 @@ def _component(
     base = component_path(layout, cid)
     fqns = attachments(component, layout)
     blueprint_keys = _blueprint_keys(component, layout)
-    spec = partial(component.lookup(layout.spec), (layout.spec,), base, root)
-    kept, unforwarded = _drop_copies(spec.data, blueprint_keys, complete=not spec.incomplete)
+    spec_value = component.lookup(layout.spec)
+    spec = partial(spec_value, (layout.spec,), base, root)
+    kept, unforwarded = _drop_copies(spec.data, blueprint_keys, complete=not spec.incomplete, given=spec_value)
     metadata = partial(component.lookup("metadata"), ("metadata",), base, root, depth=2)
     meta = dict(metadata.data)
     own_labels = meta.get("labels") or {}
@@ -253,7 +254,7 @@ def _blueprint_keys(component: Value, layout: Layout) -> list[str]:
 
 
 def _drop_copies(
-    spec: dict[str, Any], blueprint_keys: list[str], complete: bool
+    spec: dict[str, Any], blueprint_keys: list[str], complete: bool, given: Value | None = None
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The spec without the blueprint keys the resource and trait keys account for, and what they do not.
 
@@ -263,9 +264,12 @@ def _drop_copies(
     and ``replicas``) has its data in that key (equal, or a struct holding all
     of it: a nested blueprint may add fields), and, if some fields name
     no spec key (a blueprint that reshapes its input, ``webService.image`` into
-    ``container.image``), the rest of the spec is complete. Keys not accounted
-    for stay in the spec, and their fields that did not arrive are returned as
-    unforwarded (the whole key if it is not a struct).
+    ``container.image``), the rest of the spec is complete. A field the
+    developer left to its schema's default (``given``, the spec as a Value,
+    says which) is not their data: the blueprint may set it otherwise
+    (``container: {input.container, imagePullPolicy: "Always"}``). Keys not
+    accounted for stay in the spec, and their fields that did not arrive are
+    returned as unforwarded (the whole key if it is not a struct).
     """
     dropped, unforwarded = [], []
     for key in blueprint_keys:
@@ -275,10 +279,11 @@ def _drop_copies(
         if not isinstance(data, dict):
             unforwarded.append(key)
             continue
+        source = _field(given, key)
         missing = [
             f"{key}.{f}"
             for f, v in data.items()
-            if (f in spec and not _holds(spec[f], v)) or (f not in spec and not complete)
+            if (f in spec and not _holds(spec[f], v, source, f)) or (f not in spec and not complete)
         ]
         if missing:
             unforwarded += missing
@@ -287,11 +292,33 @@ def _drop_copies(
     return {k: v for k, v in spec.items() if k not in dropped}, tuple(unforwarded)
 
 
-def _holds(target: Any, data: Any) -> bool:
-    """Whether ``target`` holds ``data``: equal, or a struct with all of its fields (others may add more)."""
+def _holds(target: Any, data: Any, parent: Value | None, label: str) -> bool:
+    """Whether ``target`` holds ``data`` (field ``label`` of ``parent``): equal, or a struct with all
+    of its fields (others may add more), but for those the developer left to their default (looked
+    up only where the data differ)."""
+    if target == data:
+        return True
+    given = _field(parent, label)
     if isinstance(target, dict) and isinstance(data, dict):
-        return all(k in target and _holds(target[k], v) for k, v in data.items())
-    return bool(target == data)
+        return all(
+            (k in target and _holds(target[k], v, given, k)) or _defaulted(_field(given, k)) for k, v in data.items()
+        )
+    return _defaulted(given)
+
+
+def _field(value: Value | None, label: str) -> Value | None:
+    return value.get((label,)) if value is not None else None
+
+
+def _defaulted(value: Value | None) -> bool:
+    """Whether the developer left ``value`` to its schema: a default, or a struct of them."""
+    if value is None:
+        return False
+    if value.default() is not None:
+        return True
+    if value.incomplete_kind != Kind.STRUCT:
+        return False
+    return all(_defaulted(v) for _, v in value.fields())
 
 
 def _check_complete(components: Mapping[str, ReleasedComponent], layout: Layout) -> None:
