@@ -611,8 +611,8 @@ def test_a_manifest_keeps_one_copy_of_the_shipped_catalog_signatures(
     tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Each variant of a module's manifest (one per content seen) watches the catalog shipped in
-    # cuepy, the same tree every time: its per-file signatures are stored once, so the manifest
-    # each miss reads and writes does not grow by the catalog's size with every edit.
+    # cuepy, the same directories every time: their per-file signatures are stored once, so the
+    # manifest each miss reads and writes does not grow by them with every edit.
     directory = copy_example("simple", tmp_path / "simple")
     asked = count_listings(monkeypatch)
     module = directory / DEF
@@ -626,33 +626,11 @@ def test_a_manifest_keeps_one_copy_of_the_shipped_catalog_signatures(
         sizes.append(manifest.stat().st_size)
     assert asked == [1]  # the edits were keyed from the first listing's paths
     assert len(entries(cache, "module")) == 4
+    data = json.loads(cache.get("manifest", manifest.name.removesuffix(".entry"), memory=False) or "")
+    units = json.dumps(data["shipped"])
+    assert data["shipped"] and all("shipped" not in v["observation"]["signatures"] for v in data["variants"])
     growth = sizes[3] - sizes[2]
-    assert 0 < growth < sizes[0] / 3, sizes
-
-
-def test_a_manifest_in_the_older_layout_serves_without_hashing_the_catalog(tmp_path: Path, cache: Cache) -> None:
-    # Manifests stored before the shipped trees' signatures were kept once per manifest have
-    # them in each variant: a new process still checks the catalog by stats alone.
-    directory = copy_example("simple", tmp_path / "simple")
-    cuepy.opm.load(directory, file=DEF, cache=cache)
-    (path,) = (cache.root / "manifest").glob("*.entry")
-    key = path.name.removesuffix(".entry")
-
-    def hashed_by_a_new_process_hit() -> int:
-        keys.forget()
-        _memoize.forget_calls()
-        before = keys.hashed_count()
-        cuepy.opm.load(directory, file=DEF, cache=Cache(cache.directory))
-        assert len(entries(cache, "module")) == 1
-        return keys.hashed_count() - before
-
-    hashed = hashed_by_a_new_process_hit()
-    data = json.loads(cache.get("manifest", key, memory=False) or "")
-    trees = data.pop("trees")
-    for variant in data["variants"]:
-        variant["observation"]["signatures"]["shipped"] = trees
-    cache.put("manifest", key, json.dumps(data), memory=False)
-    assert hashed_by_a_new_process_hit() == hashed
+    assert 0 < growth < sizes[0] - len(units), sizes
 
 
 def count_listings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -739,39 +717,64 @@ def test_a_new_process_trusts_aged_signatures_and_still_sees_edits(tmp_path: Pat
     assert edited == uncached_release(directory, values) != first
 
 
-def test_a_shipped_tree_is_checked_by_stats_and_any_change_is_seen(tmp_path: Path) -> None:
-    # A new process trusts a shipped module's stored digest after a stat of each of its
-    # directories and files (no listing): a directory's signature changes with its entries.
+def test_a_shipped_directory_is_checked_by_stats_and_any_change_is_seen(tmp_path: Path) -> None:
+    # A new process trusts a shipped unit's stored digest after a stat of its directory and of
+    # each of its files (no listing): the directory's signature changes with its entries.
     root = tmp_path / "shipped"
-    (root / "a").mkdir(parents=True)
-    (root / "b" / "c").mkdir(parents=True)
-    (root / "a" / "x.cue").write_text("x: 1\n")
-    (root / "b" / "c" / "y.cue").write_text("y: 2\n")
+    (root / "sub").mkdir(parents=True)
+    (root / "x.cue").write_text("x: 1\n")
+    (root / "y.cue").write_text("y: 2\n")
+    (root / "sub" / "z.cue").write_text("z: 3\n")
     base = str(root)
 
-    def aged() -> keys.ShippedTree:  # hashed long enough ago for its signatures to be trusted
-        tree = keys.ShippedTree.of(base)
-        assert not tree.still(base)  # just written: racy
-        return dataclasses.replace(tree, recorded=tree.recorded + keys.RACY_NS + 1)
+    def aged() -> keys.ShippedUnit:  # hashed long enough ago for its signatures to be trusted
+        unit = keys.ShippedUnit.of(base)
+        assert not unit.still(base)  # just written: racy
+        return dataclasses.replace(unit, recorded=unit.recorded + keys.RACY_NS + 1)
 
-    digest = aged().digest
-    assert aged().still(base) and digest == keys.tree_digest(root)
+    assert aged().still(base)
+    assert [name for name, _ in aged().entries] == [".", "x.cue", "y.cue"]  # (sub/ is a unit of its own)
     edits = {
-        "an edit keeping size and mtime": lambda: _rewrite_keeping_mtime(root / "b" / "c" / "y.cue", "y: 3\n"),
-        "a new file": lambda: (root / "b" / "c" / "z.cue").write_text("z: 1\n"),
-        "a removed file": lambda: (root / "a" / "x.cue").unlink(),
-        "a renamed file": lambda: (root / "b" / "c" / "y.cue").rename(root / "b" / "c" / "w.cue"),
+        "an edit keeping size and mtime": lambda: _rewrite_keeping_mtime(root / "y.cue", "y: 3\n"),
+        "a new file": lambda: (root / "w.cue").write_text("w: 1\n"),
+        "a removed file": lambda: (root / "x.cue").unlink(),
+        "a renamed file": lambda: (root / "y.cue").rename(root / "v.cue"),
         "a new directory": lambda: (root / "d").mkdir(),
     }
     for what, edit in edits.items():
-        tree = aged()
+        unit = aged()
         edit()
-        assert not tree.still(base), what
-        assert keys.ShippedTree.from_json(json.loads(json.dumps(tree.as_json()))) == tree
-    tree = aged()
+        assert not unit.still(base), what
+        assert keys.ShippedUnit.of(base).digest != unit.digest, what
+        assert keys.ShippedUnit.from_json(json.loads(json.dumps(unit.as_json()))) == unit
+    unit = aged()
+    (root / "sub" / "z.cue").write_text("z: 4\n")  # another unit's file
+    assert unit.still(base)
     (root / ".hidden").write_text("")
-    assert not tree.still(base)  # not read, but its directory changed: hashed again, same digest
-    assert keys.ShippedTree.of(base).digest == tree.digest
+    assert not unit.still(base)  # not read, but its directory changed: hashed again, same digest
+    assert keys.ShippedUnit.of(base).digest == unit.digest
+
+
+def test_a_shipped_module_is_watched_where_the_load_reads_it(tmp_path: Path) -> None:
+    # The shipped directories a listing names (and those holding the files it names) are its
+    # units, named in keys from the shipped module's directory: an edit elsewhere in the module
+    # (the Kubernetes schemas a module's load does not read) leaves the observation current.
+    base = tmp_path / "pkg" / "catalog"
+    for path, text in {"cue.mod/module.cue": 'module: "x.test/c@v0"\n', "core/a.cue": "package core\n",
+                       "k8s/api/b.cue": "package api\n"}.items():  # fmt: skip
+        (base / path).parent.mkdir(parents=True, exist_ok=True)
+        (base / path).write_text(text)
+    listing = ([str(base / "cue.mod" / "module.cue"), str(base / "core" / "a.cue")], [str(base), str(base / "core")])
+    observation = keys.Observation.take(*listing, [str(base)])
+    assert observation.names(str(tmp_path), {})["shipped"].keys() == {
+        "@shipped/catalog", "@shipped/catalog/core", "@shipped/catalog/cue.mod"}  # fmt: skip
+    stored = json.loads(json.dumps(observation.as_json()))
+    (base / "k8s" / "api" / "b.cue").write_text("package api\nb: 1\n")
+    keys.forget()
+    assert keys.Observation.validate(stored) is not None
+    (base / "core" / "a.cue").write_text("package core\na: 1\n")
+    keys.forget()
+    assert keys.Observation.validate(stored) is None
 
 
 def _rewrite_keeping_mtime(path: Path, text: str) -> None:

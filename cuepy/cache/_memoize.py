@@ -398,19 +398,18 @@ def _variants(cache: Cache, manifest_key: str) -> list[dict[str, Any]]:
         return []
     try:
         data = json.loads(payload)
-        variants, trees = data["variants"], data.get("trees", {})
+        variants, units = data["variants"], data["shipped"]
         if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
             raise ValueError("variants")
-        if not isinstance(trees, dict):
-            raise ValueError("trees")
+        if not isinstance(units, dict):
+            raise ValueError("shipped")
     except (ValueError, KeyError, TypeError):
         cache.discard(MANIFEST, manifest_key, "not a manifest")
         return []
-    if "trees" in data:  # the shipped trees' signatures, stored once for every variant
-        for variant in variants:
-            signatures = _signatures(variant)
-            if signatures is not None:
-                signatures["shipped"] = trees
+    for variant in variants:  # the shipped units' signatures, stored once for every variant
+        signatures = _signatures(variant)
+        if signatures is not None:
+            signatures["shipped"] = units
     return variants
 
 
@@ -422,16 +421,17 @@ def _add_variant(cache: Cache, manifest_key: str, root: str, observation: Observ
         return v.get("root") == root and (v.get("observation") or {}).get("content") == stored["content"]
 
     kept = [entry, *(v for v in _variants(cache, manifest_key) if not same(v))][:_VARIANTS]
-    # A shipped tree's signatures (one per file of the catalog) are the same in every variant:
-    # stored once, the newest variant's, the manifest is a fraction of the size to read and write.
-    trees: dict[str, Any] = {}
+    # A shipped unit's signatures (one per file of a catalog's directory) are the same in every
+    # variant: stored once, the newest variant's, the manifest is a fraction of the size to read
+    # and write.
+    units: dict[str, Any] = {}
     for variant in reversed(kept):
         signatures = _signatures(variant)
         shipped = signatures.pop("shipped", None) if signatures is not None else None
         if isinstance(shipped, dict):
-            trees.update(shipped)
-    used = {d for v in kept for d, _ in _shipped_content(v)}
-    payload = json.dumps({"variants": kept, "trees": {d: t for d, t in trees.items() if d in used}},
+            units.update(shipped)
+    used = {d for v in kept for d in _shipped_content(v)}
+    payload = json.dumps({"variants": kept, "shipped": {d: u for d, u in units.items() if d in used}},
                          ensure_ascii=False)  # fmt: skip
     cache.put(MANIFEST, manifest_key, payload, memory=False)
 
@@ -442,10 +442,10 @@ def _signatures(variant: dict[str, Any]) -> dict[str, Any] | None:
     return signatures if isinstance(signatures, dict) else None
 
 
-def _shipped_content(variant: dict[str, Any]) -> list[Any]:
-    """The variant's shipped trees as (directory, digest) pairs ([] if malformed: it will not validate)."""
+def _shipped_content(variant: dict[str, Any]) -> list[str]:
+    """The directories of the variant's shipped units ([] if malformed: it will not validate)."""
     try:
-        pairs = variant["observation"]["content"]["shipped"]
-        return [p for p in pairs if isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)]
+        units = variant["observation"]["content"]["shipped"]
+        return [u[0] for u in units if isinstance(u, list) and len(u) == 3 and isinstance(u[0], str)]
     except (KeyError, TypeError):
         return []

@@ -18,8 +18,9 @@ with the same size within the same timestamp tick, so its content is hashed
 again until it has aged.
 
 The modules shipped inside cuepy (its catalog) are part of the installed
-package, like its Python code: each is hashed once per process, as a whole,
-and not watched while the process runs.
+package, like its Python code: each directory of theirs that a listing names
+(a file names its directory) is hashed once per process, as a unit (its entry
+names and the content of its files), and not watched while the process runs.
 """
 
 from __future__ import annotations
@@ -36,10 +37,8 @@ from typing import Any
 
 from cuepy.errors import CueError
 
-StrPath = str | os.PathLike[str]
-
 #: Version of the key layout; bumping it invalidates every entry.
-KEY_FORMAT = 2
+KEY_FORMAT = 3
 
 #: How old a timestamp must be, relative to the moment a signature was recorded,
 #: for the signature to be trusted: the coarsest timestamp granularity of common
@@ -187,7 +186,7 @@ class Observation:
 
     __slots__ = ("_lock", "_sigs", "refreshed", "shipped", "watched")
 
-    def __init__(self, watched: tuple[Watched, ...], shipped: tuple[tuple[str, str], ...]) -> None:
+    def __init__(self, watched: tuple[Watched, ...], shipped: tuple[tuple[str, str, str], ...]) -> None:
         self.watched = watched
         self.shipped = shipped
         self._sigs: list[tuple[Signature, int]] = []
@@ -201,7 +200,7 @@ class Observation:
     @classmethod
     def take(cls, files: Iterable[str], directories: Iterable[str], shipped: Iterable[str] = ()) -> Observation:
         """Read and hash ``files`` and list ``directories`` (those under a ``shipped`` directory
-        count as that directory's whole tree, hashed once per process). Raises Dirty, CacheError."""
+        count as a shipped unit, hashed once per process). Raises Dirty, CacheError."""
         paths, used = observed_paths(files, directories, shipped)
         watched: list[Watched] = []
         sigs: list[tuple[Signature, int]] = []
@@ -209,13 +208,13 @@ class Observation:
             sig, digest, recorded = digest_of(path, directory=directory)
             watched.append(Watched(path, directory, digest))
             sigs.append((sig, recorded))
-        obs = cls(tuple(watched), tuple((d, shipped_digest(d)) for d in used))
+        obs = cls(tuple(watched), tuple((d, name, shipped_digest(d)) for d, name in used))
         obs._sigs = sigs
         return obs
 
-    def paths(self) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
+    def paths(self) -> tuple[tuple[tuple[str, bool], ...], tuple[tuple[str, str], ...]]:
         """What this observation watches, as ``observed_paths`` gives it for a listing."""
-        return tuple((w.path, w.directory) for w in self.watched), tuple(d for d, _ in self.shipped)
+        return tuple((w.path, w.directory) for w in self.watched), tuple((d, name) for d, name, _ in self.shipped)
 
     def current(self) -> bool:
         """Whether every watched file and directory still has the content observed."""
@@ -240,7 +239,7 @@ class Observation:
         dirs: dict[str, str] = {}
         for w in self.watched:
             (dirs if w.directory else files)[relative_name(w.path, root, labels)] = w.digest
-        shipped = {relative_name(d, root, labels, shipped=True): digest for d, digest in self.shipped}
+        shipped = {name: digest for _, name, digest in self.shipped}
         return {"files": files, "dirs": dirs, "shipped": shipped}
 
     def as_json(self) -> dict[str, Any]:
@@ -250,7 +249,7 @@ class Observation:
             "content": {"watched": [[w.path, w.directory, w.digest] for w in self.watched],
                         "shipped": [list(s) for s in self.shipped]},
             "signatures": {"watched": [[*sig, recorded] for sig, recorded in self._sigs],
-                           "shipped": {d: _shipped[d].as_json() for d, _ in self.shipped if d in _shipped}},
+                           "shipped": {d: _shipped[d].as_json() for d, _, _ in self.shipped if d in _shipped}},
         }  # fmt: skip
 
     @classmethod
@@ -271,7 +270,7 @@ class Observation:
         try:
             content, signatures = data["content"], data["signatures"]
             items = [(str(p), bool(d), str(g)) for p, d, g in content["watched"]]
-            shipped = [(str(d), str(g)) for d, g in content["shipped"]]
+            shipped = [(str(d), str(name), str(g)) for d, name, g in content["shipped"]]
             stored = [(_as_signature(s[:5]), int(s[5])) for s in signatures["watched"]]
             trees = signatures["shipped"]
             if len(stored) != len(items) or not isinstance(trees, dict):
@@ -295,12 +294,12 @@ class Observation:
                 return None
             sigs.append((sig, recorded))
             watched.append(Watched(path, directory, digest))
-        trees_now: list[tuple[str, str]] = []
-        for d, digest in shipped:
+        trees_now: list[tuple[str, str, str]] = []
+        for d, name, digest in shipped:
             tree, same = _shipped_from(d, trees.get(d))
             if tree.digest != digest and not again:
                 return None
-            trees_now.append((d, tree.digest))
+            trees_now.append((d, name, tree.digest))
             refreshed = refreshed or (not same and tree.trusted())
         obs = cls(tuple(watched), tuple(trees_now))
         obs._sigs = sigs
@@ -315,21 +314,24 @@ def _as_signature(values: Any) -> Signature:
 
 def observed_paths(
     files: Iterable[str], directories: Iterable[str], shipped: Iterable[str] = ()
-) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
+) -> tuple[tuple[tuple[str, bool], ...], tuple[tuple[str, str], ...]]:
     """What an observation of a listing watches: each file and directory outside the ``shipped``
-    directories as (path, is a directory), then the shipped directories the listing uses, sorted
-    (each counts as its whole tree)."""
+    directories as (path, is a directory), then the shipped units the listing uses, sorted: each
+    directory it names under a shipped one, or holding a file it names, as (directory, its name
+    in keys: ``@shipped/<shipped directory's name>/<path in it>``)."""
     ship = tuple(shipped)
     paths: list[tuple[str, bool]] = []
-    used: set[str] = set()
+    used: dict[str, str] = {}
     for listed, directory in ((files, False), (directories, True)):
         for path in listed:
             base = _under(path, ship)
             if base is None:
                 paths.append((path, directory))
-            else:
-                used.add(base)
-    return tuple(paths), tuple(sorted(used))
+                continue
+            unit = path if directory else os.path.dirname(path)
+            if unit not in used:
+                used[unit] = "@shipped/" + os.path.relpath(unit, os.path.dirname(base))
+    return tuple(paths), tuple(sorted(used.items()))
 
 
 def _under(path: str, bases: tuple[str, ...]) -> str | None:
@@ -339,15 +341,13 @@ def _under(path: str, bases: tuple[str, ...]) -> str | None:
     return None
 
 
-def relative_name(path: str, root: str, labels: dict[str, str], *, shipped: bool = False) -> str:
+def relative_name(path: str, root: str, labels: dict[str, str]) -> str:
     """``path`` named relative to the module root or to a labelled directory (``@label/...``),
-    whichever holds it more closely; a shipped module as ``@shipped/<name>``.
+    whichever holds it more closely.
 
     Relative names keep keys independent of where a module is checked out;
     anything else keeps its absolute path.
     """
-    if shipped:
-        return "@shipped/" + os.path.basename(path)
     best, prefix = "", ""
     for label, base in [("", root), *labels.items()]:
         if base and (path == base or path.startswith(base + os.sep)) and len(base) > len(best):
@@ -360,45 +360,53 @@ def relative_name(path: str, root: str, labels: dict[str, str], *, shipped: bool
 # Shipped modules ---------------------------------------------------------------
 
 @dataclass(frozen=True)
-class ShippedTree:
-    """A shipped module's digest, with the signatures of its directories and files when hashed.
+class ShippedUnit:
+    """A directory of a shipped module, as a unit: the digest of its entry names and of its
+    files' content, with the signatures of the directory and its files when hashed.
 
-    A directory's signature changes when an entry is added, removed or renamed in it, and a
-    file's when it is written: stats of what was hashed tell whether the tree is unchanged,
+    The directory's signature changes when an entry is added, removed or renamed in it, and a
+    file's when it is written: stats of what was hashed tell whether the unit is unchanged,
     without listing it again.
     """
 
     digest: str
     entries: tuple[tuple[str, Signature], ...]
-    """(path relative to the tree, ``.`` for its root; signature) of each directory and file."""
+    """(name, ``.`` for the directory itself; signature) of the directory and each of its files."""
     recorded: int
-    """When the signatures were taken (0: the tree changed while hashed; never trusted)."""
+    """When the signatures were taken (0: the unit changed while hashed; never trusted)."""
 
     @classmethod
-    def of(cls, root: str) -> ShippedTree:
-        """Hash the tree at ``root`` (the digest of ``tree_digest``) and record its signatures."""
+    def of(cls, directory: str) -> ShippedUnit:
+        """Hash the unit at ``directory`` and record its signatures: the entry names in name
+        order (a ``/`` marks a subdirectory, whose content is a unit of its own), each file's
+        with its content; dot-entries skipped, symbolic links to regular files counted as files."""
         _hashed[0] += 1
         recorded = time.time_ns()
         h = hashlib.sha256()
-        entries: list[tuple[str, Signature]] = []
-        prefix = os.path.join(root, "")
-        for path, is_dir in _entries(root):
-            rel = path[len(prefix):] or "."
-            if is_dir:  # stat before listing: an entry added later changes the signature
-                entries.append((rel, signature(os.stat(path))))
+        entries = [(".", signature(_stat(directory)))]  # (stat before listing: an entry added later shows)
+        try:
+            with os.scandir(directory) as it:
+                listed = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            raise CacheError(f"cannot list: {exc.strerror or exc}", directory) from exc
+        for entry in listed:
+            if entry.name.startswith("."):
                 continue
-            with open(path, "rb") as f:
-                before = signature(os.fstat(f.fileno()))
-                content = hashlib.file_digest(f, "sha256").hexdigest()
-                if signature(os.fstat(f.fileno())) != before:
-                    recorded = 0
-            entries.append((rel, before))
-            h.update(f"{rel}\0{content}\n".encode())
+            if entry.is_dir(follow_symlinks=False):
+                h.update(f"{entry.name}/\n".encode())
+            elif _regular(entry):
+                with open(entry.path, "rb") as f:
+                    before = signature(os.fstat(f.fileno()))
+                    content = hashlib.file_digest(f, "sha256").hexdigest()
+                    if signature(os.fstat(f.fileno())) != before:
+                        recorded = 0
+                entries.append((entry.name, before))
+                h.update(f"{entry.name}\0{content}\n".encode())
         return cls(h.hexdigest(), tuple(entries), recorded)
 
     @classmethod
-    def from_json(cls, data: Any) -> ShippedTree | None:
-        """What ``as_json`` stored, or None when it is not that (an older layout included)."""
+    def from_json(cls, data: Any) -> ShippedUnit | None:
+        """What ``as_json`` stored, or None when it is not that."""
         try:
             entries = tuple((str(e[0]), _as_signature(e[1:6])) for e in data["entries"])
             return cls(str(data["digest"]), entries, int(data["recorded"]))
@@ -406,66 +414,49 @@ class ShippedTree:
             return None
 
     def as_json(self) -> dict[str, Any]:
-        return {"digest": self.digest, "entries": [[rel, *sig] for rel, sig in self.entries],
+        return {"digest": self.digest, "entries": [[name, *sig] for name, sig in self.entries],
                 "recorded": self.recorded}  # fmt: skip
 
     def trusted(self) -> bool:
         """Whether the signatures can vouch for the content (none is racy)."""
         return all(not racy(sig, self.recorded) for _, sig in self.entries)
 
-    def still(self, root: str) -> bool:
-        """Whether every directory and file of the tree still has the signature recorded (and
-        none is racy): a stat each."""
+    def still(self, directory: str) -> bool:
+        """Whether the directory and every file of the unit still have the signature recorded
+        (and none is racy): a stat each."""
         if not self.trusted():
             return False
-        prefix = os.path.join(root, "")
+        prefix = os.path.join(directory, "")
         try:
-            return all(signature(os.stat(prefix + rel if rel != "." else root)) == sig for rel, sig in self.entries)
+            return all(signature(os.stat(prefix + name if name != "." else directory)) == sig
+                       for name, sig in self.entries)  # fmt: skip
         except OSError:
             return False
 
 
-_shipped: dict[str, ShippedTree] = {}
+def _regular(entry: os.DirEntry[str]) -> bool:
+    """A regular file, or a symbolic link to one."""
+    return entry.is_file(follow_symlinks=False) or (entry.is_symlink() and stat.S_ISREG(os.stat(entry.path).st_mode))
+
+
+_shipped: dict[str, ShippedUnit] = {}
 
 
 def shipped_digest(directory: str) -> str:
-    """sha256 over the relative paths and contents of every file under ``directory``, once per process."""
+    """The digest of the shipped unit at ``directory`` (``ShippedUnit.of``), once per process."""
     return _shipped_from(directory, None)[0].digest
 
 
-def _shipped_from(directory: str, stored: Any) -> tuple[ShippedTree, bool]:
-    """The shipped tree: this process's, else ``stored`` (a ``ShippedTree.as_json()``) if its
-    signatures still hold, else hashed; and whether ``stored`` is that tree (False: storing the
-    tree again spares later processes the hashing)."""
-    given = ShippedTree.from_json(stored) if stored is not None else None
+def _shipped_from(directory: str, stored: Any) -> tuple[ShippedUnit, bool]:
+    """The shipped unit: this process's, else ``stored`` (a ``ShippedUnit.as_json()``) if its
+    signatures still hold, else hashed; and whether ``stored`` is that unit (False: storing the
+    unit again spares later processes the hashing)."""
+    given = ShippedUnit.from_json(stored) if stored is not None else None
     found = _shipped.get(directory)
     if found is None:
-        found = given if given is not None and given.still(directory) else ShippedTree.of(directory)
+        found = given if given is not None and given.still(directory) else ShippedUnit.of(directory)
         _shipped[directory] = found
     return found, given is not None and given.recorded == found.recorded and given.digest == found.digest
-
-
-def tree_digest(root: StrPath) -> str:
-    """sha256 over the relative paths and contents of the regular files under ``root`` (dot-entries skipped)."""
-    return ShippedTree.of(os.fspath(root)).digest
-
-
-def _entries(root: str) -> Iterable[tuple[str, bool]]:
-    """(path, is a directory) of ``root`` and everything under it, in name order, dot-entries
-    skipped; symbolic links to regular files count as files."""
-    yield root, True
-    try:
-        with os.scandir(root) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as exc:
-        raise CacheError(f"cannot list: {exc.strerror or exc}", root) from exc
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            yield from _entries(entry.path)
-        elif entry.is_file(follow_symlinks=False) or (entry.is_symlink() and stat.S_ISREG(os.stat(entry.path).st_mode)):
-            yield entry.path, False
 
 
 def forget() -> None:
