@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -499,19 +499,20 @@ def test_an_edit_while_computing_is_not_stored(tmp_path: Path, cache: Cache) -> 
     assert json.loads(_export(Cache(cache.directory), directory)) == {"x": 2}
 
 
-def _listed_export(cache: Cache, directory: Path, asked: list[int], listing: Any = None) -> str:
+def _listed_export(cache: Cache, directory: Path, asked: list[int], listing: Any = None,
+                   compute: Callable[[], str] | None = None) -> str:  # fmt: skip
     """``_export`` whose computation gives its own listing (``listing(directory)``: what it read)."""
 
     def inputs() -> Any:
         asked.append(1)
         return cuepy.api.load_inputs(directory)
 
-    def compute() -> Computed:
-        payload = str(cuepy.load(directory).export("json"))
+    def computed() -> Computed:
+        payload = compute() if compute is not None else str(cuepy.load(directory).export("json"))
         return Computed(payload, (listing or cuepy.api.load_inputs)(directory))
 
     return cache.memoize("export", directory=directory, request={"op": "export"}, inputs=inputs,
-                         compute=compute, use=lambda payload, _key: payload, computes_listing=True)  # fmt: skip
+                         compute=computed, use=lambda payload, _key: payload, computes_listing=True)  # fmt: skip
 
 
 def test_a_computation_that_lists_what_it_read_spares_the_second_listing(tmp_path: Path, cache: Cache) -> None:
@@ -584,6 +585,54 @@ def test_an_edit_that_reads_another_file_is_listed_and_stored(tmp_path: Path, ca
     _memoize.forget_calls()
     assert json.loads(_listed_export(Cache(cache.directory), directory, asked)) == {"x": 1, "y": 2}
     assert asked == [1, 1] and len(entries(cache, "export")) == 2  # the manifest's new variant: a hit
+
+
+def test_an_edit_that_imports_an_unchanged_package_is_computed_once(tmp_path: Path, cache: Cache) -> None:
+    # The edit makes the module read a package it did not read before, written long before: the
+    # computation's own listing keys its result (its new files were not written while it ran),
+    # without listing the inputs and computing again; a new process hits it.
+    directory = _plain_module(tmp_path / "m")
+    (directory / "sub").mkdir()
+    (directory / "sub" / "s.cue").write_text("package sub\ny: 2\n")
+    time.sleep(keys.RACY_NS / 1e9 + 0.2)  # the package's files are older than the computation
+    asked: list[int] = []
+    computed: list[int] = []
+
+    def export() -> str:
+        computed.append(1)
+        return str(cuepy.load(directory).export("json"))
+
+    assert json.loads(_listed_export(cache, directory, asked, compute=export)) == {"x": 1}
+    (directory / "m.cue").write_text('package m\nimport "example.com/m/sub"\nx: 1\nz: sub.y\n')
+    assert json.loads(_listed_export(cache, directory, asked, compute=export)) == {"x": 1, "z": 2}
+    assert asked == [1] and computed == [1, 1] and len(entries(cache, "export")) == 2
+    keys.forget()
+    _memoize.forget_calls()
+    assert json.loads(_listed_export(Cache(cache.directory), directory, asked, compute=export)) == {"x": 1, "z": 2}
+    assert asked == [1] and computed == [1, 1]  # the manifest's variant for the new listing: a hit
+
+
+def test_an_edit_while_the_computation_runs_is_not_keyed_from_its_listing(tmp_path: Path, cache: Cache) -> None:
+    # As above, but the module file changes while the computation runs: what it read cannot be
+    # shown, so the inputs are listed and the result computed again, from the files as they are.
+    directory = _plain_module(tmp_path / "m")
+    (directory / "sub").mkdir()
+    (directory / "sub" / "s.cue").write_text("package sub\ny: 2\n")
+    time.sleep(keys.RACY_NS / 1e9 + 0.2)
+    asked: list[int] = []
+    computed: list[int] = []
+
+    def export() -> str:
+        out = str(cuepy.load(directory).export("json"))
+        if len(computed) == 1:
+            (directory / "m.cue").write_text('package m\nimport "example.com/m/sub"\nx: 1\nz: sub.y\nw: 3\n')
+        computed.append(1)
+        return out
+
+    assert json.loads(_listed_export(cache, directory, asked, compute=export)) == {"x": 1}
+    (directory / "m.cue").write_text('package m\nimport "example.com/m/sub"\nx: 1\nz: sub.y\n')
+    assert json.loads(_listed_export(cache, directory, asked, compute=export)) == {"x": 1, "z": 2, "w": 3}
+    assert asked == [1, 1] and computed == [1, 1, 1]
 
 
 def test_a_file_of_the_last_listing_removed_is_listed_again(tmp_path: Path, cache: Cache) -> None:

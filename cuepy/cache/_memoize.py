@@ -14,8 +14,11 @@ Four layers, cheapest first (docs/cache.md, "Keys"):
    last listing named (this process's, else the newest variant's) with
    their content now give the key. The same paths with the same content are
    read the same way, so a stored result serves; a miss's result is stored
-   only if the computation read those same paths. One that read others (an
-   import added, say) is done again, after ``inputs()``;
+   under that key if the computation read those same paths. One that read
+   others (an import added, say) is keyed from its own listing, observed
+   after it ran, when that provably holds what it read (``Rekeyed``: the
+   paths it shares with the guess unchanged, the others not written since
+   before it started); else it is done again, after ``inputs()``;
 4. discovery: ``inputs()`` says what the computation reads (for a CUE load,
    libcuepy's ``cue_load_inputs``); those are hashed and the result key
    follows. The list must not have changed while hashing: before a result is
@@ -36,6 +39,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -84,7 +88,16 @@ class Computed:
     inputs: Inputs
 
 
-Confirm = Callable[[Inputs | None], bool]
+@dataclass(frozen=True)
+class Rekeyed:
+    """What a guess's check gives when the computation read other paths, and its own listing,
+    observed after it ran, provably holds what it read: the result is keyed from that."""
+
+    observation: Observation
+    root: str
+
+
+Confirm = Callable[[Inputs | None], "bool | Rekeyed"]
 """Discovery's check that the listing its key was made from still holds (given the
 computation's own listing, or None to ask ``inputs()`` again)."""
 
@@ -170,8 +183,12 @@ def memoize(
                     computed = compute()
                     payload = _payload(computed)
                     listed = computed.inputs if isinstance(computed, Computed) else None
-                    if confirm is not None and not confirm(listed):  # the listing changed: not stored
+                    verdict = confirm(listed) if confirm is not None else True
+                    if not verdict:  # the listing changed: not stored
                         return _fresh(use, payload, None)
+                    if isinstance(verdict, Rekeyed):  # (under the guessed key's flight: a twin would store the same)
+                        observation, root = verdict.observation, verdict.root
+                        key = key_of(root, observation)
                     if not observation.current():  # a source changed while computing: returned, not stored
                         return _fresh(use, payload, None)
                     result = _fresh(use, payload, key)
@@ -279,23 +296,44 @@ def _guess(
 ) -> tuple[T] | None:
     """The result for the paths of ``observation`` as they are now (ccache's direct mode: a file
     of them edited since the last listing, ``found`` if this process took it), or None when the
-    computation read other paths (it is then done again, after ``inputs()``)."""
+    computation read other paths and what it read cannot be shown (it is then done again, after
+    ``inputs()``)."""
     other_paths: list[bool] = []
+    started = time.time_ns()
 
-    def confirm(computed: Inputs | None) -> bool:
+    def confirm(computed: Inputs | None) -> bool | Rekeyed:
         if computed is None:  # a result stored for these paths and contents: as a manifest hit
             if found is not None:
                 _remember_listing(listing, observation, found)
             return True
         paths = keys.observed_paths(computed.files, computed.directories, computed.shipped)
-        if computed.root != root or paths != observation.paths():
+        if computed.root == root and paths == observation.paths():
+            _remember_listing(listing, observation, computed)  # (finish checks next that nothing changed)
+            return True
+        # It read other paths (an import added): keyed from its own listing if that, observed
+        # now, holds what it read; the paths it shares with the guess unchanged since, and the
+        # others (a package newly imported) not written since before it started.
+        read = _observed_after(computed, observation, started)
+        if read is None:
             other_paths.append(True)
             return False
-        _remember_listing(listing, observation, computed)  # (finish checks next that nothing changed)
-        return True
+        _remember_listing(listing, read, computed)
+        return Rekeyed(read, computed.root)
 
     result = finish(observation, key_of(root, observation), root, True, confirm)
     return None if other_paths else (result,)
+
+
+def _observed_after(computed: Inputs, before: Observation, started: int) -> Observation | None:
+    """The computation's own listing observed now, if it holds what the computation read
+    (``Observation.held_while_computed``); None otherwise."""
+    if not before.current():
+        return None
+    try:
+        now = Observation.take(computed.files, computed.directories, computed.shipped)
+    except (Dirty, CueError):
+        return None
+    return now if now.held_while_computed(before, started) else None
 
 
 def _listed(

@@ -233,6 +233,20 @@ class Observation:
             return False
         return True
 
+    def held_while_computed(self, before: Observation, started_ns: int) -> bool:
+        """Whether this observation, taken after a computation that started at ``started_ns``,
+        has the content the computation read: each path ``before`` watched (observed before the
+        computation) has the digest it had then, and each other path was last changed (its
+        ctime, which every write sets) more than ``RACY_NS`` before the computation started."""
+        known = {(w.path, w.directory): w.digest for w in before.watched}
+        for w, (sig, _recorded) in zip(self.watched, self._sigs, strict=True):
+            digest = known.get((w.path, w.directory))
+            if digest is None and sig[1] >= started_ns - RACY_NS:
+                return False
+            if digest is not None and digest != w.digest:
+                return False
+        return True
+
     def names(self, root: str, labels: dict[str, str]) -> dict[str, Any]:
         """The observation as relative names and digests (what a key covers)."""
         files: dict[str, str] = {}
