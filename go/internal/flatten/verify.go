@@ -401,8 +401,8 @@ func sameConjuncts(x, y string) bool {
 	return okx && oky && slices.Equal(cx, cy)
 }
 
-// conjuncts returns the import declarations and the top-level conjuncts of a
-// printed leaf, each printed, sorted; false when it is not one expression.
+// conjuncts returns the imports and the top-level conjuncts of a printed
+// leaf, each printed, sorted; false when it is not one expression.
 func conjuncts(printed string) ([]string, bool) {
 	f, err := parser.ParseFile("leaf.cue", printed)
 	if err != nil {
@@ -413,7 +413,9 @@ func conjuncts(printed string) ([]string, bool) {
 	for _, d := range f.Decls {
 		switch d := d.(type) {
 		case *ast.ImportDecl:
-			imports = append(imports, printNode(d))
+			for _, spec := range d.Specs {
+				imports = append(imports, printNode(spec))
+			}
 		case *ast.EmbedDecl:
 			if expr != nil {
 				return nil, false

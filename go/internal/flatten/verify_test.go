@@ -131,6 +131,30 @@ func TestVerifyKeepsAnOptionalFieldOnlyTheRewriteAllows(t *testing.T) {
 	}
 }
 
+func TestSameConjunctsIgnoresTheirOrderOnly(t *testing.T) {
+	leaf := func(printed string) string { return "int err=false" + leafMark + printed }
+	imports := "import (\n\t\"a.test/s@v0\"\n\tt \"a.test/t@v0\"\n)\n\n"
+	for _, c := range []struct {
+		x, y string
+		same bool
+	}{
+		{"s.#R & b.n", "b.n & s.#R", true},
+		{"s.#R & b.n & >0", ">0 & s.#R & b.n", true},
+		{imports + "s.#R & t.#N", "import (\n\tt \"a.test/t@v0\"\n\t\"a.test/s@v0\"\n)\n\nt.#N & s.#R", true},
+		{"s.#R & b.n", "s.#R & b.m", false},
+		{"s.#R & b.n", "s.#R | b.n", false},
+		{"(s.#R | 1) & b.n", "(1 | s.#R) & b.n", false}, // (only the top-level conjuncts are reordered)
+		{imports + "s.#R", "import \"a.test/u@v0\"\n\nu.#R", false},
+	} {
+		if got := sameConjuncts(leaf(c.x), leaf(c.y)); got != c.same {
+			t.Errorf("sameConjuncts(%q, %q) = %v", c.x, c.y, got)
+		}
+	}
+	if sameConjuncts(leaf("a & b"), "string err=false"+leafMark+"b & a") {
+		t.Errorf("leaves of other kinds agreed")
+	}
+}
+
 func TestVerifyFindsChangedValues(t *testing.T) {
 	for name, change := range map[string][2]string{
 		"leaf in depth":       {`tags: ["a", "b"]`, `tags: ["a", "c"]`},
