@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from conftest import write_module
@@ -67,14 +67,13 @@ class Blueprint:
 
     name: str
     key: str
-    fields: list[str] = field(default_factory=list)
-    traits: list[str] = field(default_factory=list)
-    source: str = ""
+    fields: list[str]
+    traits: list[str]
+    source: str
 
 
 @dataclass
 class Draw:
-    seed: int
     catalog: str
     """The ``bp`` package."""
     module: str
@@ -98,23 +97,22 @@ def _blueprint(r: random.Random, index: int) -> Blueprint:
     elif container == "interpolation":
         fields |= {"repo": 'string | *"library/app"', "tag!": "string"}
         spec.append(f'container: {{name: metadata.name, image: "\\({key}.repo):\\({key}.tag)"}}')
+    elif container == "let":
+        fields["container"] = "schemas.#ContainerSchema"
+        outside += [f"let C = spec.{key}.container", "spec: container: C"]
     else:
         fields["container"] = "schemas.#ContainerSchema"
         spec.append({
             "copy": f"container: {key}.container",
             "embed": f'container: {{{key}.container, imagePullPolicy: "Always"}}',
             "close": f"container: close({{{key}.container}})",
-            "let": "",
         }[container])  # fmt: skip
-        if container == "let":
-            outside += [f"let C = spec.{key}.container", "spec: container: C"]
     for trait in traits:
         _map_trait(r, key, trait, r.choice(TRAIT_MAPPINGS), fields, spec, outside)
-    resources = "resources.#ContainerResource"
     lines = [
         f"#{name}Blueprint: core.#Blueprint & {{",
         f'\tmetadata: {{apiVersion: "example.com/app/bp@v0", name: "{name}", labels: "example.com/kind": "{key}"}}',
-        f"\tcomposedResources: [{resources}]",
+        "\tcomposedResources: [resources.#ContainerResource]",
         f"\tcomposedTraits: [{', '.join(f'traits.#{TRAITS[t][0]}Trait' for t in traits)}]",
         f"\t#spec: {key}: {{",
         *(f"\t\t{label}: {schema}" for label, schema in fields.items()),
@@ -128,7 +126,7 @@ def _blueprint(r: random.Random, index: int) -> Blueprint:
         f'\tmetadata: labels: "example.com/kind": "{key}"',
         "\tspec: {",
         f"\t\t{key}: #{name}Blueprint.#spec.{key}",
-        *(f"\t\t{line}" for line in spec if line),
+        *(f"\t\t{line}" for line in spec),
         "\t}",
         *(f"\t{line}" for line in outside),
         "}",
@@ -233,7 +231,7 @@ def draw(seed: int) -> Draw:
     if "traits.#" in module:
         imports += '\ttraits "cuepy.dev/opm/traits@v0"\n'
     head = f"package app\n\nimport (\n{imports})\n\n"
-    return Draw(seed, catalog, head + module, at)
+    return Draw(catalog, head + module, at)
 
 
 def write(drawn: Draw, directory: Path) -> Path:
