@@ -15,7 +15,7 @@ func cue_flatten(cfgJSON *C.char, n C.size_t, out *C.cue_bytes, value *C.cue_han
 	defer guard(&errh)
 	*value = 0
 	var cfg flatten.Config
-	if err := json.Unmarshal([]byte(goString(cfgJSON, n)), &cfg); err != nil {
+	if err := readConfig(cfgJSON, n, &cfg); err != nil {
 		return fail(cueerr.Usagef("invalid flatten configuration: %v", err))
 	}
 	res, err := flatten.Package(&cfg)

@@ -18,7 +18,7 @@ func cue_load(ctxh C.cue_handle, cfgJSON *C.char, n C.size_t, out *C.cue_handle)
 		return fail(err)
 	}
 	var cfg loader.Config
-	if err := json.Unmarshal([]byte(goString(cfgJSON, n)), &cfg); err != nil {
+	if err := readConfig(cfgJSON, n, &cfg); err != nil {
 		return fail(cueerr.Usagef("invalid load configuration: %v", err))
 	}
 	v, err := loader.Load(ctx, &cfg)
@@ -33,7 +33,7 @@ func cue_load(ctxh C.cue_handle, cfgJSON *C.char, n C.size_t, out *C.cue_handle)
 func cue_load_inputs(cfgJSON *C.char, n C.size_t, out *C.cue_bytes) (errh C.cue_handle) {
 	defer guard(&errh)
 	var cfg loader.Config
-	if err := json.Unmarshal([]byte(goString(cfgJSON, n)), &cfg); err != nil {
+	if err := readConfig(cfgJSON, n, &cfg); err != nil {
 		return fail(cueerr.Usagef("invalid load configuration: %v", err))
 	}
 	inputs, err := loader.ReadInputs(&cfg)
@@ -56,7 +56,7 @@ func cue_vet(ctxh C.cue_handle, cfgJSON *C.char, n C.size_t, concrete C.int32_t)
 		return fail(err)
 	}
 	var cfg loader.Config
-	if err := json.Unmarshal([]byte(goString(cfgJSON, n)), &cfg); err != nil {
+	if err := readConfig(cfgJSON, n, &cfg); err != nil {
 		return fail(cueerr.Usagef("invalid load configuration: %v", err))
 	}
 	var c *bool

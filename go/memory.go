@@ -6,6 +6,7 @@ package main
 import "C"
 
 import (
+	"encoding/json"
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
@@ -39,6 +40,18 @@ func putHandles(out *C.cue_handles, hs []C.cue_handle) {
 	p := (*C.cue_handle)(C.malloc(size + 1))
 	copy(unsafe.Slice(p, len(hs)), hs)
 	out.items, out.len = p, C.size_t(len(hs))
+}
+
+// readConfig decodes the n bytes of JSON at p into v, reading them where
+// they are: json.Unmarshal copies what it keeps, and the caller's buffer
+// lives for the call (a load's configuration holds its overlays, whose two
+// copies made a cache hit allocate more than the load it stands for).
+func readConfig(p *C.char, n C.size_t, v any) error {
+	var data []byte
+	if n > 0 {
+		data = unsafe.Slice((*byte)(unsafe.Pointer(p)), uint64(n))
+	}
+	return json.Unmarshal(data, v)
 }
 
 // goString copies n bytes at p (of any size, unlike C.GoStringN's int).

@@ -4,8 +4,6 @@ package main
 import "C"
 
 import (
-	"encoding/json"
-
 	"cuepy.dev/libcue/internal/cueerr"
 	"cuepy.dev/libcue/internal/registry"
 )
@@ -20,7 +18,7 @@ func cue_registry_serve(addr *C.char, out *C.cue_handle, host **C.char) (errh C.
 func cue_registry_serve_with(cfgJSON *C.char, n C.size_t, out *C.cue_handle, host **C.char) (errh C.cue_handle) {
 	defer guard(&errh)
 	var cfg registry.Config
-	if err := json.Unmarshal([]byte(goString(cfgJSON, n)), &cfg); err != nil {
+	if err := readConfig(cfgJSON, n, &cfg); err != nil {
 		return fail(cueerr.Usagef("invalid registry configuration: %v", err))
 	}
 	return serveRegistry(cfg, out, host)
@@ -47,7 +45,7 @@ func cue_registry_publish(reg, moduleDir, version *C.char) (errh C.cue_handle) {
 func cue_registry_push(cfgJSON *C.char, n C.size_t) (errh C.cue_handle) {
 	defer guard(&errh)
 	var cfg registry.PushConfig
-	if err := json.Unmarshal([]byte(goString(cfgJSON, n)), &cfg); err != nil {
+	if err := readConfig(cfgJSON, n, &cfg); err != nil {
 		return fail(cueerr.Usagef("invalid publish configuration: %v", err))
 	}
 	return fail(registry.Publish(cfg.Registry, cfg.Dir, cfg.Version, cfg.Token))
