@@ -134,6 +134,9 @@ func (c *confiner) file(f *build.File) error {
 		return nil // data files: their decoders reject invalid UTF-8 themselves
 	}
 	if isOverlay {
+		if utf8.ValidString(src) { // (no copy of the text unless it has an error to place)
+			return nil
+		}
 		return CheckUTF8(name, []byte(src))
 	}
 	// f.Source holds the text as decoded, invalid bytes already replaced by

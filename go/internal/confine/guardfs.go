@@ -1,7 +1,6 @@
 package confine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -32,14 +31,14 @@ import (
 // overlaid file replaces the one on disk and its directories exist.
 type FS struct {
 	root, realRoot string              // the main module's root ("": no module)
-	overlay        map[string][]byte   // clean absolute path -> content
+	overlay        map[string]string   // clean absolute path -> content (the caller's, not copied)
 	dirs           map[string][]string // directory -> overlaid names in it
 }
 
 // NewFS is the filesystem of a load whose main module has its root at root
 // ("": no module), with overlay (absolute path -> content) in place.
 func NewFS(root string, overlay map[string]string) *FS {
-	g := &FS{overlay: map[string][]byte{}, dirs: map[string][]string{}}
+	g := &FS{overlay: map[string]string{}, dirs: map[string][]string{}}
 	if root != "" {
 		g.root = filepath.Clean(root)
 		g.realRoot = g.root
@@ -49,7 +48,7 @@ func NewFS(root string, overlay map[string]string) *FS {
 	}
 	for name, src := range overlay {
 		name = filepath.Clean(name)
-		g.overlay[name] = []byte(src)
+		g.overlay[name] = src
 		for child, dir := name, filepath.Dir(name); dir != child; child, dir = dir, filepath.Dir(dir) {
 			if !slices.Contains(g.dirs[dir], filepath.Base(child)) {
 				g.dirs[dir] = append(g.dirs[dir], filepath.Base(child))
@@ -147,7 +146,7 @@ func fileKind(m fs.FileMode) string {
 func (g *FS) ReadPath(path string) ([]byte, error) {
 	path = filepath.Clean(path)
 	if src, ok := g.overlay[path]; ok {
-		return bytes.Clone(src), nil
+		return []byte(src), nil
 	}
 	f, _, err := g.openRegular(path)
 	if err != nil {
@@ -164,12 +163,12 @@ func (g *FS) Open(name string) (fs.File, error) {
 		return nil, err
 	}
 	if src, ok := g.overlay[path]; ok {
-		return &memFile{Reader: bytes.NewReader(src), info: memInfo{name: filepath.Base(path), size: int64(len(src))}}, nil
+		return &memFile{Reader: strings.NewReader(src), info: memInfo{name: filepath.Base(path), size: int64(len(src))}}, nil
 	}
 	f, _, err := g.openRegular(path)
 	if err != nil {
 		if _, virtual := g.dirs[path]; virtual && errors.Is(err, fs.ErrNotExist) {
-			return &memFile{Reader: bytes.NewReader(nil), info: memInfo{name: filepath.Base(path), dir: true}}, nil
+			return &memFile{Reader: strings.NewReader(""), info: memInfo{name: filepath.Base(path), dir: true}}, nil
 		}
 		return nil, err
 	}
@@ -262,7 +261,7 @@ func (g *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 
 // memFile is an overlaid file (or a directory that exists only for one).
 type memFile struct {
-	*bytes.Reader
+	*strings.Reader
 	info memInfo
 }
 

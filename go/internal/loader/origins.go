@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -69,42 +68,57 @@ func Pack(rows []LineOrigin) Origin {
 
 // lines unpacks o; an error names the first malformed row.
 func (o Origin) lines() ([]LineOrigin, error) {
+	return unpack(o, func(n [5]int, file string) LineOrigin {
+		return LineOrigin{Line: n[0], Column: n[1], File: file, OrigLine: n[3], OrigColumn: n[4]}
+	})
+}
+
+// placing unpacks o as Place gives rows to the file they place.
+func (o Origin) placing() ([]token.CuepyLineOrigin, error) {
+	return unpack(o, func(n [5]int, file string) token.CuepyLineOrigin {
+		return token.CuepyLineOrigin{Line: n[0], Column: n[1], Filename: file, OrigLine: n[3], OrigColumn: n[4]}
+	})
+}
+
+// unpack makes a row of each of o's rows, from its five numbers and its
+// source; an error names the first malformed row.
+func unpack[T any](o Origin, row func(n [5]int, file string) T) ([]T, error) {
 	if o.Rows == "" {
 		return nil, nil
 	}
-	out := make([]LineOrigin, 0, strings.Count(o.Rows, ";")+1)
+	out := make([]T, 0, strings.Count(o.Rows, ";")+1)
 	for rest := o.Rows; rest != ""; {
-		row, after, _ := strings.Cut(rest, ";")
+		text, after, _ := strings.Cut(rest, ";")
 		rest = after
 		var n [5]int
-		field := row
+		field := text
 		for i := range n {
-			var text string
-			text, field, _ = strings.Cut(field, ",")
-			v, err := strconv.Atoi(text)
+			var number string
+			number, field, _ = strings.Cut(field, ",")
+			v, err := strconv.Atoi(number)
 			if err != nil {
-				return nil, fmt.Errorf("origin row %q: want 5 numbers", row)
+				return nil, fmt.Errorf("origin row %q: want 5 numbers", text)
 			}
 			n[i] = v
 		}
-		if field != "" || strings.HasSuffix(row, ",") {
-			return nil, fmt.Errorf("origin row %q: want 5 numbers", row)
+		if field != "" || strings.HasSuffix(text, ",") {
+			return nil, fmt.Errorf("origin row %q: want 5 numbers", text)
 		}
 		if n[2] < 0 || n[2] >= len(o.Sources) {
-			return nil, fmt.Errorf("origin row %q: no source %d", row, n[2])
+			return nil, fmt.Errorf("origin row %q: no source %d", text, n[2])
 		}
-		out = append(out, LineOrigin{Line: n[0], Column: n[1], File: o.Sources[n[2]], OrigLine: n[3], OrigColumn: n[4]})
+		out = append(out, row(n, o.Sources[n[2]]))
 	}
 	return out, nil
 }
 
 // parseWithOrigins parses as cue/load does, then places each file named in
-// origins (by clean path) at its origins (Place).
-func parseWithOrigins(origins map[string][]LineOrigin) func(string, any, parser.Config) (*ast.File, error) {
+// origins (by clean path) at its origins.
+func parseWithOrigins(origins map[string][]token.CuepyLineOrigin) func(string, any, parser.Config) (*ast.File, error) {
 	return func(name string, src any, cfg parser.Config) (*ast.File, error) {
 		f, err := parser.ParseFile(name, src, cfg)
 		if err == nil {
-			Place(f, origins[filepath.Clean(name)])
+			place(f, origins[filepath.Clean(name)])
 		}
 		return f, err
 	}
@@ -117,34 +131,31 @@ func parseWithOrigins(origins map[string][]LineOrigin) func(string, any, parser.
 // position then names the user's file, line and column wherever it comes
 // from.
 func Place(f *ast.File, rows []LineOrigin) {
+	placing := make([]token.CuepyLineOrigin, len(rows))
+	for i, r := range rows {
+		placing[i] = token.CuepyLineOrigin{Line: r.Line, Column: r.Column, Filename: r.File, OrigLine: r.OrigLine, OrigColumn: r.OrigColumn}
+	}
+	place(f, placing)
+}
+
+// place is Place with the rows as the file takes them.
+func place(f *ast.File, rows []token.CuepyLineOrigin) {
 	if len(rows) == 0 || len(f.Decls) == 0 {
 		return
 	}
-	tf := f.Decls[0].Pos().File()
-	if tf == nil {
-		return
+	if tf := f.Decls[0].Pos().File(); tf != nil {
+		tf.CuepyAddLineOrigins(rows) // (a row not after the one before, or past the end, is ignored)
 	}
-	starts := tf.Lines()
-	// Rows are in line order: those past the file (an imports-only parse of it) are not sized for.
-	fit := sort.Search(len(rows), func(i int) bool { return rows[i].Line > len(starts) })
-	infos := make([]token.CuepyLineColumn, 0, fit)
-	for _, r := range rows[:fit] {
-		if r.Line >= 1 && r.Line <= len(starts) && r.Column >= 1 && r.OrigLine >= 1 { // (rows given out of order too)
-			at := starts[r.Line-1] + r.Column - 1
-			infos = append(infos, token.CuepyLineColumn{Offset: at, Filename: r.File, Line: r.OrigLine, Column: r.OrigColumn})
-		}
-	}
-	tf.CuepyAddLineColumnInfos(infos) // (a row not after the one before, or past the end, is ignored)
 }
 
 // origins unpacks cfg.Origins by clean path; nil when there are none.
-func origins(cfg *Config) (map[string][]LineOrigin, error) {
+func origins(cfg *Config) (map[string][]token.CuepyLineOrigin, error) {
 	if len(cfg.Origins) == 0 {
 		return nil, nil
 	}
-	out := make(map[string][]LineOrigin, len(cfg.Origins))
+	out := make(map[string][]token.CuepyLineOrigin, len(cfg.Origins))
 	for name, o := range cfg.Origins {
-		rows, err := o.lines()
+		rows, err := o.placing()
 		if err != nil {
 			return nil, fmt.Errorf("origins of %s: %v", name, err)
 		}

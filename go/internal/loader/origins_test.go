@@ -5,6 +5,7 @@ import (
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
 )
 
 // A generated file placed at its origins reports, for every node, the file
@@ -15,11 +16,11 @@ func TestPlaceReportsWhereTheLinesComeFrom(t *testing.T) {
 		Sources: []string{"/m/user.cue", "/m/catalog.cue"},
 		Rows:    "1,1,0,1,1;3,1,0,10,1;4,2,1,40,5;7,1,0,20,1",
 	}
-	rows, err := origin.lines()
+	rows, err := origin.placing()
 	if err != nil {
 		t.Fatal(err)
 	}
-	parse := parseWithOrigins(map[string][]LineOrigin{"/m/user.cue": rows})
+	parse := parseWithOrigins(map[string][]token.CuepyLineOrigin{"/m/user.cue": rows})
 	f, err := parse("/m/user.cue", generated, parser.NewConfig(parser.ParseComments))
 	if err != nil {
 		t.Fatal(err)

@@ -9,33 +9,36 @@
 
 package token
 
-// CuepyLineColumn is where the text at Offset of a generated file was
-// written.
-type CuepyLineColumn struct {
-	Offset   int
-	Filename string
-	Line     int
-	Column   int
+// CuepyLineOrigin says where the text at Line and Column (from 1) of a
+// generated file was written: in Filename, at OrigLine and OrigColumn.
+type CuepyLineOrigin struct {
+	Line, Column         int
+	Filename             string
+	OrigLine, OrigColumn int
 }
 
-// CuepyAddLineColumnInfos adds infos, in offset order, as AddLineInfo would
-// (one that is not after the one before, or lies past the end, is ignored),
-// with their columns: a later position on the line of an info's offset is
-// as many columns after its column. The columns hold while every line info
-// of f is one of these (CUE itself adds none).
-func (f *File) CuepyAddLineColumnInfos(infos []CuepyLineColumn) {
+// CuepyAddLineOrigins adds a line info at each row's line and column, in
+// order, as AddLineInfo would (a row not after the one before, outside the
+// file or not counted from 1 is ignored), with its column: a later position
+// on the line of an info's offset is as many columns after its column. The
+// columns hold while every line info of f is one of these (CUE itself adds
+// none).
+func (f *File) CuepyAddLineOrigins(rows []CuepyLineOrigin) {
 	f.mutex.Lock()
 	defer f.mutex.Unlock()
 	if len(f.infos) != len(f.cuepyColumns) {
 		return
 	}
-	f.infos = append(make([]lineInfo, 0, len(f.infos)+len(infos)), f.infos...)
+	f.infos = append(make([]lineInfo, 0, len(f.infos)+len(rows)), f.infos...)
 	f.cuepyColumns = append(make([]int, 0, cap(f.infos)), f.cuepyColumns...)
-	for _, in := range infos {
-		x := index(in.Offset)
+	for _, r := range rows {
+		if r.Line < 1 || r.Line > len(f.lines) || r.Column < 1 || r.OrigLine < 1 {
+			continue
+		}
+		x := f.lines[r.Line-1] + index(r.Column-1)
 		if i := len(f.infos); i == 0 || index(f.infos[i-1].Offset) < x && x < f.size {
-			f.infos = append(f.infos, lineInfo{Offset: in.Offset, Filename: in.Filename, Line: in.Line})
-			f.cuepyColumns = append(f.cuepyColumns, in.Column)
+			f.infos = append(f.infos, lineInfo{Offset: int(x), Filename: r.Filename, Line: r.OrigLine})
+			f.cuepyColumns = append(f.cuepyColumns, r.OrigColumn)
 		}
 	}
 }
