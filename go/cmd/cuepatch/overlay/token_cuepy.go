@@ -29,7 +29,13 @@ func (f *File) CuepyAddLineOrigins(rows []CuepyLineOrigin) {
 	if len(f.infos) != len(f.cuepyColumns) {
 		return
 	}
-	f.infos = append(make([]lineInfo, 0, len(f.infos)+len(rows)), f.infos...)
+	fit := 0 // (an imports-only parse of the file holds only its first lines)
+	for _, r := range rows {
+		if r.Line >= 1 && r.Line <= len(f.lines) {
+			fit++
+		}
+	}
+	f.infos = append(make([]lineInfo, 0, len(f.infos)+fit), f.infos...)
 	f.cuepyColumns = append(make([]int, 0, cap(f.infos)), f.cuepyColumns...)
 	for _, r := range rows {
 		if r.Line < 1 || r.Line > len(f.lines) || r.Column < 1 || r.OrigLine < 1 {
