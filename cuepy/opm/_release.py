@@ -279,11 +279,10 @@ def _drop_copies(
         if not isinstance(data, dict):
             unforwarded.append(key)
             continue
-        source = _field(given, key)
         missing = [
             f"{key}.{f}"
             for f, v in data.items()
-            if (f in spec and not _holds(spec[f], v, source, f)) or (f not in spec and not complete)
+            if (f in spec and not _holds(spec[f], v, given, (key, f))) or (f not in spec and not complete)
         ]
         if missing:
             unforwarded += missing
@@ -292,22 +291,22 @@ def _drop_copies(
     return {k: v for k, v in spec.items() if k not in dropped}, tuple(unforwarded)
 
 
-def _holds(target: Any, data: Any, parent: Value | None, label: str) -> bool:
-    """Whether ``target`` holds ``data`` (field ``label`` of ``parent``): equal, or a struct with all
-    of its fields (others may add more), but for those the developer left to their default (looked
-    up only where the data differ)."""
+def _holds(target: Any, data: Any, given: Value | None, path: tuple[str, ...]) -> bool:
+    """Whether ``target`` holds ``data`` (at ``path`` of the spec ``given``): equal, or a struct with
+    all of its fields (others may add more), but for those the developer left to their default
+    (looked up only where the data differ)."""
     if target == data:
         return True
-    given = _field(parent, label)
     if isinstance(target, dict) and isinstance(data, dict):
         return all(
-            (k in target and _holds(target[k], v, given, k)) or _defaulted(_field(given, k)) for k, v in data.items()
+            (k in target and _holds(target[k], v, given, (*path, k))) or _defaulted(_at(given, (*path, k)))
+            for k, v in data.items()
         )
-    return _defaulted(given)
+    return _defaulted(_at(given, path))
 
 
-def _field(value: Value | None, label: str) -> Value | None:
-    return value.get((label,)) if value is not None else None
+def _at(given: Value | None, path: tuple[str, ...]) -> Value | None:
+    return given.get(path) if given is not None else None
 
 
 def _defaulted(value: Value | None) -> bool:

@@ -26,7 +26,7 @@ func lineMap(rewritten, printed *ast.File) []loader.LineOrigin {
 		}
 		row := loader.LineOrigin{
 			Line: now.Line(), Column: now.Column(),
-			File: orig.Filename(), OrigLine: orig.Line(), OrigColumn: orig.Column(),
+			Filename: orig.Filename(), OrigLine: orig.Line(), OrigColumn: orig.Column(),
 		}
 		if len(out) == 0 {
 			out = append(out, row)
@@ -46,7 +46,7 @@ func lineMap(rewritten, printed *ast.File) []loader.LineOrigin {
 // placed is where a node printed at at's line and column lies by row, the
 // last row before it on its line.
 func placed(row, at loader.LineOrigin) loader.LineOrigin {
-	at.File, at.OrigLine, at.OrigColumn = row.File, row.OrigLine, row.OrigColumn+at.Column-row.Column
+	at.Filename, at.OrigLine, at.OrigColumn = row.Filename, row.OrigLine, row.OrigColumn+at.Column-row.Column
 	return at
 }
 

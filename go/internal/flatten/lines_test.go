@@ -26,12 +26,12 @@ func TestLineMapPlacesNodesTheUsersSpacingMoved(t *testing.T) {
 	}
 	// printed: "x: {\n\tlong: 1\n\tb:    2\n}" (cue fmt aligns the values one space after the longest label)
 	want := []loader.LineOrigin{
-		{Line: 1, Column: 1, File: "/m/a.cue", OrigLine: 1, OrigColumn: 1},
-		{Line: 3, Column: 1, File: "/m/a.cue", OrigLine: 3, OrigColumn: 1},
-		{Line: 4, Column: 2, File: "/m/a.cue", OrigLine: 4, OrigColumn: 2},
-		{Line: 4, Column: 8, File: "/m/a.cue", OrigLine: 4, OrigColumn: 11},
-		{Line: 5, Column: 2, File: "/m/a.cue", OrigLine: 5, OrigColumn: 2},
-		{Line: 5, Column: 8, File: "/m/a.cue", OrigLine: 5, OrigColumn: 11},
+		{Line: 1, Column: 1, Filename: "/m/a.cue", OrigLine: 1, OrigColumn: 1},
+		{Line: 3, Column: 1, Filename: "/m/a.cue", OrigLine: 3, OrigColumn: 1},
+		{Line: 4, Column: 2, Filename: "/m/a.cue", OrigLine: 4, OrigColumn: 2},
+		{Line: 4, Column: 8, Filename: "/m/a.cue", OrigLine: 4, OrigColumn: 11},
+		{Line: 5, Column: 2, Filename: "/m/a.cue", OrigLine: 5, OrigColumn: 2},
+		{Line: 5, Column: 8, Filename: "/m/a.cue", OrigLine: 5, OrigColumn: 11},
 	}
 	got := lineMap(written, printed)
 	if len(got) != len(want) {

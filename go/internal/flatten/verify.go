@@ -305,11 +305,7 @@ func printLeaf(v cue.Value) string {
 			return string(b)
 		}
 	}
-	printed, err := format.Node(v.Syntax(cue.Raw()))
-	if err != nil {
-		return "unprintable: " + err.Error()
-	}
-	return string(printed)
+	return printNode(v.Syntax(cue.Raw()))
 }
 
 // shape records a definition or optional field: its kind and labels.

@@ -23,15 +23,10 @@ type Origin struct {
 
 // LineOrigin says where a node printed at Line and Column of a generated
 // file was written (the first node on its line, or a later one that the row
-// before does not place): in the file it was generated from or, for a
-// copied declaration, in the file that declares it.
-type LineOrigin struct {
-	Line       int    `json:"line"`
-	Column     int    `json:"column"`
-	File       string `json:"file"`
-	OrigLine   int    `json:"orig_line"`
-	OrigColumn int    `json:"orig_column"`
-}
+// before does not place): in Filename, the file it was generated from or,
+// for a copied declaration, the file that declares it. It is the row the
+// patched token.File takes (cmd/cuepatch), so Place hands rows over as they are.
+type LineOrigin = token.CuepyLineOrigin
 
 // Rows are the LineOrigins of a generated file, in printed order; as JSON,
 // packed as an Origin (the form cuepy keeps and gives back to cue_load).
@@ -46,11 +41,11 @@ func Pack(rows []LineOrigin) Origin {
 	o := Origin{Sources: []string{}}
 	var b strings.Builder
 	for i, r := range rows {
-		s, ok := index[r.File]
+		s, ok := index[r.Filename]
 		if !ok {
 			s = len(o.Sources)
-			index[r.File] = s
-			o.Sources = append(o.Sources, r.File)
+			index[r.Filename] = s
+			o.Sources = append(o.Sources, r.Filename)
 		}
 		if i > 0 {
 			b.WriteByte(';')
@@ -68,57 +63,42 @@ func Pack(rows []LineOrigin) Origin {
 
 // lines unpacks o; an error names the first malformed row.
 func (o Origin) lines() ([]LineOrigin, error) {
-	return unpack(o, func(n [5]int, file string) LineOrigin {
-		return LineOrigin{Line: n[0], Column: n[1], File: file, OrigLine: n[3], OrigColumn: n[4]}
-	})
-}
-
-// placing unpacks o as Place gives rows to the file they place.
-func (o Origin) placing() ([]token.CuepyLineOrigin, error) {
-	return unpack(o, func(n [5]int, file string) token.CuepyLineOrigin {
-		return token.CuepyLineOrigin{Line: n[0], Column: n[1], Filename: file, OrigLine: n[3], OrigColumn: n[4]}
-	})
-}
-
-// unpack makes a row of each of o's rows, from its five numbers and its
-// source; an error names the first malformed row.
-func unpack[T any](o Origin, row func(n [5]int, file string) T) ([]T, error) {
 	if o.Rows == "" {
 		return nil, nil
 	}
-	out := make([]T, 0, strings.Count(o.Rows, ";")+1)
+	out := make([]LineOrigin, 0, strings.Count(o.Rows, ";")+1)
 	for rest := o.Rows; rest != ""; {
-		text, after, _ := strings.Cut(rest, ";")
+		row, after, _ := strings.Cut(rest, ";")
 		rest = after
 		var n [5]int
-		field := text
+		field := row
 		for i := range n {
-			var number string
-			number, field, _ = strings.Cut(field, ",")
-			v, err := strconv.Atoi(number)
+			var text string
+			text, field, _ = strings.Cut(field, ",")
+			v, err := strconv.Atoi(text)
 			if err != nil {
-				return nil, fmt.Errorf("origin row %q: want 5 numbers", text)
+				return nil, fmt.Errorf("origin row %q: want 5 numbers", row)
 			}
 			n[i] = v
 		}
-		if field != "" || strings.HasSuffix(text, ",") {
-			return nil, fmt.Errorf("origin row %q: want 5 numbers", text)
+		if field != "" || strings.HasSuffix(row, ",") {
+			return nil, fmt.Errorf("origin row %q: want 5 numbers", row)
 		}
 		if n[2] < 0 || n[2] >= len(o.Sources) {
-			return nil, fmt.Errorf("origin row %q: no source %d", text, n[2])
+			return nil, fmt.Errorf("origin row %q: no source %d", row, n[2])
 		}
-		out = append(out, row(n, o.Sources[n[2]]))
+		out = append(out, LineOrigin{Line: n[0], Column: n[1], Filename: o.Sources[n[2]], OrigLine: n[3], OrigColumn: n[4]})
 	}
 	return out, nil
 }
 
 // parseWithOrigins parses as cue/load does, then places each file named in
-// origins (by clean path) at its origins.
-func parseWithOrigins(origins map[string][]token.CuepyLineOrigin) func(string, any, parser.Config) (*ast.File, error) {
+// origins (by clean path) at its origins (Place).
+func parseWithOrigins(origins map[string][]LineOrigin) func(string, any, parser.Config) (*ast.File, error) {
 	return func(name string, src any, cfg parser.Config) (*ast.File, error) {
 		f, err := parser.ParseFile(name, src, cfg)
 		if err == nil {
-			place(f, origins[filepath.Clean(name)])
+			Place(f, origins[filepath.Clean(name)])
 		}
 		return f, err
 	}
@@ -131,15 +111,6 @@ func parseWithOrigins(origins map[string][]token.CuepyLineOrigin) func(string, a
 // position then names the user's file, line and column wherever it comes
 // from.
 func Place(f *ast.File, rows []LineOrigin) {
-	placing := make([]token.CuepyLineOrigin, len(rows))
-	for i, r := range rows {
-		placing[i] = token.CuepyLineOrigin{Line: r.Line, Column: r.Column, Filename: r.File, OrigLine: r.OrigLine, OrigColumn: r.OrigColumn}
-	}
-	place(f, placing)
-}
-
-// place is Place with the rows as the file takes them.
-func place(f *ast.File, rows []token.CuepyLineOrigin) {
 	if len(rows) == 0 || len(f.Decls) == 0 {
 		return
 	}
@@ -149,13 +120,13 @@ func place(f *ast.File, rows []token.CuepyLineOrigin) {
 }
 
 // origins unpacks cfg.Origins by clean path; nil when there are none.
-func origins(cfg *Config) (map[string][]token.CuepyLineOrigin, error) {
+func origins(cfg *Config) (map[string][]LineOrigin, error) {
 	if len(cfg.Origins) == 0 {
 		return nil, nil
 	}
-	out := make(map[string][]token.CuepyLineOrigin, len(cfg.Origins))
+	out := make(map[string][]LineOrigin, len(cfg.Origins))
 	for name, o := range cfg.Origins {
-		rows, err := o.placing()
+		rows, err := o.lines()
 		if err != nil {
 			return nil, fmt.Errorf("origins of %s: %v", name, err)
 		}

@@ -5,7 +5,6 @@ import (
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/parser"
-	"cuelang.org/go/cue/token"
 )
 
 // A generated file placed at its origins reports, for every node, the file
@@ -16,11 +15,11 @@ func TestPlaceReportsWhereTheLinesComeFrom(t *testing.T) {
 		Sources: []string{"/m/user.cue", "/m/catalog.cue"},
 		Rows:    "1,1,0,1,1;3,1,0,10,1;4,2,1,40,5;7,1,0,20,1",
 	}
-	rows, err := origin.placing()
+	rows, err := origin.lines()
 	if err != nil {
 		t.Fatal(err)
 	}
-	parse := parseWithOrigins(map[string][]token.CuepyLineOrigin{"/m/user.cue": rows})
+	parse := parseWithOrigins(map[string][]LineOrigin{"/m/user.cue": rows})
 	f, err := parse("/m/user.cue", generated, parser.NewConfig(parser.ParseComments))
 	if err != nil {
 		t.Fatal(err)
@@ -69,9 +68,9 @@ func TestMalformedOriginsAreRefused(t *testing.T) {
 // unpack to the same rows, each file named once in Sources.
 func TestPackedRowsUnpackAsGiven(t *testing.T) {
 	rows := []LineOrigin{
-		{Line: 1, Column: 1, File: "/m/user.cue", OrigLine: 1, OrigColumn: 1},
-		{Line: 4, Column: 2, File: "/m/catalog.cue", OrigLine: 40, OrigColumn: 5},
-		{Line: 7, Column: 1, File: "/m/user.cue", OrigLine: 20, OrigColumn: 1},
+		{Line: 1, Column: 1, Filename: "/m/user.cue", OrigLine: 1, OrigColumn: 1},
+		{Line: 4, Column: 2, Filename: "/m/catalog.cue", OrigLine: 40, OrigColumn: 5},
+		{Line: 7, Column: 1, Filename: "/m/user.cue", OrigLine: 20, OrigColumn: 1},
 	}
 	packed := Pack(rows)
 	if want := "1,1,0,1,1;4,2,1,40,5;7,1,0,20,1"; packed.Rows != want || len(packed.Sources) != 2 {
