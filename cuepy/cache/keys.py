@@ -161,7 +161,7 @@ def remember(path: str, directory: bool, sig: Signature, digest: str, recorded: 
 
 
 def hashed_count() -> int:
-    """How many times a file, directory or shipped tree was read and hashed in this process (for tests)."""
+    """How many times a file, directory or shipped unit was read and hashed in this process (for tests)."""
     return _hashed[0]
 
 
@@ -192,7 +192,7 @@ class Observation:
         self._sigs: list[tuple[Signature, int]] = []
         """Per watched path: its signature when read and when that was (see ``racy``)."""
         self.refreshed = False
-        """Whether ``validate`` read a racy file again (or hashed a shipped tree the stored
+        """Whether ``validate`` read a racy file again (or hashed a shipped unit the stored
         signatures could not vouch for) and the signatures are now trusted: storing this
         observation again spares later processes that read."""
         self._lock = threading.Lock()
@@ -286,8 +286,8 @@ class Observation:
             items = [(str(p), bool(d), str(g)) for p, d, g in content["watched"]]
             shipped = [(str(d), str(name), str(g)) for d, name, g in content["shipped"]]
             stored = [(_as_signature(s[:5]), int(s[5])) for s in signatures["watched"]]
-            trees = signatures["shipped"]
-            if len(stored) != len(items) or not isinstance(trees, dict):
+            units = signatures["shipped"]
+            if len(stored) != len(items) or not isinstance(units, dict):
                 raise ValueError("signatures")
         except (KeyError, TypeError, ValueError, IndexError):
             return None
@@ -308,14 +308,14 @@ class Observation:
                 return None
             sigs.append((sig, recorded))
             watched.append(Watched(path, directory, digest))
-        trees_now: list[tuple[str, str, str]] = []
+        units_now: list[tuple[str, str, str]] = []
         for d, name, digest in shipped:
-            tree, same = _shipped_from(d, trees.get(d))
-            if tree.digest != digest and not again:
+            unit, same = _shipped_from(d, units.get(d))
+            if unit.digest != digest and not again:
                 return None
-            trees_now.append((d, name, tree.digest))
-            refreshed = refreshed or (not same and tree.trusted())
-        obs = cls(tuple(watched), tuple(trees_now))
+            units_now.append((d, name, unit.digest))
+            refreshed = refreshed or (not same and unit.trusted())
+        obs = cls(tuple(watched), tuple(units_now))
         obs._sigs = sigs
         obs.refreshed = refreshed
         return obs
