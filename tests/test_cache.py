@@ -766,6 +766,29 @@ def test_a_new_process_trusts_aged_signatures_and_still_sees_edits(tmp_path: Pat
     assert edited == uncached_release(directory, values) != first
 
 
+def test_a_new_process_takes_the_key_its_manifest_variant_stores(tmp_path: Path, cache: Cache) -> None:
+    # A variant stores the key of its result: a new process's hit reads it instead of keying the
+    # observation again. A variant stored without one (by an earlier cuepy) or with a malformed
+    # one is keyed from its observation: the same entry serves, nothing is computed.
+    directory = _plain_module(tmp_path / "m")
+    assert json.loads(_export(cache, directory)) == {"x": 1}
+    (manifest,) = (cache.root / "manifest").glob("*.entry")
+    name = manifest.name.removesuffix(".entry")
+    data = json.loads(cache.get("manifest", name, memory=False) or "")
+    (variant,) = data["variants"]
+    assert entries(cache, "export") == {variant["key"]}
+
+    def computed() -> str:
+        raise AssertionError("computed again")
+
+    for stored in (variant["key"], None, "not a key", variant["key"][:-1]):
+        variant["key"] = stored
+        cache.put("manifest", name, json.dumps(data), memory=False)
+        keys.forget()  # a new process
+        assert json.loads(_export(Cache(cache.directory), directory, computed)) == {"x": 1}
+    assert len(entries(cache, "export")) == 1
+
+
 def test_a_shipped_directory_is_checked_by_stats_and_any_change_is_seen(tmp_path: Path) -> None:
     # A new process trusts a shipped unit's stored digest after a stat of its directory and of
     # each of its files (no listing): the directory's signature changes with its entries.
@@ -776,12 +799,17 @@ def test_a_shipped_directory_is_checked_by_stats_and_any_change_is_seen(tmp_path
     (root / "sub" / "z.cue").write_text("z: 3\n")
     base = str(root)
 
+    def still(unit: keys.ShippedUnit) -> bool:  # the stored unit, read back, vouched for by stats
+        found = keys.ShippedUnit.unchanged(json.loads(json.dumps(unit.as_json())), base)
+        assert found is None or found == unit
+        return found is not None
+
     def aged() -> keys.ShippedUnit:  # hashed long enough ago for its signatures to be trusted
         unit = keys.ShippedUnit.of(base)
-        assert not unit.still(base)  # just written: racy
+        assert not still(unit)  # just written: racy
         return dataclasses.replace(unit, recorded=unit.recorded + keys.RACY_NS + 1)
 
-    assert aged().still(base)
+    assert still(aged())
     assert [name for name, _ in aged().entries] == [".", "x.cue", "y.cue"]  # (sub/ is a unit of its own)
     edits = {
         "an edit keeping size and mtime": lambda: _rewrite_keeping_mtime(root / "y.cue", "y: 3\n"),
@@ -793,14 +821,13 @@ def test_a_shipped_directory_is_checked_by_stats_and_any_change_is_seen(tmp_path
     for what, edit in edits.items():
         unit = aged()
         edit()
-        assert not unit.still(base), what
+        assert not still(unit), what
         assert keys.ShippedUnit.of(base).digest != unit.digest, what
-        assert keys.ShippedUnit.from_json(json.loads(json.dumps(unit.as_json()))) == unit
     unit = aged()
     (root / "sub" / "z.cue").write_text("z: 4\n")  # another unit's file
-    assert unit.still(base)
+    assert still(unit)
     (root / ".hidden").write_text("")
-    assert not unit.still(base)  # not read, but its directory changed: hashed again, same digest
+    assert not still(unit)  # not read, but its directory changed: hashed again, same digest
     assert keys.ShippedUnit.of(base).digest == unit.digest
 
 

@@ -530,6 +530,21 @@ def test_result_provenance_write_and_load(tmp_path: Path) -> None:
     assert doc["source"] == {"file_index": 0} and json.dumps(doc).count(first_line) == 1
     assert CompiledModule.from_json({**doc, "source": result.source}) == result
 
+    # Relative to the module's directory (as caches store it), the document serves a copy of the
+    # module: read back against the copy, it loads there and places positions in the copy's files.
+    original = shutil.copytree(ex.path("moderate"), tmp_path / "a" / "moderate")
+    doc = json.loads(json.dumps(flatten(original, file=DEF).to_json(relative_to=original)))
+    assert doc["directory"] == "." and list(doc["files"]) == [DEF]
+    copy = shutil.copytree(original, tmp_path / "b" / "c" / "moderate")
+    moved = CompiledModule.from_json(doc, relative_to=copy)
+    assert moved.directory == copy and list(moved.files) == [str(copy / DEF)]
+    assert moved.load().export("json") == result.load().export("json")
+    (name, line_map), = moved.lines.items()
+    assert name == str(copy / DEF) and str(copy / DEF) in line_map.sources
+    # (a written-out declaration's lines come from the catalog's file, outside the module: named as it is)
+    assert all(Path(source).exists() for source in line_map.sources), line_map.sources
+    assert any(Path(source).is_relative_to(CATALOG_DIR) for source in line_map.sources), line_map.sources
+
     changed = _broken_simple(tmp_path, "NODE_ENV", "NODE_ENVIRONMENT")
     assert flatten(changed, file=DEF).provenance.sha256 != flattened_example("simple").provenance.sha256
 

@@ -194,7 +194,7 @@ def memoize(
                     result = _fresh(use, payload, key)
                     cache.put(kind, key, payload)
         if new_variant:
-            _add_variant(cache, manifest_key, root, observation)
+            _add_variant(cache, manifest_key, root, observation, key)
         with _calls_lock:
             if len(_calls) >= _CALLS_MAX:
                 _calls.clear()
@@ -212,10 +212,15 @@ def memoize(
         for variant in variants:
             observation = Observation.validate(variant.get("observation"))
             root = variant.get("root")
-            if observation is not None and isinstance(root, str) and observation.current():
-                # Racy files read again and now trusted by their signature: stored again, so
-                # that later processes stat them instead of reading them (git's index refresh).
-                return (finish(observation, key_of(root, observation), root, observation.refreshed),)
+            if observation is not None and isinstance(root, str):
+                # The key stored with the variant is the key of its observation, which holds
+                # (a variant stored before keys were is keyed again). Racy files read again and now
+                # trusted by their signature: stored again, so that later processes stat them
+                # instead of reading them (git's index refresh).
+                key = variant.get("key")
+                if not isinstance(key, str) or not keys.KEY.fullmatch(key):
+                    key = key_of(root, observation)
+                return (finish(observation, key, root, observation.refreshed),)
         stale[:] = variants
         return None
 
@@ -451,9 +456,9 @@ def _variants(cache: Cache, manifest_key: str) -> list[dict[str, Any]]:
     return variants
 
 
-def _add_variant(cache: Cache, manifest_key: str, root: str, observation: Observation) -> None:
+def _add_variant(cache: Cache, manifest_key: str, root: str, observation: Observation, key: str) -> None:
     stored = observation.as_json()
-    entry = {"root": root, "observation": stored}
+    entry = {"root": root, "observation": stored, "key": key}
 
     def same(v: dict[str, Any]) -> bool:  # the same content (signatures aside)
         return v.get("root") == root and (v.get("observation") or {}).get("content") == stored["content"]

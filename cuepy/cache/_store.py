@@ -49,6 +49,7 @@ from filelock import Timeout as LockTimeout
 
 from cuepy.cache import _memoize
 from cuepy.cache._seal import Codec, is_auth_problem
+from cuepy.cache.keys import KEY
 from cuepy.trace import run as trace_run
 from cuepy.value import Value
 
@@ -74,7 +75,6 @@ DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 DEFAULT_LOADED_MODULES = 8
 _MAGIC = b"cuepy-cache"
 _HEADER_MAX = 256
-_KEY = re.compile(r"[0-9a-f]{64}")
 _KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _checked_kinds: set[str] = set()
@@ -296,7 +296,9 @@ class Cache:
             if directory is None:
                 directory = backends.local_directory(url)
             url = ""
-        self.directory = Path(directory if directory is not None else default_directory()).absolute()
+        # Strings, not Paths: a new process's first hit pays for each pathlib operation.
+        self._directory = os.path.abspath(directory if directory is not None else default_directory())
+        self._root = os.path.join(self._directory, f"v{FORMAT}")
         if secret is None:
             secret = os.environ.get("CUEPY_CACHE_KEY") or None
         if encrypt is None:
@@ -359,13 +361,21 @@ class Cache:
     # Layout -------------------------------------------------------------------
 
     @property
+    def directory(self) -> Path:
+        """The cache directory (absolute)."""
+        return Path(self._directory)
+
+    @property
     def root(self) -> Path:
         """The directory of this format's entries."""
-        return self.directory / f"v{FORMAT}"
+        return Path(self._root)
 
     def path(self, kind: str, key: str) -> Path:
         """Where the entry ``kind``/``key`` is stored."""
-        return self.root / kind / f"{key}.entry"
+        return Path(self._entry_file(kind, key))
+
+    def _entry_file(self, kind: str, key: str) -> str:
+        return f"{self._root}/{kind}/{key}.entry"
 
     def _ensure(self) -> bool:
         """Create the directories if needed; whether the disk may be used (see ``refused``)."""
@@ -374,17 +384,14 @@ class Cache:
         if self._refused is not None:
             return False
         try:
-            if not self.directory.is_dir():
-                self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-                os.chmod(self.directory, 0o700)
-            problem = _unsafe(self.directory, follow=True)
-            for d in (self.root, *(self.root / kind for kind in KINDS)):
+            if not os.path.isdir(self._directory):
+                os.makedirs(self._directory, mode=0o700, exist_ok=True)
+                os.chmod(self._directory, 0o700)
+            problem = _unsafe(self._directory, follow=True)
+            for d in (self._root, *(os.path.join(self._root, kind) for kind in KINDS)):
                 if problem:
                     break
-                if not os.path.lexists(d):  # (checked first: a new process finds them made)
-                    with contextlib.suppress(FileExistsError):
-                        d.mkdir(mode=0o700)
-                problem = _unsafe(d, follow=False)
+                problem = _unsafe(d, follow=False, make=True)
         except OSError as exc:
             problem = f"{self.directory} cannot be created: {exc}"
         if problem:
@@ -531,7 +538,7 @@ class Cache:
 
     def _get_disk(self, kind: str, key: str, memory: bool, *, count_miss: bool = True) -> str | None:
         start = time.perf_counter_ns()
-        path = self.path(kind, key)
+        path = self._entry_file(kind, key)
         try:
             fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
             with open(fd, "rb") as f:
@@ -683,10 +690,10 @@ class Cache:
         _check(kind, key)
         self._corrupt(self.path(kind, key), kind, key, problem)
 
-    def _corrupt(self, path: Path, kind: str, key: str, problem: str) -> None:
+    def _corrupt(self, path: str | Path, kind: str, key: str, problem: str) -> None:
         self._count("corrupt")
         with contextlib.suppress(OSError):
-            path.unlink()
+            os.unlink(path)
         self._memory.discard((kind, key))
         self._forget_loaded(key)
         _event("corrupt", warning=True, kind=kind, key=short(key), path=str(path), problem=problem)
@@ -1055,7 +1062,7 @@ class Cache:
             if payload is None:
                 if stat.S_ISDIR(st.st_mode):
                     continue  # not ours to remove: reported as checked only
-                self._corrupt(Path(entry.path), kind, key if _KEY.fullmatch(key) else "0" * 64, problem)
+                self._corrupt(Path(entry.path), kind, key if KEY.fullmatch(key) else "0" * 64, problem)
                 report.removed.append(entry.path)
         return report
 
@@ -1133,10 +1140,17 @@ class _Entry:
         return os.path.join(self.parent, self.name)
 
 
-def _unsafe(path: Path, *, follow: bool) -> str:
-    """What makes ``path`` unfit to hold the cache ("" if nothing)."""
+def _unsafe(path: str | Path, *, follow: bool, make: bool = False) -> str:
+    """What makes ``path`` unfit to hold the cache ("" if nothing); ``make``: made if missing."""
     try:
-        st = os.stat(path) if follow else os.lstat(path)
+        try:
+            st = os.stat(path) if follow else os.lstat(path)
+        except FileNotFoundError:
+            if not make:
+                raise
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path, mode=0o700)
+            st = os.stat(path) if follow else os.lstat(path)
     except OSError as exc:
         return f"{path} cannot be read: {exc}"
     if stat.S_ISLNK(st.st_mode):
@@ -1159,7 +1173,7 @@ def _unsafe_stat(st: os.stat_result) -> str:
 def _check(kind: str, key: str) -> None:
     if not isinstance(kind, str) or not _KIND.fullmatch(kind):
         raise ValueError(f"a cache kind is a short lowercase name (a-z, 0-9, _ and -), not {kind!r}")
-    if not _KEY.fullmatch(key):
+    if not KEY.fullmatch(key):
         raise ValueError(f"a cache key is 64 lowercase hex digits, not {key!r}")
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import threading
 import time
@@ -69,6 +70,10 @@ def cue_version() -> str:
 
 
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+KEY = re.compile(r"[0-9a-f]{64}")
+"""What a key is: a sha256 digest in lowercase hex."""
 
 
 def canonical_json(data: Any) -> str:
@@ -281,49 +286,48 @@ class Observation:
 
     @classmethod
     def _from_stored(cls, data: Any, *, again: bool) -> Observation | None:
+        # One pass, no helper per path: a new process's first hit runs this once, cold.
         try:
             content, signatures = data["content"], data["signatures"]
-            items = [(str(p), bool(d), str(g)) for p, d, g in content["watched"]]
-            shipped = [(str(d), str(name), str(g)) for d, name, g in content["shipped"]]
-            stored = [(_as_signature(s[:5]), int(s[5])) for s in signatures["watched"]]
+            items, shipped, rows = content["watched"], content["shipped"], signatures["watched"]
             units = signatures["shipped"]
-            if len(stored) != len(items) or not isinstance(units, dict):
-                raise ValueError("signatures")
-        except (KeyError, TypeError, ValueError, IndexError):
-            return None
-        sigs: list[tuple[Signature, int]] = []
-        watched: list[Watched] = []
-        refreshed = False
-        for (path, directory, digest), (sig, recorded) in zip(items, stored, strict=True):
-            try:
-                if racy(sig, recorded) or signature(_stat(path)) != sig:
+            if len(rows) != len(items) or not isinstance(units, dict):
+                return None
+            sigs: list[tuple[Signature, int]] = []
+            watched: list[Watched] = []
+            refreshed = False
+            for (path, directory, digest), row in zip(items, rows, strict=True):
+                sig, recorded = tuple(row[:5]), row[5]
+                try:
+                    st = os.stat(path)
+                    same = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev) == sig
+                except OSError:
+                    same = False
+                if same and max(sig[0], sig[1]) < recorded - RACY_NS:
+                    remember(path, directory, sig, digest, recorded)
+                else:
                     sig, got, recorded = digest_of(path, directory=directory)
                     if got != digest and not again:
                         return None
                     digest = got
                     refreshed = refreshed or not racy(sig, recorded)
-                else:
-                    remember(path, directory, sig, digest, recorded)
-            except (CueError, Dirty):
-                return None
-            sigs.append((sig, recorded))
-            watched.append(Watched(path, directory, digest))
-        units_now: list[tuple[str, str, str]] = []
-        for d, name, digest in shipped:
-            unit, same = _shipped_from(d, units.get(d))
-            if unit.digest != digest and not again:
-                return None
-            units_now.append((d, name, unit.digest))
-            refreshed = refreshed or (not same and unit.trusted())
+                sigs.append((sig, recorded))
+                watched.append(Watched(path, directory, digest))
+            units_now: list[tuple[str, str, str]] = []
+            for d, name, digest in shipped:
+                unit, same = _shipped_from(d, units.get(d))
+                if unit.digest != digest and not again:
+                    return None
+                units_now.append((d, name, unit.digest))
+                refreshed = refreshed or (not same and unit.trusted())
+        except (CueError, Dirty):
+            return None
+        except (KeyError, TypeError, ValueError, IndexError):  # not what as_json stores
+            return None
         obs = cls(tuple(watched), tuple(units_now))
         obs._sigs = sigs
         obs.refreshed = refreshed
         return obs
-
-
-def _as_signature(values: Any) -> Signature:
-    mtime, ctime, size, ino, dev = (int(v) for v in values)
-    return (mtime, ctime, size, ino, dev)
 
 
 def observed_paths(
@@ -419,12 +423,22 @@ class ShippedUnit:
         return cls(h.hexdigest(), tuple(entries), recorded)
 
     @classmethod
-    def from_json(cls, data: Any) -> ShippedUnit | None:
-        """What ``as_json`` stored, or None when it is not that."""
+    def unchanged(cls, stored: Any, directory: str) -> ShippedUnit | None:
+        """The unit ``stored`` (its ``as_json()``) if the directory and each of its files still have
+        the signature recorded and none is racy (a stat each, in one pass: a new process's first
+        hit runs this cold), else None."""
         try:
-            entries = tuple((str(e[0]), _as_signature(e[1:6])) for e in data["entries"])
-            return cls(str(data["digest"]), entries, int(data["recorded"]))
-        except (KeyError, TypeError, ValueError, IndexError):
+            recorded, limit = stored["recorded"], stored["recorded"] - RACY_NS
+            prefix = os.path.join(directory, "")
+            entries: list[tuple[str, Signature]] = []
+            for name, *recorded_sig in stored["entries"]:
+                st = os.stat(directory if name == "." else prefix + name)
+                sig = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev)
+                if list(sig) != recorded_sig or max(sig[0], sig[1]) >= limit:
+                    return None
+                entries.append((name, sig))
+            return cls(str(stored["digest"]), tuple(entries), recorded)
+        except (OSError, KeyError, TypeError, ValueError):
             return None
 
     def as_json(self) -> dict[str, Any]:
@@ -434,18 +448,6 @@ class ShippedUnit:
     def trusted(self) -> bool:
         """Whether the signatures can vouch for the content (none is racy)."""
         return all(not racy(sig, self.recorded) for _, sig in self.entries)
-
-    def still(self, directory: str) -> bool:
-        """Whether the directory and every file of the unit still have the signature recorded
-        (and none is racy): a stat each."""
-        if not self.trusted():
-            return False
-        prefix = os.path.join(directory, "")
-        try:
-            return all(signature(os.stat(prefix + name if name != "." else directory)) == sig
-                       for name, sig in self.entries)  # fmt: skip
-        except OSError:
-            return False
 
 
 def _regular(entry: os.DirEntry[str]) -> bool:
@@ -465,12 +467,13 @@ def _shipped_from(directory: str, stored: Any) -> tuple[ShippedUnit, bool]:
     """The shipped unit: this process's, else ``stored`` (a ``ShippedUnit.as_json()``) if its
     signatures still hold, else hashed; and whether ``stored`` is that unit (False: storing the
     unit again spares later processes the hashing)."""
-    given = ShippedUnit.from_json(stored) if stored is not None else None
     found = _shipped.get(directory)
     if found is None:
-        found = given if given is not None and given.still(directory) else ShippedUnit.of(directory)
+        found = ShippedUnit.unchanged(stored, directory) or ShippedUnit.of(directory)
         _shipped[directory] = found
-    return found, given is not None and given.recorded == found.recorded and given.digest == found.digest
+    if not isinstance(stored, dict):
+        return found, False
+    return found, stored.get("recorded") == found.recorded and stored.get("digest") == found.digest
 
 
 def forget() -> None:

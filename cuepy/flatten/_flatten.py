@@ -10,7 +10,7 @@ import bisect
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -89,15 +89,17 @@ class LineMap:
             return ()
         return tuple(cast(Row, tuple(map(int, row.split(",")))) for row in self.packed.split(";"))
 
-    def to_json(self) -> dict[str, Any]:
-        return {"sources": list(self.sources), "rows": self.packed}
+    def to_json(self, place: Callable[[str], str] = str) -> dict[str, Any]:
+        """``place``: how a source's path is written."""
+        return {"sources": [place(f) for f in self.sources], "rows": self.packed}
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> LineMap:
-        rows = doc["rows"]
+    def from_json(cls, doc: Mapping[str, Any], place: Callable[[str], str] = str) -> LineMap:
+        """``place``: where a written path is."""
+        sources, rows = tuple(place(f) for f in doc["sources"]), doc["rows"]
         if not isinstance(rows, str):  # an entry stored before rows were packed
-            return cls.of(tuple(doc["sources"]), (cast(Row, tuple(r)) for r in rows))
-        return cls(tuple(doc["sources"]), rows)
+            return cls.of(sources, (cast(Row, tuple(r)) for r in rows))
+        return cls(sources, rows)
 
     def original(self, position: Position) -> Position:
         """Where ``position`` (in the rewritten file) was written."""
@@ -176,47 +178,79 @@ class CompiledModule:
         lines = self.lines.get(position.file)
         return lines.original(position) if lines is not None else position
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON document :meth:`from_json` reads back (how caches store a compiled module)."""
+    def to_json(self, *, relative_to: StrPath | None = None) -> dict[str, Any]:
+        """A JSON document :meth:`from_json` reads back (how caches store a compiled module);
+        with ``relative_to``, its absolute paths relative to that directory (a document that
+        serves a copy of the module elsewhere: read it back with the copy's directory)."""
+        place = _relative(relative_to)
         texts = list(self.files.values())
         return {  # the source is one of the files, as a rule: stored once, as its index among them
             "source": {"file_index": texts.index(self.source)} if self.source in texts else self.source,
             "provenance": {**_asdict(self.provenance)},
-            "directory": str(self.directory),
+            "directory": place(str(self.directory)),
             "filename": self.filename,
-            "files": dict(self.files),
+            "files": {place(name): text for name, text in self.files.items()},
             "load_files": list(self.load_files) if self.load_files is not None else None,
             "package": self.package,
-            "structs": [{**_asdict(s), "position": _asdict(s.position)} for s in self.structs],
-            "lines": {name: lines.to_json() for name, lines in self.lines.items()},
+            "structs": [{**_asdict(s), "position": {**_asdict(s.position), "file": place(s.position.file)}}
+                        for s in self.structs],
+            "lines": {place(name): lines.to_json(place) for name, lines in self.lines.items()},
         }
 
     @classmethod
     def from_json(
-        cls, doc: Mapping[str, Any], load_options: LoadOptions | Mapping[str, Any] | None = None
+        cls,
+        doc: Mapping[str, Any],
+        load_options: LoadOptions | Mapping[str, Any] | None = None,
+        *,
+        relative_to: StrPath | None = None,
     ) -> CompiledModule:
         """The module :meth:`to_json` wrote (which holds no load options: ``load_options`` gives them,
-        as a LoadOptions or a mapping of its fields)."""
+        as a LoadOptions or a mapping of its fields); ``relative_to``: the directory the document's
+        relative paths are relative to."""
+        place = _resolved(relative_to)
         p = doc["provenance"]
-        files = dict(doc["files"])
+        files = {place(name): text for name, text in doc["files"].items()}
         source = doc["source"]
         return cls(
             source=list(files.values())[source["file_index"]] if isinstance(source, Mapping) else source,
             provenance=Provenance(
                 p["sha256"], p["cuepy_version"], p["cue_version"], tuple(p["sources"]), tuple(p["not_flattened"])
             ),
-            directory=Path(doc["directory"]),
+            directory=Path(place(doc["directory"])),
             filename=doc["filename"],
             load_options=load_options if isinstance(load_options, LoadOptions) else LoadOptions(**(load_options or {})),
             files=files,
             load_files=tuple(doc["load_files"]) if doc["load_files"] is not None else None,
             package=doc["package"],
             structs=tuple(
-                Struct(s["path"], Position(**s["position"]), s["flattened"], tuple(s["inlined"]), s["reason"])
+                Struct(s["path"], _position(s["position"], place), s["flattened"], tuple(s["inlined"]), s["reason"])
                 for s in doc["structs"]
             ),
-            lines={name: LineMap.from_json(lines) for name, lines in doc["lines"].items()},
+            lines={place(name): LineMap.from_json(lines, place) for name, lines in doc["lines"].items()},
         )
+
+
+def _relative(base: StrPath | None) -> Callable[[str], str]:
+    """How ``to_json`` writes a path: relative to ``base`` if given and the path is in it (a
+    catalog's file elsewhere keeps its absolute path: the copy's relative one would not hold)."""
+    if base is None:
+        return str
+    directory = os.fspath(base)
+    inside = os.path.join(directory, "")
+    return lambda path: os.path.relpath(path, directory) if path.startswith(inside) or path == directory else path
+
+
+def _resolved(base: StrPath | None) -> Callable[[str], str]:
+    """Where a path ``from_json`` reads is: against ``base``, if given."""
+    if base is None:
+        return str
+    directory = os.fspath(base)
+    return lambda path: os.path.normpath(os.path.join(directory, path))
+
+
+def _position(doc: Mapping[str, Any], place: Callable[[str], str]) -> Position:
+    return Position(place(doc["file"]), doc["line"], doc["column"])
 
 
 def _asdict(obj: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -200,27 +200,14 @@ def _compile(request: _Request) -> CompiledModule:
 def _to_entry(compiled: CompiledModule, request: _Request) -> str:
     """The stored form: ``CompiledModule.to_json()`` with paths relative to the load's directory
     (the entry serves a copy of the module elsewhere too)."""
-    doc = _paths(compiled.to_json(), lambda p: os.path.relpath(p, request.directory) if os.path.isabs(p) else p)
-    return json.dumps(doc, ensure_ascii=False)
+    return json.dumps(compiled.to_json(relative_to=request.directory), ensure_ascii=False)
 
 
 def _from_entry(payload: str, request: _Request) -> CompiledModule:
     try:
-        doc = _paths(json.loads(payload), lambda p: os.path.normpath(os.path.join(request.directory, p)))
-        return CompiledModule.from_json(doc, request.options)
+        return CompiledModule.from_json(json.loads(payload), request.options, relative_to=request.directory)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise Unusable("not a compiled-module entry") from exc
-
-
-def _paths(doc: dict[str, Any], move: Callable[[str], str]) -> dict[str, Any]:
-    """``doc`` (``CompiledModule.to_json()``) with ``move`` applied to each file path in it."""
-    out = dict(doc)
-    out["directory"] = move(doc["directory"])
-    out["files"] = {move(k): v for k, v in doc["files"].items()}
-    out["lines"] = {move(k): {**m, "sources": [move(f) for f in m["sources"]]} for k, m in doc["lines"].items()}
-    out["structs"] = [{**st, "position": {**st["position"], "file": move(st["position"]["file"])}}
-                      for st in doc["structs"]]  # fmt: skip
-    return out
 
 
 # Releases -----------------------------------------------------------------------
