@@ -72,10 +72,6 @@ def cue_version() -> str:
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-KEY = re.compile(r"[0-9a-f]{64}")
-"""What a key is: a sha256 digest in lowercase hex."""
-
-
 def canonical_json(data: Any) -> str:
     """JSON with sorted keys and no whitespace; TypeError/ValueError for what JSON cannot hold."""
     return _canonical.encode(data)
@@ -83,6 +79,10 @@ def canonical_json(data: Any) -> str:
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+KEY = re.compile(r"[0-9a-f]{64}")
+"""What a key is: a sha256 digest in lowercase hex."""
 
 
 # Signatures --------------------------------------------------------------------

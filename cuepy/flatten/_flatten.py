@@ -180,8 +180,9 @@ class CompiledModule:
 
     def to_json(self, *, relative_to: StrPath | None = None) -> dict[str, Any]:
         """A JSON document :meth:`from_json` reads back (how caches store a compiled module);
-        with ``relative_to``, its absolute paths relative to that directory (a document that
-        serves a copy of the module elsewhere: read it back with the copy's directory)."""
+        with ``relative_to``, the paths in that directory relative to it (a document that serves
+        a copy of the module elsewhere: read it back with the copy's directory; a file outside
+        it, a catalog's, keeps its absolute path)."""
         place = _relative(relative_to)
         texts = list(self.files.values())
         return {  # the source is one of the files, as a rule: stored once, as its index among them
