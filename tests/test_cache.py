@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 import structlog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 import cuepy
@@ -851,6 +853,45 @@ def test_a_shipped_module_is_watched_where_the_load_reads_it(tmp_path: Path) -> 
     (base / "core" / "a.cue").write_text("package core\na: 1\n")
     keys.forget()
     assert keys.Observation.validate(stored) is None
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _replace_at(doc: Any, path: list[int], value: Any) -> Any:
+    """``doc`` with the node that ``path`` picks (each step an index into a list's items or a dict's
+    values, modulo their number) replaced by ``value``."""
+    if not path or not isinstance(doc, list | dict) or not doc:
+        return value
+    if isinstance(doc, list):
+        i = path[0] % len(doc)
+        return [_replace_at(x, path[1:], value) if j == i else x for j, x in enumerate(doc)]
+    name = list(doc)[path[0] % len(doc)]
+    return {**doc, name: _replace_at(doc[name], path[1:], value)}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.lists(st.integers(min_value=0, max_value=50), max_size=6), value=st.just("fd") | _JSON)
+def test_a_malformed_stored_observation_is_not_used(tmp_path: Path, path: list[int], value: Any) -> None:
+    # A manifest is checksummed, but one written by another version or damaged in a way its
+    # checksum does not catch must never break a hit: any node of a stored observation replaced
+    # by other JSON gives an observation to check, or None (recomputed), never an exception.
+    # A number where a path was must not name a file descriptor (read, then closed).
+    directory = tmp_path / "m"
+    if not directory.exists():
+        _plain_module(directory)
+    listing = cuepy.api.load_inputs(directory)
+    stored = keys.Observation.take(listing.files, listing.directories, listing.shipped).as_json()
+    with open(directory / "m.cue", "rb") as held:
+        damaged = _replace_at(json.loads(json.dumps(stored)), path, held.fileno() if value == "fd" else value)
+        for read in (keys.Observation.validate, keys.Observation.again):
+            found = read(damaged)
+            assert found is None or isinstance(found, keys.Observation)
+        os.fstat(held.fileno())  # still open
 
 
 def _rewrite_keeping_mtime(path: Path, text: str) -> None:

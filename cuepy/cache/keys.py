@@ -297,6 +297,8 @@ class Observation:
             watched: list[Watched] = []
             refreshed = False
             for (path, directory, digest), row in zip(items, rows, strict=True):
+                if type(path) is not str or type(digest) is not str:  # (an int would name a descriptor)
+                    return None
                 sig, recorded = tuple(row[:5]), row[5]
                 try:
                     st = os.stat(path)
@@ -312,9 +314,11 @@ class Observation:
                     digest = got
                     refreshed = refreshed or not racy(sig, recorded)
                 sigs.append((sig, recorded))
-                watched.append(Watched(path, directory, digest))
+                watched.append(Watched(path, bool(directory), digest))
             units_now: list[tuple[str, str, str]] = []
             for d, name, digest in shipped:
+                if type(d) is not str or type(name) is not str or type(digest) is not str:
+                    return None
                 unit, same = _shipped_from(d, units.get(d))
                 if unit.digest != digest and not again:
                     return None
