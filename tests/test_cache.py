@@ -8,6 +8,7 @@ spawned Python processes (tests/cache_worker.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -892,6 +893,33 @@ def test_a_malformed_stored_observation_is_not_used(tmp_path: Path, path: list[i
             found = read(damaged)
             assert found is None or isinstance(found, keys.Observation)
         os.fstat(held.fileno())  # still open
+
+
+@functools.cache
+def _stored_module(root: str) -> tuple[Path, Path, str, str]:
+    """A copy of the simple example and a cache holding its compiled module: (module, cache
+    directory, the entry's key, its payload)."""
+    directory = copy_example("simple", Path(root) / "simple")
+    cache = Cache(Path(root) / "cache")
+    cuepy.opm.load(directory, file=DEF, cache=cache).close()
+    (key,) = entries(cache, "module")
+    return directory, cache.directory, key, cache.get("module", key) or ""
+
+
+@settings(max_examples=60, deadline=None)
+@given(path=st.lists(st.integers(min_value=0, max_value=50), max_size=5), value=_JSON)
+def test_a_damaged_compiled_module_entry_is_a_miss_or_a_typed_error(path: list[int], value: Any) -> None:
+    # An entry that decodes but holds something else than a compiled module (another version's,
+    # or damaged under a valid checksum) gives the module, recomputed, or a CueError: never
+    # another exception.
+    directory, cache_dir, key, payload = _stored_module(tempfile.mkdtemp(prefix="cuepy-damaged-"))
+    cache = Cache(cache_dir)
+    cache.put("module", key, json.dumps(_replace_at(json.loads(payload), path, value)))
+    keys.forget()  # a new process
+    try:
+        cuepy.opm.load(directory, file=DEF, cache=cache).close()
+    except cuepy.CueError:
+        pass
 
 
 def _rewrite_keeping_mtime(path: Path, text: str) -> None:

@@ -208,11 +208,27 @@ class CompiledModule:
     ) -> CompiledModule:
         """The module :meth:`to_json` wrote (which holds no load options: ``load_options`` gives them,
         as a LoadOptions or a mapping of its fields); ``relative_to``: the directory the document's
-        relative paths are relative to."""
-        place = _resolved(relative_to)
-        p = doc["provenance"]
+        relative paths are relative to. ValueError when ``doc`` is not such a document."""
+        options = load_options if isinstance(load_options, LoadOptions) else LoadOptions(**(load_options or {}))
+        try:
+            return cls._from_document(doc, options, _resolved(relative_to))
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise ValueError(f"not a compiled-module document ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def _from_document(
+        cls, doc: Mapping[str, Any], options: LoadOptions, place: Callable[[Any], str]
+    ) -> CompiledModule:
+        # What the load is given is checked here: a wrong type there would be the caller's error.
         files = {place(name): text for name, text in doc["files"].items()}
-        source = doc["source"]
+        load_files, package, source = doc["load_files"], doc["package"], doc["source"]
+        if not _strings(files.values()) or (load_files is not None and not _strings(load_files)):
+            raise TypeError("files and their texts are strings")
+        if not (package is None or type(package) is str) or not _strings((doc["filename"],)):
+            raise TypeError("package and filename are strings")
+        if not isinstance(source, Mapping) and type(source) is not str:
+            raise TypeError("the source is a string or the index of a file")
+        p = doc["provenance"]
         return cls(
             source=list(files.values())[source["file_index"]] if isinstance(source, Mapping) else source,
             provenance=Provenance(
@@ -220,16 +236,20 @@ class CompiledModule:
             ),
             directory=Path(place(doc["directory"])),
             filename=doc["filename"],
-            load_options=load_options if isinstance(load_options, LoadOptions) else LoadOptions(**(load_options or {})),
+            load_options=options,
             files=files,
-            load_files=tuple(doc["load_files"]) if doc["load_files"] is not None else None,
-            package=doc["package"],
+            load_files=tuple(load_files) if load_files is not None else None,
+            package=package,
             structs=tuple(
                 Struct(s["path"], _position(s["position"], place), s["flattened"], tuple(s["inlined"]), s["reason"])
                 for s in doc["structs"]
             ),
             lines={place(name): LineMap.from_json(lines, place) for name, lines in doc["lines"].items()},
         )
+
+
+def _strings(items: Iterable[Any]) -> bool:
+    return all(type(item) is str for item in items)
 
 
 def _relative(base: StrPath | None) -> Callable[[str], str]:
@@ -242,12 +262,16 @@ def _relative(base: StrPath | None) -> Callable[[str], str]:
     return lambda path: os.path.relpath(path, directory) if path.startswith(inside) or path == directory else path
 
 
-def _resolved(base: StrPath | None) -> Callable[[str], str]:
-    """Where a path ``from_json`` reads is: against ``base``, if given."""
-    if base is None:
-        return str
-    directory = os.fspath(base)
-    return lambda path: os.path.normpath(os.path.join(directory, path))
+def _resolved(base: StrPath | None) -> Callable[[Any], str]:
+    """Where a path ``from_json`` reads is: against ``base``, if given (TypeError if not a string)."""
+    directory = os.fspath(base) if base is not None else None
+
+    def place(path: Any) -> str:
+        if type(path) is not str:
+            raise TypeError(f"a path is a string, not {type(path).__name__}")
+        return path if directory is None else os.path.normpath(os.path.join(directory, path))
+
+    return place
 
 
 def _position(doc: Mapping[str, Any], place: Callable[[str], str]) -> Position:
