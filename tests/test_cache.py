@@ -906,13 +906,15 @@ def _stored_module(root: str) -> tuple[Path, Path, str, str]:
     return directory, cache.directory, key, cache.get("module", key) or ""
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.lists(st.integers(min_value=0, max_value=50), max_size=5), value=_JSON)
-def test_a_damaged_compiled_module_entry_is_a_miss_or_a_typed_error(path: list[int], value: Any) -> None:
+def test_a_damaged_compiled_module_entry_is_a_miss_or_a_typed_error(
+    tmp_path: Path, path: list[int], value: Any
+) -> None:
     # An entry that decodes but holds something else than a compiled module (another version's,
     # or damaged under a valid checksum) gives the module, recomputed, or a CueError: never
     # another exception.
-    directory, cache_dir, key, payload = _stored_module(tempfile.mkdtemp(prefix="cuepy-damaged-"))
+    directory, cache_dir, key, payload = _stored_module(str(tmp_path))  # (once for all examples)
     cache = Cache(cache_dir)
     cache.put("module", key, json.dumps(_replace_at(json.loads(payload), path, value)))
     keys.forget()  # a new process
