@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 import structlog
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
@@ -896,27 +896,31 @@ def test_a_malformed_stored_observation_is_not_used(tmp_path: Path, path: list[i
 
 
 @functools.cache
-def _stored_module(root: str) -> tuple[Path, Path, str, str]:
+def _stored_module(root: str) -> tuple[Path, Path, dict[str, tuple[str, str]]]:
     """A copy of the simple example and a cache holding its compiled module: (module, cache
-    directory, the entry's key, its payload)."""
+    directory, kind -> (key, payload) of its entries)."""
     directory = copy_example("simple", Path(root) / "simple")
     cache = Cache(Path(root) / "cache")
     cuepy.opm.load(directory, file=DEF, cache=cache).close()
-    (key,) = entries(cache, "module")
-    return directory, cache.directory, key, cache.get("module", key) or ""
+    stored = {}
+    for kind in ("module", "manifest"):
+        (key,) = entries(cache, kind)
+        stored[kind] = (key, cache.get(kind, key, memory=False) or "")
+    return directory, cache.directory, stored
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=st.lists(st.integers(min_value=0, max_value=50), max_size=5), value=_JSON)
-def test_a_damaged_compiled_module_entry_is_a_miss_or_a_typed_error(
-    tmp_path: Path, path: list[int], value: Any
-) -> None:
-    # An entry that decodes but holds something else than a compiled module (another version's,
-    # or damaged under a valid checksum) gives the module, recomputed, or a CueError: never
-    # another exception.
-    directory, cache_dir, key, payload = _stored_module(str(tmp_path))  # (once for all examples)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["module", "manifest"]),
+       path=st.lists(st.integers(min_value=0, max_value=50), max_size=6), value=_JSON)  # fmt: skip
+@example(kind="manifest", path=[0, 0, 1], value="x")  # a variant's observation (a string broke the next store)
+def test_a_damaged_entry_is_a_miss_or_a_typed_error(tmp_path: Path, kind: str, path: list[int], value: Any) -> None:
+    # An entry that decodes but holds something else than what its kind stores (another
+    # version's, or damaged under a valid checksum): the compiled module or the manifest that
+    # keys it. The module comes, recomputed if need be, or a CueError: never another exception.
+    directory, cache_dir, stored = _stored_module(str(tmp_path))  # (once for all examples)
+    key, payload = stored[kind]
     cache = Cache(cache_dir)
-    cache.put("module", key, json.dumps(_replace_at(json.loads(payload), path, value)))
+    cache.put(kind, key, json.dumps(_replace_at(json.loads(payload), path, value)), memory=False)
     keys.forget()  # a new process
     try:
         cuepy.opm.load(directory, file=DEF, cache=cache).close()

@@ -461,7 +461,8 @@ def _add_variant(cache: Cache, manifest_key: str, root: str, observation: Observ
     entry = {"root": root, "observation": stored, "key": key}
 
     def same(v: dict[str, Any]) -> bool:  # the same content (signatures aside)
-        return v.get("root") == root and (v.get("observation") or {}).get("content") == stored["content"]
+        known = v.get("observation")
+        return v.get("root") == root and isinstance(known, dict) and known.get("content") == stored["content"]
 
     kept = [entry, *(v for v in _variants(cache, manifest_key) if not same(v))][:_VARIANTS]
     # A shipped unit's signatures (one per file of a catalog's directory) are the same in every
