@@ -928,6 +928,22 @@ def test_a_damaged_entry_is_a_miss_or_a_typed_error(tmp_path: Path, kind: str, p
         pass
 
 
+def test_an_entry_whose_line_map_libcuepy_refuses_is_computed_again(tmp_path: Path) -> None:
+    # libcuepy refuses a malformed line map as the caller's error (CueUsageError); from a stored
+    # entry it is the entry's: discarded and computed again, not raised on every call.
+    directory, cache_dir, stored = _stored_module(str(tmp_path))
+    key, payload = stored["module"]
+    doc = json.loads(payload)
+    for lines in doc["lines"].values():
+        lines["rows"] = "1,1,99,1,1"  # no source 99
+    cache = Cache(cache_dir)
+    cache.put("module", key, json.dumps(doc), memory=False)
+    keys.forget()  # a new process
+    value = cuepy.opm.load(directory, file=DEF, cache=cache)
+    assert value.lookup("metadata.name").to_python() == "simple-app"
+    assert json.loads(cache.get("module", key, memory=False) or "")["lines"] == json.loads(payload)["lines"]
+
+
 def _rewrite_keeping_mtime(path: Path, text: str) -> None:
     old = os.stat(path)
     path.write_text(text)

@@ -89,6 +89,13 @@ class LineMap:
             return ()
         return tuple(cast(Row, tuple(map(int, row.split(",")))) for row in self.packed.split(";"))
 
+    def well_formed(self) -> bool:
+        """Whether each row is five integers and names one of the sources (what a load checks)."""
+        try:
+            return all(len(row) == 5 and 0 <= row[2] < len(self.sources) for row in self.rows)
+        except ValueError:
+            return False
+
     def to_json(self, place: Callable[[str], str] = str) -> dict[str, Any]:
         """``place``: how a source's path is written."""
         return {"sources": [place(f) for f in self.sources], "rows": self.packed}

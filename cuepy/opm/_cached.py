@@ -36,7 +36,7 @@ from cuepy.api import (
     registry_name,
 )
 from cuepy.cache import Cache, Computed, Unusable, keys, resolve
-from cuepy.errors import VALUE_ERRORS
+from cuepy.errors import VALUE_ERRORS, CueUsageError
 from cuepy.flatten import CompiledModule, flatten
 from cuepy.opm._layout import detect_layout
 from cuepy.opm.models import Layout
@@ -159,6 +159,10 @@ def _module_keyed(request: _Request, store: Cache | None, context: Context | Non
             # context or a forked process is no fault of the entry's: raised as it is.
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise Unusable(f"does not load: {first}") from exc
+        except CueUsageError as exc:  # the caller's, unless the entry's line maps are what libcuepy refused
+            if all(lines.well_formed() for lines in compiled.lines.values()):
+                raise
+            raise Unusable("a line map is malformed") from exc
         if keep:
             store.keep(key or "", value)
         return value
