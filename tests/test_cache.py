@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -1147,6 +1148,37 @@ def test_an_entry_owned_by_another_user_is_not_read(tmp_path: Path) -> None:
     cache.put("render", _key(1), "{}")
     os.chown(cache.path("render", _key(1)), 12345, 12345)
     assert Cache(tmp_path / "c").get("render", _key(1)) is None
+
+
+def test_what_is_not_a_file_where_one_belongs_is_no_error_and_never_blocks(tmp_path: Path) -> None:
+    # Before: a FIFO where an entry belongs blocked every read of that key forever (the open
+    # waited for a writer), and a directory there, or where the sweep's or a key's lock file
+    # belongs, made evict, clear and every miss of that key raise IsADirectoryError.
+    directory = _plain_module(tmp_path / "m")
+    cache = Cache(tmp_path / "c")
+    assert json.loads(_export(cache, directory)) == {"x": 1}
+    (key,) = entries(cache, "export")
+    cache.path("export", key).unlink()
+    os.mkfifo(cache.path("export", key))
+    (cache.root / "render" / f"{_key(1)}.entry").mkdir(parents=True)
+    (cache.root / ".lock").mkdir()
+    key_lock = cache.directory / ".locks-v1" / f"export-{key}.lock"
+    key_lock.unlink(missing_ok=True)
+    key_lock.mkdir()
+    done: list[Any] = []
+
+    def calls() -> None:
+        fresh = Cache(cache.directory)
+        done.append(fresh.get("export", key))
+        done.append(json.loads(_export(fresh, directory)))  # a miss: its lock is not a file
+        done.append(fresh.evict(0))
+        done.append(fresh.clear())
+
+    worker = threading.Thread(target=calls, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), f"blocked after {done}"
+    assert done[:2] == [None, {"x": 1}]
 
 
 def test_verify_and_clear_do_not_follow_symlinks(tmp_path: Path) -> None:

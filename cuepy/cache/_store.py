@@ -77,6 +77,9 @@ _MAGIC = b"cuepy-cache"
 _HEADER_MAX = 256
 _KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_READ_ENTRY = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+"""How an entry is opened: a symbolic link fails, and a FIFO in its place opens at once (to be
+refused as not a regular file) instead of blocking until a writer comes."""
 _checked_kinds: set[str] = set()
 _TEMP_PREFIX = ".tmp-"
 _STALE_TEMP_SECONDS = 3600.0
@@ -443,10 +446,10 @@ class Cache:
 
     def _lock(self) -> contextlib.AbstractContextManager[Any]:
         """The file lock of sweeps and clear (none where a link could redirect the lock file)."""
-        lock = self.root / ".lock"
-        if self.root.is_symlink() or not self.root.is_dir() or lock.is_symlink():
+        lock = os.path.join(self._root, ".lock")
+        if self.root.is_symlink() or not self.root.is_dir() or not _lockable(lock):
             return contextlib.nullcontext()
-        return FileLock(os.fspath(lock), timeout=60, mode=_LOCK_MODE)
+        return FileLock(lock, timeout=60, mode=_LOCK_MODE)
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._counter_lock:
@@ -540,9 +543,10 @@ class Cache:
         start = time.perf_counter_ns()
         path = self._entry_file(kind, key)
         try:
-            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(path, _READ_ENTRY)
             with open(fd, "rb") as f:
-                problem = _unsafe_stat(os.fstat(f.fileno()))
+                st = os.fstat(f.fileno())
+                problem = _unsafe_stat(st) if stat.S_ISREG(st.st_mode) else "is not a regular file"
                 data = f.read() if not problem else b""
         except (FileNotFoundError, NotADirectoryError):
             if count_miss:
@@ -834,6 +838,8 @@ class Cache:
         if _unsafe(locks, follow=False):
             return None
         path = os.fspath(locks / f"{kind}-{key}.lock")
+        if not _lockable(path):
+            return None
         return FileLock(path, thread_local=False, poll_interval=0.01, mode=_LOCK_MODE)
 
     def _sweep_locks(self, now: float) -> None:
@@ -985,6 +991,8 @@ class Cache:
                         with contextlib.suppress(OSError):
                             os.unlink(entry.path)
                     continue
+                if stat.S_ISDIR(st.st_mode):
+                    continue  # not an entry (nor ours to remove: verify leaves it too)
                 live.append((st.st_mtime, st.st_size, entry.path, kind))
                 total += st.st_size
             if total <= bound:
@@ -1046,7 +1054,7 @@ class Cache:
                 data, problem = b"", "not a regular file"
             else:
                 try:
-                    fd = os.open(entry.path, os.O_RDONLY | _NOFOLLOW)
+                    fd = os.open(entry.path, _READ_ENTRY)
                     with open(fd, "rb") as f:
                         data = f.read()
                 except FileNotFoundError:
@@ -1138,6 +1146,17 @@ class _Entry:
     @property
     def path(self) -> str:
         return os.path.join(self.parent, self.name)
+
+
+def _lockable(path: str) -> bool:
+    """Whether a file lock may be taken at ``path``: nothing there yet, or a regular file (not a
+    link that could redirect it, a directory, or a FIFO)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def _unsafe(path: str | Path, *, follow: bool, make: bool = False) -> str:
