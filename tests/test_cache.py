@@ -1181,6 +1181,25 @@ def test_what_is_not_a_file_where_one_belongs_is_no_error_and_never_blocks(tmp_p
     assert done[:2] == [None, {"x": 1}]
 
 
+@pytest.mark.parametrize(("name", "value", "says"), [
+    ("CUEPY_CACHE_WAIT", "soon", "float"),
+    ("CUEPY_CACHE_LEASE", "-1", "at least 0"),
+    ("CUEPY_CACHE_MAX_SIZE", "12Q", "cache size"),
+    ("CUEPY_CACHE_MAX_SIZE", "inf", "cache size"),
+    ("CUEPY_CACHE_URL", "ftp://x", "scheme"),
+    ("CUEPY_CACHE_KEY", "short", "16 bytes"),
+])  # fmt: skip
+def test_a_bad_environment_variable_is_named(
+    name: str, value: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cache reads its settings from the environment of a CI job or a controller, far from
+    # the code that makes the Cache: an error says which variable it came from.
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=says) as info:
+        Cache(tmp_path / "c")
+    assert f"${name}" in " ".join(getattr(info.value, "__notes__", []))
+
+
 def test_verify_and_clear_do_not_follow_symlinks(tmp_path: Path) -> None:
     # Before: through a symlinked v1/module, `cuepy cache verify` deleted the linked directory's files.
     cache = Cache(tmp_path / "c")

@@ -110,6 +110,26 @@ def _event(name: str, *, warning: bool = False, **fields: Any) -> None:
         (_log.warning if warning else _log.debug)(f"cuepy.cache.{name}", **fields)
 
 
+def _env(name: str, parse: Callable[[str], T], default: T) -> T:
+    """``parse($name)``, or ``default`` when it is unset or blank; an error of ``parse`` says
+    which variable it came from."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return parse(text)
+    except ValueError as exc:
+        exc.add_note(f"(from ${name})")
+        raise
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # (NaN too)
+        raise ValueError(f"a number of seconds is at least 0, not {text!r}")
+    return value
+
+
 def parse_size(text: str) -> int:
     """``"512M"``, ``"2G"``, ``"1048576"`` as bytes (K, M, G: powers of 1024)."""
     s = text.strip().upper().removesuffix("IB").removesuffix("B")
@@ -117,7 +137,11 @@ def parse_size(text: str) -> int:
     if s and s[-1] in "KMGT":
         factor = 1024 ** ("KMGT".index(s[-1]) + 1)
         s = s[:-1]
-    value = int(float(s) * factor)
+    try:
+        value = int(float(s) * factor)
+    except (ValueError, OverflowError):
+        raise ValueError(f"a cache size is a number of bytes, with K, M, G or T for their powers of 1024, "
+                         f"not {text!r}") from None  # fmt: skip
     if value < 0:
         raise ValueError(f"a cache size cannot be negative: {text!r}")
     return value
@@ -302,16 +326,18 @@ class Cache:
         # Strings, not Paths: a new process's first hit pays for each pathlib operation.
         self._directory = os.path.abspath(directory if directory is not None else default_directory())
         self._root = os.path.join(self._directory, f"v{FORMAT}")
-        if secret is None:
-            secret = os.environ.get("CUEPY_CACHE_KEY") or None
         if encrypt is None:
             encrypt = _truthy(os.environ.get("CUEPY_CACHE_ENCRYPT", ""))
-        self._codec = Codec(secret, encrypt=encrypt)
-        if wait is None:
-            wait = float(os.environ.get("CUEPY_CACHE_WAIT", "") or DEFAULT_WAIT)
-        self.wait = wait
+        try:
+            self._codec = Codec(secret if secret is not None else os.environ.get("CUEPY_CACHE_KEY") or None,
+                                encrypt=encrypt)  # fmt: skip
+        except ValueError as exc:
+            if secret is None and os.environ.get("CUEPY_CACHE_KEY"):
+                exc.add_note("(the secret from $CUEPY_CACHE_KEY)")
+            raise
+        self.wait = wait if wait is not None else _env("CUEPY_CACHE_WAIT", _seconds, DEFAULT_WAIT)
         if lease is None:
-            lease = float(os.environ.get("CUEPY_CACHE_LEASE", "") or DEFAULT_LEASE)
+            lease = _env("CUEPY_CACHE_LEASE", _seconds, DEFAULT_LEASE)
         if lease < 0:
             raise ValueError("lease cannot be negative")
         self.lease = lease
@@ -321,7 +347,12 @@ class Cache:
         if isinstance(url, backends.Backend):
             self._shared = url
         elif isinstance(url, str) and url:
-            self._shared = backends.open_backend(url)
+            try:
+                self._shared = backends.open_backend(url)
+            except ValueError as exc:
+                if shared is None:
+                    exc.add_note("(from $CUEPY_CACHE_URL)")
+                raise
         elif url not in (None, False, True, ""):
             raise TypeError(f"shared must be a URL, a cuepy.cache.backends.Backend or False, not {url!r}")
         self._shared_down_until = 0.0
@@ -329,8 +360,7 @@ class Cache:
             _warn_once(f"shared cache store {self._shared.url} without a shared key (CUEPY_CACHE_KEY): "
                        "its entries are checksummed, not authenticated")  # fmt: skip
         if max_bytes is None:
-            env = os.environ.get("CUEPY_CACHE_MAX_SIZE", "")
-            max_bytes = parse_size(env) if env else DEFAULT_MAX_BYTES
+            max_bytes = _env("CUEPY_CACHE_MAX_SIZE", parse_size, DEFAULT_MAX_BYTES)
         if max_bytes < 0:
             raise ValueError("max_bytes cannot be negative")
         self.max_bytes = max_bytes
