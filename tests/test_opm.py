@@ -718,6 +718,13 @@ def test_junk_gives_a_release_or_a_cue_error(shop_module: Path, values: Any, nam
     assert release.components["web"].metadata.namespace == namespace
 
 
+@pytest.mark.parametrize("values", [1, 2.5, True, "image: nginx", ["image"]])
+def test_values_that_are_not_an_object_are_a_type_error(shop_module: Path, values: Any) -> None:
+    # Before: "'int' object is not iterable", or a ValueError about a dictionary update sequence.
+    with pytest.raises(TypeError, match=f"values must be a mapping .* not {type(values).__name__}"):
+        opm.release(shop_module, values, namespace="ns")
+
+
 def test_bad_namespace_is_a_typed_error(make_module: MakeModule) -> None:
     directory = write_bad(make_module, GOOD)
     with pytest.raises(opm.OPMModelError, match=r"release: metadata\.namespace: .*got 'Not_A_Label'"):

@@ -107,6 +107,7 @@ def release(
             the models.
         OPMIncompleteError: with ``strict``, a component that is not
             fully concrete.
+        TypeError: ``values`` that are not a mapping, a Value or None.
     """
     headline = f"cannot release {_what(module, file)} into namespace {namespace!r}"
     where = Where(layout=layout)
@@ -157,6 +158,8 @@ def _values_value(module: Value, layout: Layout, values: ValuesInput) -> Value:
         if own is not None and own.is_concrete():
             return own
         values = {}
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must be a mapping (a JSON object), a cuepy.Value or None, not {type(values).__name__}")
     return module.context.encode(dict(values))
 
 
