@@ -7,7 +7,7 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -495,6 +495,8 @@ def _load_config(
         raise TypeError(f"package must be str, not {type(package).__name__}")
     if isinstance(files, str | os.PathLike):
         raise TypeError("files must be a list of paths, not a single path")
+    if files is not None and not isinstance(files, Iterable):
+        raise TypeError(f"files must be a list of paths, not {type(files).__name__}")
     args = [_path(f, "files entry") for f in files] if files is not None else []
     resolving = resolved.to_config()
     return {
@@ -550,7 +552,7 @@ def _tags(tags: Mapping[str, str] | Sequence[str] | None) -> list[str]:
         return []
     if isinstance(tags, Mapping):
         return [f"{k}={v}" for k, v in tags.items()]
-    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+    if isinstance(tags, str) or not isinstance(tags, Iterable) or not all(isinstance(t, str) for t in tags):
         raise TypeError("tags must be a mapping or a list of 'name=value' strings")
     return list(tags)
 

@@ -725,6 +725,22 @@ def test_values_that_are_not_an_object_are_a_type_error(shop_module: Path, value
         opm.release(shop_module, values, namespace="ns")
 
 
+@pytest.mark.parametrize(("call", "says"), [
+    (lambda d: opm.read(d, context=5), "context must be a cuepy.Context, not int"),
+    (lambda d: opm.read(d, layout="spec"), "layout must be a cuepy.opm.Layout, not str"),
+    (lambda d: opm.read(d, file=5), "file must be a path or a sequence of paths, not int"),
+    (lambda d: opm.release(d, namespace="ns", labels=["a"]), "labels must be a mapping of strings, not list"),
+    (lambda d: opm.render(d, namespace="ns", transformers=5, cache=False), "transformers must be import paths"),
+    (lambda d: cuepy.load(d, files=5), "files must be a list of paths, not int"),
+    (lambda d: cuepy.load(d, tags=5), "tags must be a mapping or a list"),
+])  # fmt: skip
+def test_an_argument_of_another_type_is_a_type_error_that_names_it(shop_module: Path, call: Any, says: str) -> None:
+    # Before: AttributeError from deep inside ("'int' object has no attribute 'load'"), or
+    # "'int' object is not iterable".
+    with pytest.raises(TypeError, match=re.escape(says)):
+        call(shop_module)
+
+
 def test_bad_namespace_is_a_typed_error(make_module: MakeModule) -> None:
     directory = write_bad(make_module, GOOD)
     with pytest.raises(opm.OPMModelError, match=r"release: metadata\.namespace: .*got 'Not_A_Label'"):

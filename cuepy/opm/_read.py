@@ -54,6 +54,16 @@ class Where:
     root: str | None = None
     """The user's module directory, if the module was loaded from one."""
 
+    @classmethod
+    def of_call(cls, layout: Layout | None, context: Context | None) -> Where:
+        """A call's Where; TypeError for a ``layout`` or ``context`` of another type (said plainly,
+        not as an AttributeError from deep inside)."""
+        if layout is not None and not isinstance(layout, Layout):
+            raise TypeError(f"layout must be a cuepy.opm.Layout, not {type(layout).__name__}")
+        if context is not None and not isinstance(context, Context):
+            raise TypeError(f"context must be a cuepy.Context, not {type(context).__name__}")
+        return cls(layout=layout)
+
 
 def read(
     module: StrPath | Value,
@@ -95,7 +105,7 @@ def read(
             detected.
         OPMModelError: the module's data does not fit the models.
     """
-    where = Where(layout=layout)
+    where = Where.of_call(layout, context)
     resolved = merge_options(options, registry=registry, modules=modules)
     if isinstance(module, Value):
         value = module
@@ -118,7 +128,10 @@ def module_source(directory: StrPath, file: Files, package: str | None = None) -
     elif isinstance(file, str | os.PathLike):
         files = (os.fspath(file),)
     else:
-        files = tuple(os.fspath(f) for f in file)
+        try:
+            files = tuple(os.fspath(f) for f in file)
+        except TypeError:
+            raise TypeError(f"file must be a path or a sequence of paths, not {type(file).__name__}") from None
     return ModuleSource(directory=str(Path(directory).absolute()), files=files, package=package)
 
 

@@ -107,10 +107,13 @@ def release(
             the models.
         OPMIncompleteError: with ``strict``, a component that is not
             fully concrete.
-        TypeError: ``values`` that are not a mapping, a Value or None.
+        TypeError: ``values`` that are not a mapping, a Value or None; an
+            argument of another type.
     """
     headline = f"cannot release {_what(module, file)} into namespace {namespace!r}"
-    where = Where(layout=layout)
+    where = Where.of_call(layout, context)
+    if labels is not None and not isinstance(labels, Mapping):
+        raise TypeError(f"labels must be a mapping of strings, not {type(labels).__name__}")
     resolved = merge_options(options, registry=registry, modules=modules)
 
     def run() -> ModuleRelease:

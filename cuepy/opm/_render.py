@@ -32,7 +32,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -545,6 +545,10 @@ def render(
         raise TypeError(f"namespace must be a str, not {type(namespace).__name__}")
     if isinstance(transformers, str):
         transformers = [transformers]
+    elif transformers is not None:
+        if not isinstance(transformers, Iterable) or not all(isinstance(t, str) for t in transformers):
+            raise TypeError(f"transformers must be import paths (strings), not {transformers!r}")
+        transformers = list(transformers)
     if isinstance(module, str | os.PathLike):
         from cuepy.opm import _cached
 
