@@ -199,7 +199,7 @@ def test_cue_cli_path() -> None:
     assert stage.stage == "cue eval (process)" and stage.unifications > 0 and stage.alloc_bytes > 0
 
 
-def test_cli_arguments() -> None:
+def test_cli_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     from cuepy.bench.cli import command_line, config_from
     from cuepy.cli import main, parser
 
@@ -213,6 +213,12 @@ def test_cli_arguments() -> None:
     with pytest.raises(pydantic.ValidationError):
         config_from(parser().parse_args(["bench", "--paths", "definition,nope"]))
     assert main(["bench", "--paths", "nope"]) == 2
+    # Each bad option on a line of its own, named as given, without pydantic's layout.
+    assert main(["bench", "--paths", "definition,nope", "--repeats", "0"]) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert said[-2:] == ["cuepy bench: --paths: Input should be 'definition', 'compiled', 'flattened', 'cached', "
+                         "'render_hit', 'render', 'go_native' or 'cue_cli' (given: 'nope')",
+                         "cuepy bench: --repeats: Input should be greater than or equal to 1 (given: 0)"]  # fmt: skip
     assert main(["bench", "--modules", "simple,2000"]) == 2
     with pytest.raises(pydantic.ValidationError, match="unknown module 'huge'"):
         bench.BenchConfig(modules=("huge",))

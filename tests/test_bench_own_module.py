@@ -44,3 +44,13 @@ def test_cli_module_options(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_bad_dep(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--module", ".", "--dep", "nonsense", "--no-progress"]) == 2
     assert "--dep takes PATH@VERSION=DIR" in capsys.readouterr().err
+
+
+def test_cli_missing_compiled_file(capsys: pytest.CaptureFixture[str]) -> None:
+    # A --compiled file that is not there stops the run (before: a note, and the flattener's
+    # module measured in its place, as if the user had asked for that).
+    s = STYLES["fieldstyle"]
+    argv = ["bench", "--module", str(s.module_dir("small")), "--file", s.module_file, "--compiled", "nope.cue",
+            "--paths", "definition,compiled", "--no-progress", "--repeats", "1"]  # fmt: skip
+    assert main(argv) == 1
+    assert "the compiled module is not a file" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import math
 import os
@@ -94,6 +95,8 @@ def _prepare_module(name: str, seed: int, workdir: Path) -> BenchModule:
 def _prepare_user_module(user: UserModule) -> BenchModule:
     options = user.load_options()
     directory = user.directory.absolute()
+    if user.compiled is not None and not (directory / user.compiled).is_file():  # (not a silent fallback)
+        raise FileNotFoundError(errno.ENOENT, "the compiled module is not a file", str(directory / user.compiled))
     components = user.components
     if not components:
         import cuepy.opm

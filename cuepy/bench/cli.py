@@ -111,7 +111,15 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = config_from(args)
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:  # (a ValueError too: first) each bad option on a line of its own
+        errors = exc.errors()
+        given = [e for e in errors if e["loc"] and getattr(args, str(e["loc"][0]), None) is not None]
+        for error in given or errors:  # (not a field derived from a given one)
+            where = f"--{str(error['loc'][0]).replace('_', '-')}: " if error["loc"] else ""
+            print(f"cuepy bench: {where}{error['msg'].removeprefix('Value error, ')} (given: {error['input']!r})",
+                  file=sys.stderr)  # fmt: skip
+        return 2
+    except ValueError as exc:
         print(f"cuepy bench: {exc}", file=sys.stderr)
         return 2
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the run, not after it
