@@ -674,3 +674,20 @@ def test_cli_render_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "-  replicas: 2" in out and "+  replicas: 5" in out
     assert main(["values-schema", str(path("nested"))]) == 0
     assert json.loads(capsys.readouterr().out)["properties"]["image"]["type"] == "string"
+
+
+@pytest.mark.parametrize(("name", "content", "says"), [
+    ("values.yaml", b"frontend: [1\n", ":2:1: not YAML: expected ',' or ']', but got '<stream end>'"),
+    ("values.json", b'{"frontend":', ":1:13: not JSON: Expecting value"),
+    ("values.yaml", b"\xff\xfe\x00", ": not UTF-8 text"),
+    ("values.yaml", b"- 1\n", ": values must be a mapping, not list"),
+])  # fmt: skip
+def test_cli_bad_values_file_names_where(name: str, content: bytes, says: str, tmp_path: Path) -> None:
+    # Before: a traceback (yaml's or json's error, or UnicodeDecodeError) instead of a message.
+    from cuepy.cli import main
+
+    values = tmp_path / name
+    values.write_bytes(content)
+    with pytest.raises(SystemExit) as stopped:
+        main(["render", str(path("simple")), "-f", str(values), "-n", NS])
+    assert stopped.value.code == f"cuepy render: {values}{says}"

@@ -109,22 +109,16 @@ def _module_file(directory: str, given: str | None) -> str | None:
     return None
 
 
-def _read_values(paths: list[str]) -> dict[str, Any] | None:
+def _read_values(paths: list[str], command: str) -> dict[str, Any] | None:
     if not paths:
         return None
     merged: dict[str, Any] = {}
     for path in paths:
-        text = Path(path).read_text(encoding="utf-8")
-        if path.endswith(".json"):
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
+        data = _values_file(path, command)
         if data is None:
             continue
         if not isinstance(data, dict):
-            raise SystemExit(f"{path}: values must be a mapping, not {type(data).__name__}")
+            raise SystemExit(f"cuepy {command}: {path}: values must be a mapping, not {type(data).__name__}")
         merged = _merge(merged, data)
     return merged
 
@@ -136,10 +130,27 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _values_file(path: str, command: str) -> Any:
+    """The data of a JSON (``.json``) or YAML file; an exit naming ``path:line:column`` if it is not."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except UnicodeDecodeError:
+        raise SystemExit(f"cuepy {command}: {path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"cuepy {command}: {path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise SystemExit(f"cuepy {command}: {path}{at}: not YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+
 def _render(args: argparse.Namespace, directory: str, values: list[str]) -> Any:
     from cuepy.opm import render
 
-    return render(directory, _read_values(values), namespace=args.namespace, name=args.name,
+    return render(directory, _read_values(values, args.command), namespace=args.namespace, name=args.name,
                   file=_module_file(directory, args.module_file), registry=args.registry, modules=_modules(args),
                   cache=False if getattr(args, "no_cache", False) else None,
                   transformers=args.transformers)  # fmt: skip
