@@ -1464,6 +1464,10 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "removed 1" in run("verify")
     cache.put("render", _key(2), "{}")
     assert "removed 1 entries" in run("clear")
+    (tmp_path / "file").write_text("")  # a --dir that is a file: said, not reported as an empty cache
+    args = parser.parse_args(["cache", "--dir", str(tmp_path / "file"), "stats"])
+    with pytest.raises(SystemExit, match="file is not a directory"):
+        args.run(args)
 
 
 # Single-flight -----------------------------------------------------------------

@@ -48,7 +48,10 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _cache(args: argparse.Namespace) -> Cache:
-    return Cache(args.dir) if args.dir else Cache()
+    cache = Cache(args.dir) if args.dir else Cache()
+    if os.path.lexists(cache.directory) and not cache.directory.is_dir():
+        raise SystemExit(f"cuepy cache: {cache.directory} is not a directory")
+    return cache
 
 
 BENCH_TOOLS = "bench-tools"
