@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import random
+import re
 import shutil
 import stat
 import subprocess
@@ -1198,6 +1199,20 @@ def test_a_bad_environment_variable_is_named(
     with pytest.raises(ValueError, match=says) as info:
         Cache(tmp_path / "c")
     assert f"${name}" in " ".join(getattr(info.value, "__notes__", []))
+
+
+@pytest.mark.parametrize(("given", "says"), [
+    ({"max_bytes": "1G"}, "max_bytes must be an int, not '1G'"),
+    ({"memory_bytes": None}, "memory_bytes must be an int, not None"),
+    ({"loaded_modules": 2.5}, "loaded_modules must be an int, not 2.5"),
+    ({"secret": 12345}, "a cache secret is bytes or a str, not int"),
+])  # fmt: skip
+def test_an_argument_of_another_type_is_named(given: dict[str, Any], says: str, tmp_path: Path) -> None:
+    # Before: "'<' not supported between instances of 'str' and 'int'", "object of type 'int' has
+    # no len()".
+    with pytest.raises(TypeError, match=re.escape(says)):
+        Cache(tmp_path / "c", **given)
+    assert Cache(tmp_path / "c", max_bytes=1e9).max_bytes == 10**9  # a whole float serves
 
 
 def test_verify_and_clear_do_not_follow_symlinks(tmp_path: Path) -> None:

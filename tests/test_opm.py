@@ -728,6 +728,7 @@ def test_values_that_are_not_an_object_are_a_type_error(shop_module: Path, value
 @pytest.mark.parametrize(("call", "says"), [
     (lambda d: opm.read(d, context=5), "context must be a cuepy.Context, not int"),
     (lambda d: opm.read(d, layout="spec"), "layout must be a cuepy.opm.Layout, not str"),
+    (lambda d: opm.values_schema(d, layout={"module": ""}), "layout must be a cuepy.opm.Layout, not dict"),
     (lambda d: opm.read(d, file=5), "file must be a path or a sequence of paths, not int"),
     (lambda d: opm.release(d, namespace="ns", labels=["a"]), "labels must be a mapping of strings, not list"),
     (lambda d: opm.render(d, namespace="ns", transformers=5, cache=False), "transformers must be import paths"),

@@ -54,6 +54,8 @@ class Codec:
     def __init__(self, secret: bytes | str | None = None, *, encrypt: bool = False) -> None:
         if isinstance(secret, str):
             secret = secret.encode()
+        if secret is not None and not isinstance(secret, bytes):
+            raise TypeError(f"a cache secret is bytes or a str, not {type(secret).__name__}")
         if secret is not None and len(secret) < MIN_SECRET:
             raise ValueError(f"a cache secret must have at least {MIN_SECRET} bytes")
         if encrypt and secret is None:

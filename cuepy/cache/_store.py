@@ -123,6 +123,18 @@ def _env(name: str, parse: Callable[[str], T], default: T) -> T:
         raise
 
 
+def _whole_number(name: str, value: object) -> int:
+    """``value`` as an int (a whole float such as ``1e9`` too); TypeError for anything else,
+    ValueError if it is negative."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} cannot be negative")
+    return value
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if not value >= 0:  # (NaN too)
@@ -361,19 +373,15 @@ class Cache:
                        "its entries are checksummed, not authenticated")  # fmt: skip
         if max_bytes is None:
             max_bytes = _env("CUEPY_CACHE_MAX_SIZE", parse_size, DEFAULT_MAX_BYTES)
-        if max_bytes < 0:
-            raise ValueError("max_bytes cannot be negative")
-        self.max_bytes = max_bytes
+        self.max_bytes = _whole_number("max_bytes", max_bytes)
         self._unswept = _phases.randrange(self._sweep_every())
         """Bytes counted toward this object's next sweep. Counting starts at a random point of the
         interval: processes that each store less than it (a CLI's run) sweep in proportion to
         what they store, one sweep per interval stored on average, none of them on every run."""
         self._sweep_lock = threading.Lock()
-        self._memory = _Memory(memory_bytes)
-        if loaded_modules < 0:
-            raise ValueError("loaded_modules cannot be negative")
+        self._memory = _Memory(_whole_number("memory_bytes", memory_bytes))
         self._loaded: OrderedDict[str, Value] = OrderedDict()
-        self._loaded_max = loaded_modules
+        self._loaded_max = _whole_number("loaded_modules", loaded_modules)
         self._loaded_lock = threading.Lock()
         self._counters = {"hits": 0, "memory_hits": 0, "misses": 0, "stores": 0, "evictions": 0, "corrupt": 0,
                           "shared_hits": 0, "shared_errors": 0, "forged": 0, "waits": 0}  # fmt: skip

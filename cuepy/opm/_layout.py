@@ -24,6 +24,7 @@ OPM benchmark modules put it in a field of the file
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from cuepy.errors import VALUE_ERRORS, CueError
 from cuepy.opm._errors import OPMLayoutError, join_path
@@ -243,6 +244,14 @@ def detect_layout(value: Value) -> Layout:
         spec=shape.spec,
         definition_spec=shape.definition_spec,
     )
+
+
+def given_layout(layout: Any) -> Layout | None:
+    """``layout`` as a caller gave it (None: detect it); TypeError for anything but a Layout (said
+    plainly, not as an AttributeError from deep inside)."""
+    if layout is not None and not isinstance(layout, Layout):
+        raise TypeError(f"layout must be a cuepy.opm.Layout, not {type(layout).__name__}")
+    return layout
 
 
 def module_value(value: Value, layout: Layout) -> Value:

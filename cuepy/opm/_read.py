@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from cuepy.api import Context, LoadOptions, RegistryLike, merge_options
 from cuepy.errors import VALUE_ERRORS, CueError, CueIncompleteError
 from cuepy.opm._errors import OPMError, clarify, join_path, model_error, rephrased, split_path, user_positions
-from cuepy.opm._layout import detect_layout, module_value
+from cuepy.opm._layout import detect_layout, given_layout, module_value
 from cuepy.opm.models import (
     AnyDefinition,
     Blueprint,
@@ -58,8 +58,7 @@ class Where:
     def of_call(cls, layout: Layout | None, context: Context | None) -> Where:
         """A call's Where; TypeError for a ``layout`` or ``context`` of another type (said plainly,
         not as an AttributeError from deep inside)."""
-        if layout is not None and not isinstance(layout, Layout):
-            raise TypeError(f"layout must be a cuepy.opm.Layout, not {type(layout).__name__}")
+        given_layout(layout)
         if context is not None and not isinstance(context, Context):
             raise TypeError(f"context must be a cuepy.Context, not {type(context).__name__}")
         return cls(layout=layout)

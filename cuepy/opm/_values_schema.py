@@ -54,8 +54,9 @@ def values_schema(
     ``layout``: a ``cuepy.opm.Layout`` saying where the values schema is; detected when None.
     ``registry``, ``modules``, ``options`` (a ``cuepy.LoadOptions``): as for ``cuepy.opm.load``.
     """
-    from cuepy.opm._layout import detect_layout, module_value
+    from cuepy.opm._layout import detect_layout, given_layout, module_value
 
+    layout = given_layout(layout)
     if isinstance(module, Value):
         value = module
     elif isinstance(module, str | os.PathLike):
