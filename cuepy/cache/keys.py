@@ -286,7 +286,6 @@ class Observation:
 
     @classmethod
     def _from_stored(cls, data: Any, *, again: bool) -> Observation | None:
-        # One pass, no helper per path: a new process's first hit runs this once, cold.
         try:
             content, signatures = data["content"], data["signatures"]
             items, shipped, rows = content["watched"], content["shipped"], signatures["watched"]
@@ -299,13 +298,13 @@ class Observation:
             for (path, directory, digest), row in zip(items, rows, strict=True):
                 if type(path) is not str or type(digest) is not str:  # (an int would name a descriptor)
                     return None
+                directory = bool(directory)
                 sig, recorded = tuple(row[:5]), row[5]
                 try:
-                    st = os.stat(path)
-                    same = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev) == sig
+                    same = signature(os.stat(path)) == sig
                 except OSError:
                     same = False
-                if same and max(sig[0], sig[1]) < recorded - RACY_NS:
+                if same and not racy(sig, recorded):
                     remember(path, directory, sig, digest, recorded)
                 else:
                     sig, got, recorded = digest_of(path, directory=directory)
@@ -314,7 +313,7 @@ class Observation:
                     digest = got
                     refreshed = refreshed or not racy(sig, recorded)
                 sigs.append((sig, recorded))
-                watched.append(Watched(path, bool(directory), digest))
+                watched.append(Watched(path, directory, digest))
             units_now: list[tuple[str, str, str]] = []
             for d, name, digest in shipped:
                 if type(d) is not str or type(name) is not str or type(digest) is not str:
@@ -324,9 +323,7 @@ class Observation:
                     return None
                 units_now.append((d, name, unit.digest))
                 refreshed = refreshed or (not same and unit.trusted())
-        except (CueError, Dirty):
-            return None
-        except (KeyError, TypeError, ValueError, IndexError):  # not what as_json stores
+        except (CueError, Dirty, KeyError, TypeError, ValueError, IndexError):  # (the last four: not as_json)
             return None
         obs = cls(tuple(watched), tuple(units_now))
         obs._sigs = sigs
@@ -429,16 +426,14 @@ class ShippedUnit:
     @classmethod
     def unchanged(cls, stored: Any, directory: str) -> ShippedUnit | None:
         """The unit ``stored`` (its ``as_json()``) if the directory and each of its files still have
-        the signature recorded and none is racy (a stat each, in one pass: a new process's first
-        hit runs this cold), else None."""
+        the signature recorded and none is racy (a stat each), else None."""
         try:
-            recorded, limit = stored["recorded"], stored["recorded"] - RACY_NS
+            recorded = stored["recorded"]
             prefix = os.path.join(directory, "")
             entries: list[tuple[str, Signature]] = []
             for name, *recorded_sig in stored["entries"]:
-                st = os.stat(directory if name == "." else prefix + name)
-                sig = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev)
-                if list(sig) != recorded_sig or max(sig[0], sig[1]) >= limit:
+                sig = signature(os.stat(directory if name == "." else prefix + name))
+                if list(sig) != recorded_sig or racy(sig, recorded):
                     return None
                 entries.append((name, sig))
             return cls(str(stored["digest"]), tuple(entries), recorded)

@@ -58,10 +58,9 @@ class Where:
     def of_call(cls, layout: Layout | None, context: Context | None) -> Where:
         """A call's Where; TypeError for a ``layout`` or ``context`` of another type (said plainly,
         not as an AttributeError from deep inside)."""
-        given_layout(layout)
         if context is not None and not isinstance(context, Context):
             raise TypeError(f"context must be a cuepy.Context, not {type(context).__name__}")
-        return cls(layout=layout)
+        return cls(layout=given_layout(layout))
 
 
 def read(
