@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +297,34 @@ def test_two_components_writing_one_object_is_an_error(
                          transformers=["cuepy.dev/opm/transformers@v0", "test.example/m/extra@v0"])  # fmt: skip
     assert info.value.components == ("api", "web")
     assert "ConfigMap prod/shared" in str(info.value) and 'component "api"' in str(info.value)
+
+
+_PICKY = _DUPLICATE.replace("AnotherDeployment", "Picky").replace(
+    "metadata: {name: #component.metadata.name, namespace: #context.namespace}",
+    'metadata: {name: #component.metadata.name & =~"^api", namespace: #context.namespace}',
+)
+
+
+@pytest.mark.parametrize("match", ["cue", "python"])
+@pytest.mark.parametrize("cores", [1, 2])
+def test_a_transformer_error_names_its_component_transformer_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, match: str, cores: int
+) -> None:
+    # Before: the template's list index (matched.1.output...) and <python>:1:N, the release data's
+    # pseudo file, where the user looks for a component and a line.
+    monkeypatch.setattr(_render, "_CORES", cores)
+    module = _module(tmp_path, _WEB.replace("web", "api") + _WEB, _PICKY)
+    with pytest.raises(cuepy.CueEvalError) as info:
+        cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False, match=match,  # type: ignore[arg-type]
+                         transformers=["cuepy.dev/opm/transformers@v0", "test.example/m/extra@v0"])  # fmt: skip
+    message = str(info.value)
+    line = _PICKY.splitlines().index(next(t for t in _PICKY.splitlines() if '=~"^api"' in t)) + 1
+    assert message.startswith(f"cannot render release 'm' in namespace '{NS}':")
+    assert ('component "web", transformer test.example/m/extra@v0#Picky: output.metadata.name: '
+            'invalid value "web" (out of bound =~"^api")') in message  # fmt: skip
+    assert f"{tmp_path / 'extra' / 'extra.cue'}:{line}:" in message
+    assert "<python>" not in message and "matched" not in message and "paired" not in message
+    assert 'component "api"' not in message
 
 
 @pytest.mark.parametrize("cores", [1, 3, 64])
@@ -676,11 +707,16 @@ def test_cli_render_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert json.loads(capsys.readouterr().out)["properties"]["image"]["type"] == "string"
 
 
+_TOO_DEEP = "nested too deeply for Python's recursion limit"
+
+
 @pytest.mark.parametrize(("name", "content", "says"), [
     ("values.yaml", b"frontend: [1\n", ":2:1: not YAML: expected ',' or ']', but got '<stream end>'"),
     ("values.json", b'{"frontend":', ":1:13: not JSON: Expecting value"),
     ("values.yaml", b"\xff\xfe\x00", ": not UTF-8 text"),
     ("values.yaml", b"- 1\n", ": values must be a mapping, not list"),
+    ("values.yaml", b"a: " + b"[" * 5000 + b"]" * 5000, f": {_TOO_DEEP}"),
+    ("values.json", b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", f": {_TOO_DEEP}"),
 ])  # fmt: skip
 def test_cli_bad_values_file_names_where(name: str, content: bytes, says: str, tmp_path: Path) -> None:
     # Before: a traceback (yaml's or json's error, or UnicodeDecodeError) instead of a message.
@@ -691,3 +727,33 @@ def test_cli_bad_values_file_names_where(name: str, content: bytes, says: str, t
     with pytest.raises(SystemExit) as stopped:
         main(["render", str(path("simple")), "-f", str(values), "-n", NS])
     assert stopped.value.code == f"cuepy render: {values}{says}"
+
+
+def test_cli_diff_exits_2_when_a_side_cannot_be_read_or_rendered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # diff(1)'s statuses: 0 the same, 1 different, 2 trouble. Before: a missing directory read as
+    # an empty render (status 0 or 1), a file not UTF-8 was a traceback, a FIFO blocked forever,
+    # and a render that failed exited 1 as if the renders differed.
+    from cuepy.cli import main
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    (old / "service-web.yaml").write_text("kind: Service\n")
+    (new / "service-web.yaml").write_text("kind: Service\n")
+    assert main(["diff", str(old), str(new)]) == 0
+    assert main(["diff", str(old), str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err == f"cuepy diff: {tmp_path / 'missing'}: not a directory (of cuepy render -o)\n"
+    (new / "service-web.yaml").write_bytes(b"kind: \xff\n")
+    assert main(["diff", str(old), str(new)]) == 2
+    assert capsys.readouterr().err == f"cuepy diff: {new / 'service-web.yaml'}: not UTF-8 text\n"
+    (new / "service-web.yaml").write_text("kind: Service\n")
+    os.mkfifo(new / "deployment-web.yaml")
+    done = subprocess.run([sys.executable, "-m", "cuepy.cli", "diff", str(old), str(new)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert (done.returncode, done.stderr) == (2, f"cuepy diff: {new / 'deployment-web.yaml'}: not a regular file\n")
+    values = tmp_path / "values.yaml"
+    values.write_text("frontend:\n  replicas: 0\n")
+    assert main(["diff", str(path("simple")), "-n", NS, "--to", str(values)]) == 2
+    assert "values.frontend.replicas: invalid value 0" in capsys.readouterr().err

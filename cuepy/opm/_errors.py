@@ -34,6 +34,7 @@ __all__ = [
     "OPMLayoutError",
     "OPMModelError",
     "clarify",
+    "clarify_render",
     "join_path",
     "model_error",
     "split_path",
@@ -95,9 +96,37 @@ def _describe(detail: ErrorDetail, incomplete: bool, layout: Layout, root: str |
     message = detail.message
     if incomplete and where.startswith("values"):
         message = f"no value given ({message})"
-    positions = user_positions(detail.positions, root)
-    located = f" (at {', '.join(str(p) for p in positions)})" if positions else ""
+    return _line(where, message, detail.positions, root)
+
+
+def _line(where: str, message: str, positions: Sequence[Position], root: str | None) -> str:
+    shown = user_positions(positions, root)
+    located = f" (at {', '.join(str(p) for p in shown)})" if shown else ""
     return f"{where}: {message}{located}" if where else f"{message}{located}"
+
+
+def clarify_render(exc: CueError, headline: str, pairs: Sequence[tuple[str, str]], root: str | None) -> CueError:
+    """A copy of ``exc``, raised evaluating transformers, whose message names the component and
+    transformer of each error: ``pairs`` are the (component, transformer) of the render's
+    ``matched``/``paired`` list, in its order. The release data was given from Python: its
+    positions (``<python>``) name no file and are left out."""
+    if isinstance(exc, OPMError):
+        return exc
+    details = [d for d in exc.errors if d.positions] or list(exc.errors)
+    if not details:
+        return rephrased(exc, f"{headline}: {exc.text}")
+    lines = [_line(_pair_subject(d.path, pairs), d.message, d.positions, root) for d in details]
+    return rephrased(exc, headline + ":\n  " + "\n  ".join(dict.fromkeys(lines)))
+
+
+def _pair_subject(path: Sequence[str], pairs: Sequence[tuple[str, str]]) -> str:
+    """``component "web", transformer <fqn>: output.spec`` for ``matched.N.output.spec``."""
+    path = tuple(path)
+    if len(path) >= 2 and path[0] in ("matched", "paired") and path[1].isdigit() and int(path[1]) < len(pairs):
+        component, transformer = pairs[int(path[1])]
+        rest = path[2:]
+        return f'component "{component}", transformer {transformer}' + (f": {join_path(rest)}" if rest else "")
+    return join_path(path)
 
 
 def subject(path: Sequence[str], layout: Layout) -> str:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cuepy.api import Context, LoadInputs, LoadOptions, RegistryLike, load_inputs, merge_options, registry_name
 from cuepy.errors import CueError, CueLoadError, CueUsageError, ErrorDetail
-from cuepy.opm._errors import OPMError
+from cuepy.opm._errors import OPMError, clarify_render
 from cuepy.stop import cores, in_parallel, stoppable
 from cuepy.value import Value
 
@@ -395,13 +395,12 @@ def render_release(
     module = release_data["module"]
     context = {"name": meta["name"], "namespace": meta["namespace"], "labels": meta.get("labels") or {},
                "module": {"name": module["name"], "version": module["version"]}}  # fmt: skip
-    pairs: list[dict[str, str]] = []
-    if match == "python":
-        pairs = [{"component": cid, "transformer": key} for cid, c in components.items()
-                 for key, req in tpl.requirements.items() if _meets(c, has[cid], req)]  # fmt: skip
-    elif match != "cue":
+    if match not in ("cue", "python"):
         raise ValueError(f"match must be 'cue' or 'python', not {match!r}")
-    parts = _evaluated_in_parts(tpl, context, components, has, pairs, "matched" if match == "cue" else "paired")
+    pairs = _pairs(tpl, components, has) if match == "python" else []
+    headline = f"cannot render release {meta['name']!r} in namespace {meta['namespace']!r}"
+    parts = _evaluated_in_parts(tpl, context, components, has, pairs, "matched" if match == "cue" else "paired",
+                                headline)  # fmt: skip
     rank = {cid: i for i, cid in enumerate(components)}
     # In the components' order, as one evaluation gives them (sorted is stable: a component's pairs keep theirs).
     results = sorted((r for part in parts for r in part), key=lambda r: rank[r["component"]])
@@ -415,6 +414,7 @@ def _evaluated_in_parts(
     has: Mapping[str, Any],
     pairs: list[dict[str, str]],
     name: str,
+    headline: str,
 ) -> list[Any]:
     """The template's field ``name`` for the components, split in a part per core, evaluated at once.
 
@@ -425,16 +425,30 @@ def _evaluated_in_parts(
     n = max(1, min(_CORES, len(ids)))
 
     def evaluate(part: set[str]) -> Any:
-        data = {"context": context, "components": {cid: c for cid, c in components.items() if cid in part},
-                "has": {cid: h for cid, h in has.items() if cid in part},
-                "pairs": [p for p in pairs if p["component"] in part]}  # fmt: skip
-        filled = tpl.value.fill("#in", data)
+        ours = {cid: c for cid, c in components.items() if cid in part}
+        given = [p for p in pairs if p["component"] in part]
+        data = {"context": context, "components": ours, "has": {cid: h for cid, h in has.items() if cid in part},
+                "pairs": given}  # fmt: skip
         try:
-            return filled.lookup(name).to_python()
-        finally:
-            filled.close()
+            filled = tpl.value.fill("#in", data)
+            try:
+                return filled.lookup(name).to_python()
+            finally:
+                filled.close()
+        except CueError as exc:
+            # The list's entries, in its order: the pairs given, or those CUE matched, which are
+            # the pairs Python's matching finds (the same requirements, met by the same data).
+            listed = given if name == "paired" else _pairs(tpl, ours, has)
+            named = [(p["component"], tpl.keys[p["transformer"]]) for p in listed]
+            raise clarify_render(exc, headline, named, tpl.directory) from exc
 
     return in_parallel([functools.partial(evaluate, set(ids[i::n])) for i in range(n)])
+
+
+def _pairs(tpl: Template, components: Mapping[str, Any], has: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Each component with each transformer whose requirements it meets, in the template's order."""
+    return [{"component": cid, "transformer": key} for cid, c in components.items()
+            for key, req in tpl.requirements.items() if _meets(c, has[cid], req)]  # fmt: skip
 
 
 def _meets(component: Mapping[str, Any], has: Mapping[str, Any], req: Mapping[str, Any]) -> bool:

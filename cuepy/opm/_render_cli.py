@@ -60,7 +60,7 @@ def add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="unified diff of two renders (two values files, or two output directories)",
         description="cuepy diff DIR -n NS --from A.yaml --to B.yaml: the unified diff of the module rendered "
         "with values A and with values B. cuepy diff OLD_DIR NEW_DIR: the diff of two `cuepy render -o` "
-        "directories. Exit status 1 when they differ.",
+        "directories. Exit status 1 when they differ, 2 when they cannot be rendered or read (as diff(1)).",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a module directory, or two render directories")
     parser.add_argument("--file", dest="module_file", metavar="MODULE.cue", help="the module file")
@@ -119,7 +119,10 @@ def _read_values(paths: list[str], command: str) -> dict[str, Any] | None:
             continue
         if not isinstance(data, dict):
             raise SystemExit(f"cuepy {command}: {path}: values must be a mapping, not {type(data).__name__}")
-        merged = _merge(merged, data)
+        try:
+            merged = _merge(merged, data)
+        except RecursionError:
+            raise SystemExit(f"cuepy {command}: {path}: {_TOO_DEEP}") from None
     return merged
 
 
@@ -128,6 +131,9 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     for k, v in b.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+_TOO_DEEP = "nested too deeply for Python's recursion limit"
 
 
 def _values_file(path: str, command: str) -> Any:
@@ -139,6 +145,8 @@ def _values_file(path: str, command: str) -> Any:
         return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
     except UnicodeDecodeError:
         raise SystemExit(f"cuepy {command}: {path}: not UTF-8 text") from None
+    except RecursionError:
+        raise SystemExit(f"cuepy {command}: {path}: {_TOO_DEEP}") from None
     except json.JSONDecodeError as exc:
         raise SystemExit(f"cuepy {command}: {path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
     except yaml.YAMLError as exc:
@@ -187,10 +195,36 @@ def write_files(result: Any, directory: Path) -> list[Path]:
 
 
 def _directory_text(directory: Path) -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.yaml"))}
+    """The ``*.yaml`` files of a ``cuepy render -o`` directory, by name."""
+    if not directory.is_dir():
+        raise SystemExit(f"cuepy diff: {directory}: not a directory (of cuepy render -o)")
+    texts = {}
+    for path in sorted(directory.glob("*.yaml")):
+        if not path.is_file():  # (a FIFO would block the read; render -o writes regular files)
+            raise SystemExit(f"cuepy diff: {path}: not a regular file")
+        try:
+            texts[path.name] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SystemExit(f"cuepy diff: {path}: not UTF-8 text") from None
+    return texts
 
 
 def _run_diff(args: argparse.Namespace) -> int:
+    """0 when the renders are the same, 1 when they differ, 2 when one cannot be made or read."""
+    from cuepy.errors import CueError
+
+    try:
+        return _diff(args)
+    except (CueError, OSError) as exc:
+        print(f"cuepy diff: {exc}", file=sys.stderr)
+    except SystemExit as exc:
+        if not isinstance(exc.code, str):
+            raise
+        print(exc.code, file=sys.stderr)
+    return 2
+
+
+def _diff(args: argparse.Namespace) -> int:
     if len(args.paths) == 2:
         old = _directory_text(Path(args.paths[0]))
         new = _directory_text(Path(args.paths[1]))
