@@ -33,6 +33,7 @@ DEFAULT_MAX_DEPTH = 50_000
 without end reach it in about 0.2 s and 250 MB of stack; Go dies at about 220,000."""
 
 _local = threading.local()
+_INT64_MAX = 2**63 - 1
 
 T = TypeVar("T")
 
@@ -41,8 +42,8 @@ def set_max_depth(levels: int) -> int:
     """Bound the evaluator's nesting at ``levels`` (0: no bound, as CUE itself) for every
     evaluation of the process, and return the previous bound. Deeper evaluations raise
     ``CueLimitError(limit="depth")`` instead of overflowing Go's stack."""
-    if type(levels) is not int or levels < 0:
-        raise ValueError(f"levels must be a non-negative int, not {levels!r}")
+    if type(levels) is not int or not 0 <= levels <= _INT64_MAX:
+        raise ValueError(f"levels must be a non-negative int (at most 2**63 - 1), not {levels!r}")
     lib, _ = native()
     return int(lib.cue_set_max_depth(levels))
 
@@ -67,8 +68,8 @@ def time_limit(seconds: float) -> Iterator[None]:
     if deadlines:
         deadline = min(deadline, deadlines[-1])
     deadlines.append(deadline)
-    _arm(tid, deadline)
     try:
+        _arm(tid, deadline)
         yield
     finally:
         deadlines.pop()
@@ -205,4 +206,6 @@ def _mark_pooled() -> None:
 
 def _arm(tid: int, deadline: float) -> None:
     lib, _ = native()
-    lib.cue_stop_after(tid, max(int((deadline - time.monotonic()) * 1e9), 0))
+    left = deadline - time.monotonic()
+    # A deadline past int64's 292 years of nanoseconds is as good as none.
+    lib.cue_stop_after(tid, 0 if left <= 0 else int(left * 1e9) if left < _INT64_MAX / 1e9 else _INT64_MAX)

@@ -542,7 +542,7 @@ class Value:
         ``optional=False`` drops optional fields of the value's structs, not those
         inside expressions (``[...{c?: int}]`` stays as written).
         """
-        if format not in _FORMATS:
+        if not isinstance(format, str) or format not in _FORMATS:
             raise ValueError(f"format must be one of {sorted(_FORMATS)}, not {format!r}")
         opts = _opts(
             final=final, concrete=concrete, docs=docs, attributes=attributes,

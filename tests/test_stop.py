@@ -52,6 +52,8 @@ def test_the_depth_bound_is_settable() -> None:
         assert cuepy.set_max_depth(previous) == 100
     with pytest.raises(ValueError, match="non-negative int"):
         cuepy.set_max_depth(-1)
+    with pytest.raises(ValueError, match="at most 2"):  # (OverflowError before)
+        cuepy.set_max_depth(2**63)
 
 
 def test_a_timeout_stops_a_load_and_its_context_is_refused(tmp_path: Path) -> None:
@@ -104,6 +106,18 @@ def test_time_limits_nest_and_end_with_their_block() -> None:
     assert cuepy.compile(chain(200)).lookup("a0").to_python() == 1  # no deadline left behind
     with pytest.raises(ValueError, match="positive finite"), cuepy.time_limit(0):
         pass
+
+
+@pytest.mark.parametrize("seconds", [1e30, 2**70, 1e300])
+def test_a_time_limit_beyond_int64_nanoseconds_is_no_limit_and_leaves_none_behind(seconds: float) -> None:
+    # Before: OverflowError, and the thread's stack of deadlines kept the one that failed, so
+    # every later time limit in that thread raised OverflowError when its block ended.
+    with cuepy.time_limit(seconds):
+        assert cuepy.compile(chain(50)).lookup("a0").to_python() == 1
+    assert cuepy.compile("a: 1", timeout=seconds).export() == '{"a":1}'
+    with pytest.raises(cuepy.CueLimitError), cuepy.time_limit(0.2):
+        cuepy.compile(chain(2000))
+    assert cuepy.compile(chain(200)).lookup("a0").to_python() == 1
 
 
 def test_a_time_limit_belongs_to_its_thread() -> None:

@@ -116,6 +116,13 @@ def test_extract_incomplete_raises() -> None:
     assert "a: string" in cuepy.extract(v, format="cue")
 
 
+@pytest.mark.parametrize("format", ["xml", {}, ["json"], None])
+def test_export_to_an_unknown_format_is_a_value_error_naming_the_formats(format: object) -> None:
+    # (A dict or list gave "unhashable type" before.)
+    with pytest.raises(ValueError, match=r"format must be one of \['cue', 'json', 'yaml'\]"):
+        cuepy.compile("a: 1").export(format)  # type: ignore[arg-type]
+
+
 def test_export_cue_switches() -> None:
     v = cuepy.compile("// doc\na: *1 | int @attr(x)\n#D: {y: 1}\n_h: 2\no?: int")
     full = v.export("cue")
