@@ -1215,6 +1215,24 @@ def test_an_argument_of_another_type_is_named(given: dict[str, Any], says: str, 
     assert Cache(tmp_path / "c", max_bytes=1e9).max_bytes == 10**9  # a whole float serves
 
 
+def test_a_method_given_another_type_says_so_and_stores_nothing(tmp_path: Path) -> None:
+    # Before: put(b"...") went into the memory layer, then failed to encode (AttributeError), and
+    # get() served the bytes; evict("1G") and keep(key, "x") failed deep inside ('<=' not
+    # supported, no attribute 'lookup'); kept({}) said "unhashable type".
+    cache = Cache(tmp_path / "c")
+    with pytest.raises(TypeError, match="a cache payload is a str, not bytes"):
+        cache.put("render", _key(1), b"{}")  # type: ignore[arg-type]
+    assert cache.get("render", _key(1)) is None
+    with pytest.raises(TypeError, match="max_bytes must be an int, not '1G'"):
+        cache.evict("1G")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape("keep holds a cuepy.Value, not str")):
+        cache.keep(_key(1), "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=re.escape("a cache key is 64 lowercase hex digits, not {}")):
+        cache.kept({})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="a cache key is 64 lowercase hex digits, not 5"):
+        cache.get("render", 5)  # type: ignore[arg-type]
+
+
 def test_verify_and_clear_do_not_follow_symlinks(tmp_path: Path) -> None:
     # Before: through a symlinked v1/module, `cuepy cache verify` deleted the linked directory's files.
     cache = Cache(tmp_path / "c")

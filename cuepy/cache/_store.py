@@ -624,6 +624,7 @@ class Cache:
         """A new handle on the Value kept for ``key`` (``keep``), or None. A kept value in whose
         context an evaluation was stopped (an export under a time limit, by any holder) may be
         partly evaluated: it is dropped, and None returned."""
+        _check_key(key)
         with self._loaded_lock:
             value = self._loaded.get(key)
             if value is None:
@@ -651,6 +652,9 @@ class Cache:
         is found corrupt, with ``forget_memory`` and ``clear``, or when newer
         ones push it out (``loaded_modules``).
         """
+        _check_key(key)
+        if not isinstance(value, Value):
+            raise TypeError(f"keep holds a cuepy.Value, not {type(value).__name__}")
         if self._loaded_max == 0:
             return
         kept = value.lookup("")
@@ -902,6 +906,8 @@ class Cache:
         not kept in the in-process layer (see ``get``).
         """
         _check(kind, key)
+        if not isinstance(payload, str):  # (checked first: the memory layer would serve it)
+            raise TypeError(f"a cache payload is a str, not {type(payload).__name__}")
         if memory:
             self._memory.put((kind, key), payload)
 
@@ -1016,7 +1022,7 @@ class Cache:
         Returns the number of entries removed. Stale temporary files of
         crashed writers are removed too.
         """
-        bound = self.max_bytes if max_bytes is None else max_bytes
+        bound = self.max_bytes if max_bytes is None else _whole_number("max_bytes", max_bytes)
         removed = 0
         with self._lock():
             now = time.time()
@@ -1230,7 +1236,11 @@ def _unsafe_stat(st: os.stat_result) -> str:
 def _check(kind: str, key: str) -> None:
     if not isinstance(kind, str) or not _KIND.fullmatch(kind):
         raise ValueError(f"a cache kind is a short lowercase name (a-z, 0-9, _ and -), not {kind!r}")
-    if not KEY.fullmatch(key):
+    _check_key(key)
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not KEY.fullmatch(key):
         raise ValueError(f"a cache key is 64 lowercase hex digits, not {key!r}")
 
 
