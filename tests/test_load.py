@@ -112,6 +112,23 @@ def test_missing_import_is_a_load_error(make_module: MakeModule) -> None:
         cuepy.load(root)
 
 
+@pytest.mark.parametrize(("module_file", "says", "line", "column"), [
+    ('module: "example.com/app@v0"\nlanguage: version: "v99.0.0"\n', "is too new", 2, 20),
+    ("", "no language version declared", 1, 1),
+])  # fmt: skip
+def test_a_module_file_cue_load_refuses_is_named_with_its_line(
+    make_module: MakeModule, module_file: str, says: str, line: int, column: int
+) -> None:
+    # cue/load says "... in module.cue" with no position (nor does the cue command); which
+    # module.cue, and the line of its language version, are what the user needs.
+    directory = make_module({"a.cue": "package app\nx: 1\n"})
+    (directory / "cue.mod" / "module.cue").write_text(module_file)
+    with pytest.raises(cuepy.CueLoadError, match=says) as info:
+        cuepy.load(directory)
+    position = info.value.errors[0].positions[0]
+    assert (position.file, position.line, position.column) == (str(directory / "cue.mod" / "module.cue"), line, column)
+
+
 def test_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(cuepy.CueLoadError):
         cuepy.load(tmp_path / "absent")

@@ -155,7 +155,7 @@ func instances(cfg *Config) ([]*build.Instance, error) {
 	named := namedFiles(cfg)
 	for _, inst := range insts {
 		if inst.Err != nil {
-			return nil, classifyLoadError(inst, cfg.guard)
+			return nil, classifyLoadError(inst, root, cfg.guard)
 		}
 		if err := confine.Check(inst, cfg.Overlay, named, cfg.guard); err != nil {
 			return nil, err
@@ -167,7 +167,7 @@ func instances(cfg *Config) ([]*build.Instance, error) {
 // classifyLoadError reports a syntax error as such: cue/load folds parse
 // failures into its own error, so the instance's files are parsed again
 // (only on this failure path) to find them.
-func classifyLoadError(inst *build.Instance, guard *confine.FS) error {
+func classifyLoadError(inst *build.Instance, root string, guard *confine.FS) error {
 	var syntax cueerrors.Error
 	for _, name := range suspectFiles(inst) {
 		src, err := guard.ReadPath(name)
@@ -181,7 +181,7 @@ func classifyLoadError(inst *build.Instance, guard *confine.FS) error {
 	if syntax != nil {
 		return cueerr.WithCategory(cueerr.Syntax, syntax)
 	}
-	return cueerr.WithCategory(cueerr.Load, inst.Err)
+	return cueerr.WithCategory(cueerr.Load, inModuleFile(inst.Err, root, guard))
 }
 
 // suspectFiles lists the CUE files a load error may come from: the files of
