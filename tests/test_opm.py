@@ -365,6 +365,24 @@ def test_good_module_releases(make_module: MakeModule) -> None:
     assert release.values == {"image": "nginx:1.27", "replicas": 1}
 
 
+def test_a_component_that_is_a_disjunction_is_read_released_and_flattened_at_its_default(
+    make_module: MakeModule,
+) -> None:
+    # A component embedding *{...} | {...} is a disjunction; a lookup does not see its fields.
+    # Before: "no field at path 'metadata'" from read and "... 'spec'" from release.
+    source = GOOD.replace(
+        "\tblueprints.#StatelessWorkload\n",
+        '\tblueprints.#StatelessWorkload\n\t*{metadata: labels: size: "small"} | {metadata: labels: size: "large"}\n',
+    )
+    directory = write_bad(make_module, source)
+    assert opm.read(directory).components["web"].blueprints
+    release = opm.release(directory, {"image": "nginx:1.27"}, namespace="ns")
+    assert release.components["web"].metadata.labels["size"] == "small"
+    flattened = cuepy.flatten(directory, file="mod.cue")
+    again = opm.release(flattened.load(), {"image": "nginx:1.27"}, namespace="ns")
+    assert again.components == release.components
+
+
 def test_bad_namespace(make_module: MakeModule) -> None:
     directory = write_bad(make_module, GOOD)
     with pytest.raises(cuepy.CueEvalError, match=r"metadata\.namespace"):

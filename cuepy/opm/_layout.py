@@ -43,6 +43,12 @@ _HOW = (
 )
 
 
+def at_default(value: Value) -> Value:
+    """``value``'s default if it has one, as ``cue export`` takes it: a component embedding
+    ``*{...} | {...}`` is a disjunction, whose fields a lookup does not see."""
+    return value.default() or value
+
+
 def _is_struct(value: Value) -> bool:
     try:
         return value.is_concrete() and value.kind == Kind.STRUCT
@@ -149,7 +155,7 @@ def _components_of(module: Value) -> tuple[str, _Shape] | None:
         if not _is_struct(field):
             continue
         for entry in _sample(field):
-            shape = _component_shape(entry)
+            shape = _component_shape(at_default(entry))
             if shape is not None:
                 return label, shape
     return None

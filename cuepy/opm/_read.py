@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from cuepy.api import Context, LoadOptions, RegistryLike, merge_options
 from cuepy.errors import VALUE_ERRORS, CueError, CueIncompleteError
 from cuepy.opm._errors import OPMError, clarify, join_path, model_error, rephrased, split_path, user_positions
-from cuepy.opm._layout import detect_layout, given_layout, module_value
+from cuepy.opm._layout import at_default, detect_layout, given_layout, module_value
 from cuepy.opm.models import (
     AnyDefinition,
     Blueprint,
@@ -289,6 +289,12 @@ def component_path(layout: Layout, cid: str) -> tuple[str, ...]:
     return (*split_path(layout.module), layout.components, cid)
 
 
+def components_of(components: Value) -> Iterator[tuple[str, Value]]:
+    """The components by id, each at its default when it has one (``at_default``)."""
+    for cid, component in components.fields():
+        yield cid, at_default(component)
+
+
 def module_model(value: Value, where: Where, source: ModuleSource | None = None) -> ModuleDefinition | Module:
     """Build the model of a loaded module value."""
     layout, module = locate(value, where)
@@ -298,7 +304,7 @@ def module_model(value: Value, where: Where, source: ModuleSource | None = None)
     all_components.validate(all_errors=True)
     attached = Attached()
     components: dict[str, Component] = {}
-    for cid, value_ in all_components.fields():
+    for cid, value_ in components_of(all_components):
         components[cid] = _component(value_, cid, layout, attached, where.root)
     definitions = {fqn: _definition(fqn, attached, layout) for fqn in attached.values}
     metadata = partial(module.lookup("metadata"), ("metadata",), (), where.root, depth=2)

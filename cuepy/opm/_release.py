@@ -26,6 +26,7 @@ from cuepy.opm._read import (
     Where,
     attachments,
     component_path,
+    components_of,
     describe,
     guarded,
     load_module,
@@ -192,7 +193,7 @@ def _release(
         bound.lookup(layout.own_values).validate(all_errors=True)
     components = {
         cid: _component(component, cid, layout, namespace, release_labels, where.root)
-        for cid, component in bound.lookup(layout.components).fields()
+        for cid, component in components_of(bound.lookup(layout.components))
     }
     if strict:
         _check_complete(components, layout)
