@@ -12,6 +12,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 from catalogs_helpers import STYLES
 
 import cuepy
@@ -163,6 +164,18 @@ def test_stable_file_names_and_order(renders: dict[str, cuepy.opm.Render], tmp_p
     assert again.to_yaml() == render.to_yaml()
     written = write_files(render, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names) and len(written) == len(names)
+
+
+def test_yaml_reads_back_as_the_objects_whatever_the_strings(tmp_path: Path) -> None:
+    # PyYAML wrote U+0085 raw in a single-quoted scalar, which reads back as a space.
+    from cuepy.opm._render_cli import write_files
+
+    odd = "a\x85b\u2028c\u2029d yes: #x ü"
+    render = cuepy.opm.render(path("simple"), {"frontend": {"apiBaseURL": odd}}, namespace=NS, file=DEF, cache=False)
+    assert odd in json.dumps(render.objects, ensure_ascii=False)
+    assert list(yaml.safe_load_all(render.to_yaml())) == render.objects
+    written = write_files(render, tmp_path)
+    assert [yaml.safe_load(p.read_text(encoding="utf-8")) for p in written] == render.objects
 
 
 # Definition and flattened forms ------------------------------------------------------

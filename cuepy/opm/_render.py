@@ -143,7 +143,27 @@ def to_yaml(obj: Any) -> str:
     """One object as block YAML, keys in their order (PyYAML)."""
     import yaml
 
-    return str(yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 16))
+    return str(yaml.dump(obj, Dumper=_dumper(), sort_keys=False, default_flow_style=False, allow_unicode=True,
+                         width=1 << 16))  # fmt: skip
+
+
+# YAML 1.1 line breaks beyond \n and \r: PyYAML writes them raw in a single-quoted scalar, where
+# a reader folds U+0085 into a space (PyYAML) or keeps the indentation (YAML 1.2 readers).
+_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+@functools.cache
+def _dumper() -> type[Any]:
+    """PyYAML's safe dumper, writing strings with such breaks double-quoted (escaped: \\N, \\L, \\P)."""
+    import yaml
+
+    def string(dumper: Any, data: str) -> Any:
+        style = '"' if any(b in data for b in _BREAKS) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+    dumper: type[Any] = type("Dumper", (yaml.SafeDumper,), {})  # (SafeDumper itself stays as it is)
+    dumper.add_representer(str, string)
+    return dumper
 
 
 # The render template -------------------------------------------------------------
