@@ -37,6 +37,7 @@ __all__ = [
     "clarify_render",
     "join_path",
     "model_error",
+    "real_positions",
     "split_path",
     "user_positions",
 ]
@@ -180,12 +181,15 @@ def is_user_file(file: str, root: str | None) -> bool:
 
 
 def user_positions(positions: Sequence[Position], root: str | None = None) -> list[Position]:
-    """The positions in the user's files; all real-file positions if none is the user's."""
+    """The positions in the user's files; all real-file positions if none is the user's. Never a
+    pseudo file's (``<python>``: values given as data): it names nothing the user can open."""
     user = [p for p in positions if is_user_file(p.file, root)]
-    if user:
-        return user
-    real = [p for p in positions if os.sep in p.file or p.file.endswith(_SOURCE_SUFFIXES)]
-    return real or list(positions)
+    return user or real_positions(positions)
+
+
+def real_positions(positions: Sequence[Position]) -> list[Position]:
+    """The positions in files, not in pseudo files (``<python>``, ``json``)."""
+    return [p for p in positions if os.sep in p.file or p.file.endswith(_SOURCE_SUFFIXES)]
 
 
 def model_error(exc: ValidationError, what: str, at: Sequence[str] = ()) -> OPMModelError:

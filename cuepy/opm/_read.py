@@ -12,7 +12,16 @@ from pydantic import BaseModel, ValidationError
 
 from cuepy.api import Context, LoadOptions, RegistryLike, merge_options
 from cuepy.errors import VALUE_ERRORS, CueError, CueIncompleteError
-from cuepy.opm._errors import OPMError, clarify, join_path, model_error, rephrased, split_path, user_positions
+from cuepy.opm._errors import (
+    OPMError,
+    clarify,
+    join_path,
+    model_error,
+    real_positions,
+    rephrased,
+    split_path,
+    user_positions,
+)
 from cuepy.opm._layout import at_default, detect_layout, given_layout, module_value
 from cuepy.opm.models import (
     AnyDefinition,
@@ -195,7 +204,7 @@ def incomplete_fields(
         if tuple(detail.path[: len(strip)]) == tuple(strip) and len(detail.path) > len(strip):
             at = join_path(detail.path[len(strip) :])
         positions = user_positions(detail.positions, root)
-        rest = [p for p in detail.positions if p not in positions]
+        rest = [p for p in real_positions(detail.positions) if p not in positions]
         out.append(IncompleteField(path=at, message=detail.message, positions=tuple(map(str, [*positions, *rest]))))
     return out or [IncompleteField(path=path, message=exc.text)]
 
