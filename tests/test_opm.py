@@ -552,6 +552,19 @@ def test_module_in_a_field_is_detected(make_module: MakeModule) -> None:
     )
 
 
+def test_values_schema_is_found_when_components_refer_to_other_definitions(make_module: MakeModule) -> None:
+    # Components that refer to two definitions of their own (here mutually recursive ones, which
+    # their exported source keeps) and not to #values: #values is still the conventional name.
+    # Before: "cannot tell the values schema among the module's definition fields".
+    helpers = "#A: {#B, blueprints.#StatelessWorkload}\n#B: {#A}\n#components: web: {\n\t#A\n"
+    source = GOOD.replace("#components: web: {\n\tblueprints.#StatelessWorkload\n", helpers)
+    source = source.replace("image: #values.image", 'image: "nginx:1.27"').replace("#values.replicas", "2")
+    directory = write_bad(make_module, source)
+    module = opm.read(directory)
+    assert module.layout.values == "#values"
+    assert opm.release(directory, {"image": "x"}, namespace="ns").components["web"].spec["replicas"] == 2
+
+
 def test_layout_given_explicitly_must_fit(make_module: MakeModule) -> None:
     in_field = write_shop(make_module, IN_A_FIELD)
     with pytest.raises(opm.OPMLayoutError, match=r"no #parts field.*layout="):

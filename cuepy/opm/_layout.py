@@ -169,9 +169,10 @@ def _values_field(module: Value, components: str) -> str:
         referred = _referred(module, components, candidates)
         if len(referred) == 1:
             return referred[0]
-        for name in VALUES_CANDIDATES:
-            if name in (referred or candidates):
-                return name
+        for pool in (referred, candidates):
+            for name in VALUES_CANDIDATES:
+                if name in pool:
+                    return name
         raise OPMLayoutError(
             f"cannot tell the values schema among the module's definition fields {candidates} "
             f"(looked for the one the components' specs refer to, then for {list(VALUES_CANDIDATES)}); {_HOW}"
