@@ -108,11 +108,12 @@ def test_wheel_builds_installs_and_runs(tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    # (Without PYTHONPATH: a checkout on it would make pip see cuepy installed already.)
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+                          timeout=600, env=clean)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     done = subprocess.run([str(python), "-c", "import cuepy; print(cuepy.compile('a: 1').to_python())"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})  # fmt: skip
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=clean)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == "{'a': 1}\n"

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -702,6 +703,38 @@ metadata: {name: "x", version: "1.0.0"}
     assert schema["properties"]["image"]["description"] == "The image to run."
     assert schema["properties"]["size"] == {"type": "integer", "minimum": 1, "maximum": 10}
     assert schema["properties"]["mode"]["enum"] == ["a", "b"]
+
+
+def test_values_schema_of_lists_open_structs_and_bytes_accepts_what_cue_accepts() -> None:
+    # Before: [...int] was {"const": []} (no list but the empty one passed), [string, int] raised
+    # CueIncompleteError, {b?: int, ...} refused other fields, and a bytes default was a Python
+    # bytes object that json.dumps (cuepy values-schema) could not write.
+    value = cuepy.compile("""
+kind: "ModuleDefinition"
+metadata: {name: "x", version: "1.0.0"}
+#components: {}
+#values: {
+	ids: [...int]
+	pair: [string, int]
+	head: ["a", ...string]
+	open: {b?: int, ...}
+	key: bytes | *'x'
+}
+""")
+    schema = cuepy.opm.values_schema(value, layout=cuepy.opm.Layout())
+    json.dumps(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.check_schema(schema)
+    values = value.lookup("#values")
+    for good in ({"pair": ["x", 1]}, {"pair": ["x", 1], "ids": [1, 2], "head": ["a", "b"], "open": {"b": 1, "c": 2}}):
+        values.unify(cuepy.encode(good)).validate(concrete=True)  # CUE accepts it
+        assert validator.is_valid(good), list(validator.iter_errors(good))
+    for bad in ({}, {"pair": ["x"]}, {"pair": ["x", 1], "ids": ["y"]}, {"pair": ["x", 1], "head": ["b"]}):
+        with pytest.raises(cuepy.CueError):
+            values.unify(cuepy.encode(bad)).validate(concrete=True)
+        assert not validator.is_valid(bad), bad
+    assert schema["required"] == ["pair"]
+    assert schema["properties"]["key"] == {"type": "string", "contentEncoding": "base64", "default": "eA=="}
 
 
 def test_cli_render_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,7 @@ is built by walking the Value:
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cuepy.api import Context
+from cuepy.errors import CueError
 from cuepy.value import Kind, Value
 
 __all__ = ["values_schema"]
@@ -36,6 +38,8 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _FIELD = re.compile(r'^((?:"(?:[^"\\]|\\.)*")|[#_$A-Za-z][#_$A-Za-z0-9-]*)([?!]?):')
 _BOUND = re.compile(r"(>=|<=|>|<)\s*(-?[0-9][0-9_.eE+-]*)")
 _REGEX = re.compile(r'=~\s*"((?:[^"\\]|\\.)*)"')
+_SIMPLE = {"string": "string", "int": "integer", "number": "number", "bool": "boolean"}
+"""JSON Schema types of CUE's type names."""
 _LITERAL = re.compile(r'^(?:"(?:[^"\\]|\\.)*"|-?[0-9][0-9_.eE+-]*|true|false|null)$')
 
 
@@ -101,13 +105,17 @@ def _schema(value: Value) -> dict[str, Any]:
         out["type"] = types[0]
     elif types:
         out["type"] = types
-    if value.is_concrete():
-        out["const"] = value.to_python()
-        return out
+    if value.kind == Kind.BYTES:
+        out["contentEncoding"] = "base64"  # (as CUE writes bytes in JSON)
     try:
         text = value.export(format="cue").strip()
     except Exception:
         text = ""
+    if types == ["array"] and _list_parts(text) is not None:
+        return {**out, **_list(value, text)}
+    if value.is_concrete():
+        out["const"] = _json(value.to_python())
+        return out
     alternatives = _split(text)
     literals = [a.lstrip("*").strip() for a in alternatives]
     if len(literals) > 1 and all(_LITERAL.match(a) for a in literals):
@@ -124,10 +132,70 @@ def _schema(value: Value) -> dict[str, Any]:
     if default is not _NONE:
         out["default"] = default
     if types == ["array"]:
-        items = _items(value)
+        items = _items(text)
         if items:
             out["items"] = items
     return out
+
+
+def _list(value: Value, text: str) -> dict[str, Any]:
+    """A list literal's schema: ``const`` if concrete; else its elements' schemas (``prefixItems``)
+    and, if it is open (``[a, ...T]``: ``[...int]`` exports as ``[]``), what may follow them."""
+    parts = _list_parts(text)
+    if parts is None:
+        return {}
+    is_open, tail = parts
+    if not is_open:
+        try:
+            return {"const": _json(value.to_python())}
+        except CueError:
+            pass
+    elements = list(value.elements())
+    out: dict[str, Any] = {}
+    if elements:
+        out["prefixItems"] = [_schema(e) for e in elements]
+        out["minItems"] = len(elements)
+    if not is_open:
+        out["maxItems"] = len(elements)
+        return out
+    if _SIMPLE.get(tail):
+        out["items"] = {"type": _SIMPLE[tail]}
+    try:  # what the list is when left out (CUE exports [...int] as [])
+        out["default"] = _json(value.to_python())
+    except CueError:
+        pass
+    return out
+
+
+def _list_parts(text: str) -> tuple[bool, str] | None:
+    """For one list literal's CUE text ``[a, b, ...T]``: whether it ends in ``...`` and its ``T``
+    ("" if none); None for other text (a disjunction, a reference)."""
+    if not (text.startswith("[") and text.endswith("]")) or len(_split(text)) != 1:
+        return None
+    depth, quoted, escape = 0, False, False
+    for i, ch in enumerate(text):
+        if quoted:
+            escape, quoted = (False, True) if escape else (ch == "\\", ch != '"')
+        elif ch == '"':
+            quoted = True
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 1 and text.startswith("...", i):
+            return True, text[i + 3 : -1].strip()
+    return False, ""
+
+
+def _json(data: Any) -> Any:
+    """Python data as JSON data: bytes as base64 text (CUE's JSON for bytes)."""
+    if isinstance(data, bytes):
+        return base64.b64encode(data).decode()
+    if isinstance(data, list):
+        return [_json(x) for x in data]
+    if isinstance(data, dict):
+        return {k: _json(x) for k, x in data.items()}
+    return data
 
 
 _NONE = object()
@@ -140,22 +208,16 @@ def _default(value: Value) -> Any:
         return _NONE
     if d is not None and d.is_concrete():
         try:
-            return d.to_python()
+            return _json(d.to_python())
         except Exception:
             return _NONE
     return _NONE
 
 
-def _items(value: Value) -> dict[str, Any]:
-    text = value.export(format="cue").strip()
+def _items(text: str) -> dict[str, Any]:
     m = re.fullmatch(r"\[\.\.\.(.+)\]", text.lstrip("*"), re.S)
-    if not m:
-        return {}
-    element = m.group(1).strip()
-    for name, t in (("string", "string"), ("int", "integer"), ("number", "number"), ("bool", "boolean")):
-        if element == name:
-            return {"type": t}
-    return {}
+    element = m.group(1).strip() if m else ""
+    return {"type": _SIMPLE[element]} if element in _SIMPLE else {}
 
 
 def _object(value: Value) -> dict[str, Any]:
@@ -163,7 +225,7 @@ def _object(value: Value) -> dict[str, Any]:
         text = value.export(format="cue")
     except Exception:
         text = ""
-    docs, markers = _docs_and_markers(text, [label for label, _ in value.fields(optional=True)])
+    docs, markers, is_open = _docs_and_markers(text, [label for label, _ in value.fields(optional=True)])
     properties: dict[str, Any] = {}
     required: list[str] = []
     for label, field in value.fields(optional=True):
@@ -179,12 +241,13 @@ def _object(value: Value) -> dict[str, Any]:
     if required:
         out["required"] = required
     pattern = re.search(r"^\s*\[string\]:\s*(.+)$", text, re.M)
-    if pattern is None and properties:
+    if is_open:  # {a?: int, ...}: any other field too
+        pass
+    elif pattern is None and properties:
         out["additionalProperties"] = False
     elif pattern is not None:
         element = pattern.group(1).strip()
-        simple = {"string": "string", "int": "integer", "number": "number", "bool": "boolean"}
-        out["additionalProperties"] = {"type": simple[element]} if element in simple else True
+        out["additionalProperties"] = {"type": _SIMPLE[element]} if element in _SIMPLE else True
     return out
 
 
@@ -193,14 +256,19 @@ def _all_optional(schema: Mapping[str, Any]) -> bool:
     return schema.get("type") == "object" and not schema.get("required")
 
 
-def _docs_and_markers(text: str, labels: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """The doc comment and the ``?``/``!`` marker of each direct field of a struct's CUE text."""
+def _docs_and_markers(text: str, labels: list[str]) -> tuple[dict[str, str], dict[str, str], bool]:
+    """The doc comment and the ``?``/``!`` marker of each direct field of a struct's CUE text, and
+    whether the struct is open (``...`` among its fields)."""
     found: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
     pending: dict[int, list[str]] = {}
+    ellipses: set[int] = set()
     wanted = set(labels)
     for raw in text.splitlines():
         indent = len(raw) - len(raw.lstrip("\t"))
         line = raw.strip()
+        if line == "...":
+            ellipses.add(indent)
+            continue
         if line.startswith("//"):
             pending.setdefault(indent, []).append(line[2:].strip())
             continue
@@ -216,9 +284,9 @@ def _docs_and_markers(text: str, labels: list[str]) -> tuple[dict[str, str], dic
         if comment:
             docs[label] = " ".join(comment)
     if not found:
-        return {}, {}
+        return {}, {}, False
     best = max(found, key=lambda i: (len(found[i][1]), -i))
-    return found[best]
+    return (*found[best], best in ellipses)
 
 
 def _split(text: str) -> list[str]:
