@@ -1,9 +1,9 @@
 """values_schema(): the JSON Schema of a module's values (its ``#values`` / ``#config``), for forms and UIs.
 
-cuepy's Go library exposes no JSON Schema / OpenAPI encoder (CUE's
-``encoding/openapi`` works on definitions of a package instance, not on a
-value inside a module, and go/ is not extended for it here), so the schema
-is built by walking the Value:
+CUE v0.17's own generator (``encoding/jsonschema.Generate``, experimental)
+writes no ``default``, and for a field with one (``int & >=1 | *2``, the
+common case in a values schema) it keeps the type and drops the bounds
+(tried on 2026-11-30). So the schema is built here by walking the Value:
 
 * ``type`` from the value's kind (several kinds: a list of types);
 * ``required``: fields marked ``!`` and regular fields with neither a
@@ -13,10 +13,14 @@ is built by walking the Value:
 * ``enum`` for a disjunction of literals (``*"info" | "debug"``);
 * ``minimum`` / ``maximum`` / ``exclusiveMinimum`` / ``exclusiveMaximum``
   from bounds (``>=1``, ``<100``), ``pattern`` from ``=~``;
+* lists: ``prefixItems`` for their elements, ``items`` for what an open
+  list (``[...int]``) allows after them, and the list CUE gives when left
+  out as its ``default``;
+* bytes: a base64 ``string`` (``contentEncoding``), as CUE writes them in JSON;
 * ``description`` from the field's doc comment;
 * ``additionalProperties: false`` for closed structs (a definition's
-  fields), pattern fields (``[string]: T``) as ``additionalProperties: T``
-  where they can be read.
+  fields, not ``{a?: int, ...}``), pattern fields (``[string]: T``) as
+  ``additionalProperties: T`` where they can be read.
 """
 
 from __future__ import annotations
