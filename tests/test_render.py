@@ -167,6 +167,25 @@ def test_stable_file_names_and_order(renders: dict[str, cuepy.opm.Render], tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names) and len(written) == len(names)
 
 
+def test_render_into_a_directory_removes_only_its_own_stale_files(tmp_path: Path) -> None:
+    # Before: every *.yaml that the render did not write was deleted, the user's values file too
+    # (cuepy render DIR -f values.yaml -o . lost values.yaml).
+    from cuepy.cli import main
+
+    values = tmp_path / "values.yaml"
+    values.write_text("frontend:\n  replicas: 3\n")
+    (tmp_path / "notes.yaml").write_text("precious: true\n")
+    assert main(["render", str(path("large")), "-f", str(values), "-n", NS, "-o", str(tmp_path)]) == 0
+    large = {p.name for p in tmp_path.glob("*.yaml")} - {"values.yaml", "notes.yaml"}
+    assert main(["render", str(path("simple")), "-f", str(values), "-n", NS, "-o", str(tmp_path)]) == 0
+    simple = {"deployment-api.yaml", "deployment-frontend.yaml", "service-api.yaml", "service-frontend.yaml"}
+    assert large - simple  # files of the first render that the second does not write
+    assert {p.name for p in tmp_path.glob("*.yaml")} == simple | {"values.yaml", "notes.yaml"}
+    assert values.read_text() == "frontend:\n  replicas: 3\n"
+    assert (tmp_path / "notes.yaml").read_text() == "precious: true\n"
+    assert "replicas: 3" in (tmp_path / "deployment-frontend.yaml").read_text()
+
+
 def test_yaml_reads_back_as_the_objects_whatever_the_strings(tmp_path: Path) -> None:
     # PyYAML wrote U+0085 raw in a single-quoted scalar, which reads back as a space.
     from cuepy.opm._render_cli import write_files

@@ -177,21 +177,33 @@ def _run_render(args: argparse.Namespace) -> int:
     return 0
 
 
+_HEADER = "# Written by cuepy render: a later render into this directory replaces it, or removes it if gone.\n"
+"""The first line of every file ``write_files`` writes: what marks a file as a render's own."""
+
+
 def write_files(result: Any, directory: Path) -> list[Path]:
-    """One ``<kind>-<name>.yaml`` per object in ``directory``; stale ``*.yaml`` written by an earlier render removed."""
+    """One ``<kind>-<name>.yaml`` per object in ``directory``; the files an earlier render wrote there
+    (their first line is ``_HEADER``) for objects now gone are removed, and nothing else."""
     from cuepy.opm._render import to_yaml
 
     directory.mkdir(parents=True, exist_ok=True)
     names = result.file_names()
     for old in directory.glob("*.yaml"):
-        if old.name not in names:
+        if old.name not in names and _written_by_render(old):
             old.unlink()
     written = []
     for name, obj in zip(names, result.objects, strict=True):
         path = directory / name
-        path.write_text(to_yaml(obj), encoding="utf-8")
+        path.write_text(_HEADER + to_yaml(obj), encoding="utf-8")
         written.append(path)
     return written
+
+
+def _written_by_render(path: Path) -> bool:
+    if not path.is_file():  # (not a FIFO's open, which would block)
+        return False
+    with path.open("rb") as f:
+        return f.read(len(_HEADER)) == _HEADER.encode()
 
 
 def _directory_text(directory: Path) -> dict[str, str]:
