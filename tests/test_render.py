@@ -360,6 +360,22 @@ def test_a_transformer_error_names_its_component_transformer_and_line(
     assert 'component "api"' not in message
 
 
+def test_a_transformer_package_in_error_is_named_with_its_line_not_the_template(tmp_path: Path) -> None:
+    # Before: "#pkg1.#Broken.#transform...", at cuepy_render.gen.cue:10:8 (the generated template).
+    broken = _DUPLICATE.replace("AnotherDeployment", "Broken").replace(
+        "namespace: #context.namespace}", "namespace: #context.namespace, replicas: 5 & string}")
+    module = _module(tmp_path, _WEB, broken)
+    with pytest.raises(cuepy.CueEvalError) as info:
+        cuepy.opm.render(module, None, namespace=NS, file="module.cue", cache=False,
+                         transformers=["cuepy.dev/opm/transformers@v0", "test.example/m/extra@v0"])  # fmt: skip
+    message = str(info.value)
+    line = broken.splitlines().index(next(t for t in broken.splitlines() if "5 & string" in t)) + 1
+    assert message.startswith("cannot load the transformers of cuepy.dev/opm/transformers@v0, test.example/m/extra@v0:")
+    assert "test.example/m/extra@v0: #Broken.#transform.output.metadata.replicas: conflicting values" in message
+    assert f"{tmp_path / 'extra' / 'extra.cue'}:{line}:" in message
+    assert "cuepy_render.gen.cue" not in message and "#pkg" not in message
+
+
 @pytest.mark.parametrize("cores", [1, 3, 64])
 def test_a_render_split_across_cores_is_the_same_render(
     renders: dict[str, cuepy.opm.Render], monkeypatch: pytest.MonkeyPatch, cores: int

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
@@ -106,28 +106,19 @@ def _line(where: str, message: str, positions: Sequence[Position], root: str | N
     return f"{where}: {message}{located}" if where else f"{message}{located}"
 
 
-def clarify_render(exc: CueError, headline: str, pairs: Sequence[tuple[str, str]], root: str | None) -> CueError:
-    """A copy of ``exc``, raised evaluating transformers, whose message names the component and
-    transformer of each error: ``pairs`` are the (component, transformer) of the render's
-    ``matched``/``paired`` list, in its order. The release data was given from Python: its
-    positions (``<python>``) name no file and are left out."""
+def clarify_render(
+    exc: CueError, headline: str, subject: Callable[[Sequence[str]], str], root: str | None, hide: str = ""
+) -> CueError:
+    """A copy of ``exc``, raised loading or evaluating a render's transformers, whose message names
+    what each error is about (``subject`` of its path) and the user's lines. ``hide`` is a file whose
+    positions are left out (the render's generated template); pseudo files' are left out anyway."""
     if isinstance(exc, OPMError):
         return exc
     details = [d for d in exc.errors if d.positions] or list(exc.errors)
     if not details:
         return rephrased(exc, f"{headline}: {exc.text}")
-    lines = [_line(_pair_subject(d.path, pairs), d.message, d.positions, root) for d in details]
+    lines = [_line(subject(d.path), d.message, [p for p in d.positions if p.file != hide], root) for d in details]
     return rephrased(exc, headline + ":\n  " + "\n  ".join(dict.fromkeys(lines)))
-
-
-def _pair_subject(path: Sequence[str], pairs: Sequence[tuple[str, str]]) -> str:
-    """``component "web", transformer <fqn>: output.spec`` for ``matched.N.output.spec``."""
-    path = tuple(path)
-    if len(path) >= 2 and path[0] in ("matched", "paired") and path[1].isdigit() and int(path[1]) < len(pairs):
-        component, transformer = pairs[int(path[1])]
-        rest = path[2:]
-        return f'component "{component}", transformer {transformer}' + (f": {join_path(rest)}" if rest else "")
-    return join_path(path)
 
 
 def subject(path: Sequence[str], layout: Layout) -> str:

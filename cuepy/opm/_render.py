@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cuepy.api import Context, LoadInputs, LoadOptions, RegistryLike, load_inputs, merge_options, registry_name
 from cuepy.errors import CueError, CueLoadError, CueUsageError, ErrorDetail
-from cuepy.opm._errors import OPMError, clarify_render
+from cuepy.opm._errors import OPMError, clarify_render, join_path
 from cuepy.stop import cores, in_parallel, stoppable
 from cuepy.value import Value
 
@@ -250,6 +250,8 @@ class Template:
     """The template's CUE source, loaded in ``directory`` with ``options``."""
     directory: str
     options: LoadOptions
+    packages: tuple[str, ...]
+    """The packages the transformers come from (``t0``, ``t1``, ... in the source)."""
     spares: list[Value] = field(default_factory=list)
     """Copies of ``value`` lent to renders inside a time limit or cancel scope (``lent``)."""
 
@@ -340,12 +342,12 @@ def _make_template(directory: str, packages: Sequence[str] | None, options: Load
     # about 3x faster than one of a template whose transformers were filled in as Values.
     value.close()
     source = template_source(found, listing)
-    value = _load_source(directory, source, options)
+    value = _load_source(directory, source, options, found)
     keys = dict.fromkeys(listing, "")
     requirements = value.lookup("requirements").to_python()
     inputs = load_inputs(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, options=options)
     return Template(value, {k: requirements[k]["fqn"] for k in keys}, requirements, inputs, _stamp(inputs),
-                    source, directory, options)  # fmt: skip
+                    source, directory, options, tuple(found))  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -359,7 +361,7 @@ def lent(shared: Template) -> Iterator[Template]:
     with _templates_lock:
         value: Value | None = shared.spares.pop() if shared.spares else None
     if value is None:
-        value = _load_source(shared.directory, shared.source, shared.options)
+        value = _load_source(shared.directory, shared.source, shared.options, shared.packages)
     try:
         yield dataclasses.replace(shared, value=value, spares=[])
     finally:
@@ -373,13 +375,34 @@ def lent(shared: Template) -> Iterator[Template]:
 
 
 def _load_template(directory: str, packages: Sequence[str], options: LoadOptions) -> Value:
-    return _load_source(directory, template_source(packages), options)
+    return _load_source(directory, template_source(packages), options, packages)
 
 
-def _load_source(directory: str, source: str, options: LoadOptions) -> Value:
+def _load_source(directory: str, source: str, options: LoadOptions, packages: Sequence[str]) -> Value:
+    """The template ``source`` importing ``packages``, loaded in ``directory``; its errors name the
+    packages' definitions and lines, not the template's."""
     from cuepy.api import load
 
-    return load(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, options=options)
+    try:
+        return load(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, options=options)
+    except CueError as exc:
+        headline = f"cannot load the transformers of {', '.join(packages)}"
+        generated = os.path.join(os.path.abspath(directory), RENDER_FILE)
+        subject = functools.partial(_template_subject, packages)
+        raise clarify_render(exc, headline, subject, directory, hide=generated) from exc
+
+
+def _template_subject(packages: Sequence[str], path: Sequence[str]) -> str:
+    """``<package>: #Def.field`` for the template's ``#pkgN.#Def.field`` and ``#transformers.tN_Def.field``."""
+    path = tuple(path)
+    found = re.fullmatch(r"#pkg(\d+)", path[0]) if path else None
+    if found and int(found[1]) < len(packages) and len(path) > 1:
+        return f"{packages[int(found[1])]}: {join_path(path[1:])}"
+    listed = path[0] in ("#transformers", "requirements") and len(path) > 1
+    found = re.fullmatch(r"t(\d+)_(.+)", path[1]) if listed else None
+    if found and int(found[1]) < len(packages):
+        return f"{packages[int(found[1])]}: {join_path(('#' + found[2], *path[2:]))}"
+    return join_path(path)
 
 
 def _is_transformer(definition: Value) -> bool:
@@ -460,9 +483,20 @@ def _evaluated_in_parts(
             # the pairs Python's matching finds (the same requirements, met by the same data).
             listed = given if name == "paired" else _pairs(tpl, ours, has)
             named = [(p["component"], tpl.keys[p["transformer"]]) for p in listed]
-            raise clarify_render(exc, headline, named, tpl.directory) from exc
+            raise clarify_render(exc, headline, functools.partial(_pair_subject, named), tpl.directory) from exc
 
     return in_parallel([functools.partial(evaluate, set(ids[i::n])) for i in range(n)])
+
+
+def _pair_subject(pairs: Sequence[tuple[str, str]], path: Sequence[str]) -> str:
+    """``component "web", transformer <fqn>: output.spec`` for ``matched.N.output.spec``: ``pairs``
+    are the (component, transformer) of the ``matched``/``paired`` list, in its order."""
+    path = tuple(path)
+    if len(path) >= 2 and path[0] in ("matched", "paired") and path[1].isdigit() and int(path[1]) < len(pairs):
+        component, transformer = pairs[int(path[1])]
+        rest = path[2:]
+        return f'component "{component}", transformer {transformer}' + (f": {join_path(rest)}" if rest else "")
+    return join_path(path)
 
 
 def _pairs(tpl: Template, components: Mapping[str, Any], has: Mapping[str, Any]) -> list[dict[str, str]]:
