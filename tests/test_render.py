@@ -810,6 +810,16 @@ def test_cli_bad_values_file_names_where(name: str, content: bytes, says: str, t
     assert stopped.value.code == f"cuepy render: {values}{says}"
 
 
+@pytest.mark.parametrize("given", ["garbage", "cuepy.dev/opm=/x", "@v0.1.0=/x", "=/x"])
+def test_cli_bad_module_option_is_named(given: str) -> None:
+    # Before: a traceback (the library's ValueError about "modules keys") for all but the first.
+    from cuepy.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["render", str(path("simple")), "-n", NS, "--module", given])
+    assert stopped.value.code == f"cuepy render: --module wants MOD@VERSION=DIR, not {given!r}"
+
+
 def test_cli_diff_exits_2_when_a_side_cannot_be_read_or_rendered(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -91,11 +91,17 @@ def add_values_schema(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _modules(args: argparse.Namespace) -> dict[str, str] | None:
+    from cuepy.api import LoadOptions
+
     out = {}
     for item in args.modules:
         key, sep, directory = item.partition("=")
-        if not sep:
-            raise SystemExit(f"cuepy {args.command}: --module wants MOD@VERSION=DIR, not {item!r}")
+        try:
+            if not sep:
+                raise ValueError(item)
+            LoadOptions(modules={key: directory})  # the library's rule for a module key
+        except ValueError:
+            raise SystemExit(f"cuepy {args.command}: --module wants MOD@VERSION=DIR, not {item!r}") from None
         out[key] = directory
     return out or None
 
