@@ -29,7 +29,7 @@ import base64
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cuepy.api import Context
@@ -176,17 +176,8 @@ def _list_parts(text: str) -> tuple[bool, str] | None:
     ("" if none); None for other text (a disjunction, a reference)."""
     if not (text.startswith("[") and text.endswith("]")) or len(_split(text)) != 1:
         return None
-    depth, quoted, escape = 0, False, False
-    for i, ch in enumerate(text):
-        if quoted:
-            escape, quoted = (False, True) if escape else (ch == "\\", ch != '"')
-        elif ch == '"':
-            quoted = True
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 1 and text.startswith("...", i):
+    for i, depth in _unquoted(text):
+        if depth == 1 and text.startswith("...", i):
             return True, text[i + 3 : -1].strip()
     return False, ""
 
@@ -295,27 +286,28 @@ def _docs_and_markers(text: str, labels: list[str]) -> tuple[dict[str, str], dic
 
 def _split(text: str) -> list[str]:
     """Top-level ``|`` alternatives of a CUE expression."""
-    parts, depth, current, quoted, escape = [], 0, [], False, False
-    for ch in text:
+    parts, start = [], 0
+    for i, depth in _unquoted(text):
+        if depth == 0 and text[i] == "|":
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def _unquoted(text: str) -> Iterator[tuple[int, int]]:
+    """The index of each character of ``text`` outside string literals, with its bracket depth
+    (an opening bracket is at the depth outside it)."""
+    depth, quoted, escape = 0, False, False
+    for i, ch in enumerate(text):
         if quoted:
-            current.append(ch)
-            if escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif ch == '"':
-                quoted = False
+            escape, quoted = (False, True) if escape else (ch == "\\", ch != '"')
             continue
         if ch == '"':
             quoted = True
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
             continue
-        current.append(ch)
-    parts.append("".join(current).strip())
-    return [p for p in parts if p]
+        if ch in ")]}":
+            depth -= 1
+        yield i, depth
+        if ch in "([{":
+            depth += 1
