@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import MakeModule, write_module
 
 import cuepy
+import cuepy.opm
 
 
 def test_load_package_with_imports_across_packages(make_module: MakeModule) -> None:
@@ -129,9 +132,23 @@ def test_a_module_file_cue_load_refuses_is_named_with_its_line(
     assert (position.file, position.line, position.column) == (str(directory / "cue.mod" / "module.cue"), line, column)
 
 
-def test_missing_directory(tmp_path: Path) -> None:
-    with pytest.raises(cuepy.CueLoadError):
-        cuepy.load(tmp_path / "absent")
+@pytest.mark.parametrize("call", [cuepy.load, cuepy.flatten, cuepy.opm.load, cuepy.opm.read])
+def test_a_missing_directory_or_a_file_is_named_with_what_is_wrong(tmp_path: Path, call: Any) -> None:
+    # Before: cue/load's ". is a file and not a package directory" for both, naming neither the
+    # path nor the fault; cuepy.flatten and cuepy.opm.load raised FlattenError.
+    with pytest.raises(cuepy.CueLoadError, match=re.escape(f"{tmp_path / 'absent'}: no such directory")):
+        call(tmp_path / "absent")
+    (tmp_path / "a.cue").write_text("a: 1\n")
+    with pytest.raises(cuepy.CueLoadError, match=re.escape(f"{tmp_path / 'a.cue'}: not a directory (a file)")):
+        call(tmp_path / "a.cue")
+
+
+def test_a_directory_that_only_an_overlay_fills_loads(tmp_path: Path) -> None:
+    (tmp_path / "cue.mod").mkdir()
+    (tmp_path / "cue.mod" / "module.cue").write_text('module: "example.com/app@v0"\nlanguage: version: "v0.9.0"\n')
+    virtual = tmp_path / "sub"
+    value = cuepy.load(virtual, overlay={virtual / "a.cue": "package app\na: 1\n"})
+    assert value.to_python() == {"a": 1}
 
 
 def test_wrong_argument_types(tmp_path: Path) -> None:

@@ -347,9 +347,7 @@ def _inputs(source: Value | StrPath, file: StrPath | None) -> tuple[Path, list[s
         return path.parent, [path.name]
     if not isinstance(source, str | os.PathLike):
         raise TypeError(f"source must be a directory path or a cuepy.Value, not {type(source).__name__}")
-    directory = Path(source).absolute()
-    if not directory.is_dir():
-        raise FlattenError(f"{directory}: not a directory")
+    directory = Path(source).absolute()  # (a missing one, or a file: the load's CueLoadError)
     if file is not None and not isinstance(file, str | os.PathLike):
         raise TypeError("file must be one path (the module file), not a list")
     return directory, [os.fspath(file)] if file is not None else None

@@ -312,7 +312,7 @@ def unsupported_file_type(env: Env) -> Any:
     return cuepy.load(env.module({"a.cue": "package p\na: 1\n", "notes.txt": "hello"}), files=["notes.txt"])
 
 
-@case(Expect(cuepy.CueLoadError, "cannot find package"))
+@case(Expect(cuepy.CueLoadError, "no such directory"))
 def missing_directory(env: Env) -> Any:
     return cuepy.load(env.tmp / "no" / "such" / "dir")
 

@@ -1,7 +1,9 @@
 package confine
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +42,9 @@ func PreCheck(dir string, args []string, overlay map[string]string, root string)
 	if !utf8.ValidString(dir) {
 		return cueerr.Usagef("load directory %q is not valid UTF-8: cue/load cannot read it exactly", dir)
 	}
+	if err := isDirectory(dir, overlay); err != nil {
+		return err
+	}
 	for path := range overlay {
 		if !within(root, filepath.Clean(path)) {
 			return cueerr.WithCategory(cueerr.Load, fmt.Errorf("overlay %s: path is outside the module root %s", path, root))
@@ -71,4 +76,26 @@ func PreCheck(dir string, args []string, overlay map[string]string, root string)
 func isFileArg(arg string) bool {
 	ext := filepath.Ext(arg)
 	return ext != "" && !strings.Contains(ext, "/") && ext != "."
+}
+
+// isDirectory refuses a load directory that is missing or a file, unless
+// the overlay puts files in it: cue/load would say ". is a file and not a
+// package directory" for either, naming neither the path nor what is wrong.
+func isDirectory(dir string, overlay map[string]string) error {
+	info, err := os.Stat(dir)
+	if err == nil && info.IsDir() {
+		return nil
+	}
+	for path := range overlay {
+		if within(dir, filepath.Clean(path)) {
+			return nil
+		}
+	}
+	if err == nil {
+		return cueerr.WithCategory(cueerr.Load, fmt.Errorf("%s: not a directory (a file)", dir))
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return cueerr.WithCategory(cueerr.Load, fmt.Errorf("%s: no such directory", dir))
+	}
+	return cueerr.WithCategory(cueerr.Load, fmt.Errorf("%s: %w", dir, err))
 }
