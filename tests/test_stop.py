@@ -285,6 +285,23 @@ def test_calls_in_parallel_nest_without_waiting_on_themselves() -> None:
     assert done == [[[i * 100 + j for j in range(3)] for i in range(64)]]
 
 
+def test_a_render_stopped_at_any_moment_raises_a_limit_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Limits from a microsecond up stop a render in each of its stages, the loading of its
+    # transformers among them (made anew each time). Before: a stop there raised IndexError, the
+    # phrasing of its message looking for a path the stop does not have.
+    from cuepy.opm import _render
+
+    module, stopped = ex.path("simple"), 0
+    for limit in [1e-6 * 1.5**i for i in range(40)]:
+        monkeypatch.setattr(_render, "_templates", {})
+        try:
+            with cuepy.time_limit(limit):
+                cuepy.opm.render(module, None, namespace="ns", file="module_definition.cue", cache=False)
+        except cuepy.CueLimitError:
+            stopped += 1
+    assert stopped >= 5
+
+
 def test_stops_at_any_moment_of_cached_opm_calls_leave_the_process_and_the_cache_sound(tmp_path: Path) -> None:
     # Two threads run loads, flattens and cached OPM calls under time limits of every size, or in
     # scopes another thread cancels at random moments: each call gives its result or a

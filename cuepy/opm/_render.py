@@ -395,7 +395,9 @@ def _load_source(directory: str, source: str, options: LoadOptions, packages: Se
 def _template_subject(packages: Sequence[str], path: Sequence[str]) -> str:
     """``<package>: #Def.field`` for the template's ``#pkgN.#Def.field`` and ``#transformers.tN_Def.field``."""
     path = tuple(path)
-    found = re.fullmatch(r"#pkg(\d+)", path[0]) if path else None
+    if not path:
+        return ""
+    found = re.fullmatch(r"#pkg(\d+)", path[0])
     if found and int(found[1]) < len(packages) and len(path) > 1:
         return f"{packages[int(found[1])]}: {join_path(path[1:])}"
     listed = path[0] in ("#transformers", "requirements") and len(path) > 1
