@@ -115,8 +115,9 @@ def _schema(value: Value) -> dict[str, Any]:
         text = value.export(format="cue").strip()
     except Exception:
         text = ""
-    if types == ["array"] and _list_parts(text) is not None:
-        return {**out, **_list(value, text)}
+    parts = _list_parts(text) if types == ["array"] else None
+    if parts is not None:
+        return {**out, **_list(value, *parts)}
     if value.is_concrete():
         out["const"] = _json(value.to_python())
         return out
@@ -142,13 +143,9 @@ def _schema(value: Value) -> dict[str, Any]:
     return out
 
 
-def _list(value: Value, text: str) -> dict[str, Any]:
+def _list(value: Value, is_open: bool, tail: str) -> dict[str, Any]:
     """A list literal's schema: ``const`` if concrete; else its elements' schemas (``prefixItems``)
     and, if it is open (``[a, ...T]``: ``[...int]`` exports as ``[]``), what may follow them."""
-    parts = _list_parts(text)
-    if parts is None:
-        return {}
-    is_open, tail = parts
     if not is_open:
         try:
             return {"const": _json(value.to_python())}
@@ -236,13 +233,11 @@ def _object(value: Value) -> dict[str, Any]:
     if required:
         out["required"] = required
     pattern = re.search(r"^\s*\[string\]:\s*(.+)$", text, re.M)
-    if is_open:  # {a?: int, ...}: any other field too
-        pass
-    elif pattern is None and properties:
-        out["additionalProperties"] = False
-    elif pattern is not None:
+    if pattern is not None:
         element = pattern.group(1).strip()
         out["additionalProperties"] = {"type": _SIMPLE[element]} if element in _SIMPLE else True
+    elif properties and not is_open:  # ({a?: int, ...} allows any other field)
+        out["additionalProperties"] = False
     return out
 
 
