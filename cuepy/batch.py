@@ -261,7 +261,7 @@ def _task(fn: Callable[[Any], Any], item: Any, timeout: float | None, memory: in
     if worker is None:
         worker = workers[(timeout, memory)] = Worker(timeout=timeout, memory=memory)
     try:
-        status, value, events = worker.run(_captured, fn, item)
+        status, value, events = worker.run(_Captured(fn), item)
     except CueError as exc:  # CueLimitError: killed at the limit; CueInternalError: the worker died
         return "error", exc, (), time.perf_counter() - start
     except AssertionError as exc:
@@ -272,6 +272,18 @@ def _task(fn: Callable[[Any], Any], item: Any, timeout: float | None, memory: in
             return "error", error, (), time.perf_counter() - start
         raise
     return status, value, events, time.perf_counter() - start
+
+
+class _Captured:
+    """``_captured`` of ``fn``, for a worker process: named as ``fn``, which a worker's messages
+    name ("the evaluation exceeded the time limit", "the worker process exited")."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+        self.__qualname__ = getattr(fn, "__qualname__", repr(fn))
+
+    def __call__(self, item: Any) -> tuple[str, Any, tuple[StageEvent, ...]]:
+        return _captured(self.fn, item)
 
 
 def _captured(fn: Callable[[Any], Any], item: Any) -> tuple[str, Any, tuple[StageEvent, ...]]:

@@ -151,6 +151,8 @@ def test_thread_pool_timeout_and_events(tmp_path: Path) -> None:
             order.append(r)
     assert [r.index for r in order][-1] == 1  # the killed one last
     assert isinstance(order[-1].error, cuepy.CueLimitError)
+    # The job's own function is named, not the wrapper collecting its events ("_captured: ...").
+    assert str(order[-1].error).startswith("_sleep: the evaluation exceeded the time limit of 3 s")
     assert [r.value for r in order[:-1]] == [0.2, 0.2, 0.2]
 
 
