@@ -567,8 +567,11 @@ def test_values_schema_is_found_when_components_refer_to_other_definitions(make_
 
 def test_layout_given_explicitly_must_fit(make_module: MakeModule) -> None:
     in_field = write_shop(make_module, IN_A_FIELD)
-    with pytest.raises(opm.OPMLayoutError, match=r"no #parts field.*layout="):
+    with pytest.raises(opm.OPMLayoutError, match=r"no '#parts' field \(layout\.components\).*layout="):
         opm.read(in_field, layout=opm.Layout(module="shop", components="#parts"))
+    # (Before: "no field at path '#settings'", naming neither the layout nor the module.)
+    with pytest.raises(opm.OPMLayoutError, match=r"field 'shop' has no '#settings' field \(layout\.values\)"):
+        opm.release(in_field, SHOP_VALUES, namespace="ns", layout=opm.Layout(module="shop", values="#settings"))
     with pytest.raises(opm.OPMLayoutError, match="'nowhere' names no field"):
         opm.release(in_field, SHOP_VALUES, namespace="ns", layout=opm.Layout(module="nowhere"))
     with pytest.raises(opm.OPMLayoutError, match="no OPM module found"):

@@ -267,7 +267,8 @@ def module_value(value: Value, layout: Layout) -> Value:
         module = value.lookup(layout.module) if layout.module else value
     except CueError as exc:
         raise OPMLayoutError(f"layout.module {layout.module!r} names no field of the loaded value ({exc})") from exc
-    if module.get(layout.components) is None:
-        where = f"field {layout.module!r}" if layout.module else "top level"
-        raise OPMLayoutError(f"the module at the {where} has no {layout.components} field; {_HOW}")
+    where = f"field {layout.module!r}" if layout.module else "top level"
+    for role, label in (("components", layout.components), ("values", layout.values)):
+        if not label or module.get(label) is None:
+            raise OPMLayoutError(f"the module at the {where} has no {label!r} field (layout.{role}); {_HOW}")
     return module
