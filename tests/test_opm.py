@@ -572,6 +572,8 @@ def test_layout_given_explicitly_must_fit(make_module: MakeModule) -> None:
     # (Before: "no field at path '#settings'", naming neither the layout nor the module.)
     with pytest.raises(opm.OPMLayoutError, match=r"field 'shop' has no '#settings' field \(layout\.values\)"):
         opm.release(in_field, SHOP_VALUES, namespace="ns", layout=opm.Layout(module="shop", values="#settings"))
+    with pytest.raises(opm.OPMLayoutError, match=r"component \"web\" has no 'body' field \(layout\.spec\)"):
+        opm.release(in_field, SHOP_VALUES, namespace="ns", layout=opm.Layout(module="shop", spec="body"))
     with pytest.raises(opm.OPMLayoutError, match="'nowhere' names no field"):
         opm.release(in_field, SHOP_VALUES, namespace="ns", layout=opm.Layout(module="nowhere"))
     with pytest.raises(opm.OPMLayoutError, match="no OPM module found"):

@@ -17,7 +17,7 @@ from typing import Any
 
 from cuepy.api import Context, LoadOptions, merge_options
 from cuepy.errors import CueUsageError, ErrorDetail
-from cuepy.opm._errors import OPMIncompleteError, OPMModelError
+from cuepy.opm._errors import OPMIncompleteError, OPMLayoutError, OPMModelError
 from cuepy.opm._read import (
     Files,
     Modules,
@@ -225,7 +225,10 @@ def _component(
     base = component_path(layout, cid)
     fqns = attachments(component, layout)
     blueprint_keys = _blueprint_keys(component, layout)
-    spec_value = component.lookup(layout.spec)
+    spec_value = component.get(layout.spec)
+    if spec_value is None:
+        raise OPMLayoutError(f"{what} has no {layout.spec!r} field (layout.spec): is {layout.components!r} "
+                             "the map of the module's components?")  # fmt: skip
     spec = partial(spec_value, (layout.spec,), base, root)
     kept, unforwarded = _drop_copies(spec.data, blueprint_keys, complete=not spec.incomplete, given=spec_value)
     metadata = partial(component.lookup("metadata"), ("metadata",), base, root, depth=2)
