@@ -485,7 +485,7 @@ class Cache:
     def _lock(self) -> contextlib.AbstractContextManager[Any]:
         """The file lock of sweeps and clear (none where a link could redirect the lock file)."""
         lock = os.path.join(self._root, ".lock")
-        if self.root.is_symlink() or not self.root.is_dir() or not _lockable(lock):
+        if os.path.islink(self._root) or not os.path.isdir(self._root) or not _lockable(lock):
             return contextlib.nullcontext()
         return FileLock(lock, timeout=60, mode=_LOCK_MODE)
 
@@ -1114,7 +1114,7 @@ class Cache:
             if payload is None:
                 if stat.S_ISDIR(st.st_mode):
                     continue  # not ours to remove: reported as checked only
-                self._corrupt(Path(entry.path), kind, key if KEY.fullmatch(key) else "0" * 64, problem)
+                self._corrupt(entry.path, kind, key if KEY.fullmatch(key) else "0" * 64, problem)
                 report.removed.append(entry.path)
         return report
 

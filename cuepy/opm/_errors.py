@@ -74,13 +74,19 @@ def clarify(exc: CueError, headline: str, layout: Layout | None = None, root: st
     is the directory of the user's module (positions outside it, or in its
     ``cue.mod``, are the catalog's).
     """
+    incomplete = isinstance(exc, CueIncompleteError)
+    return _clarified(exc, headline, lambda d: _describe(d, incomplete, layout or Layout(), root))
+
+
+def _clarified(exc: CueError, headline: str, describe: Callable[[ErrorDetail], str]) -> CueError:
+    """``exc`` rephrased as ``headline`` and a line per error (``describe``), those with positions
+    first; an OPMError is already phrased for the user."""
     if isinstance(exc, OPMError):
-        return exc  # already phrased for the user
+        return exc
     details = [d for d in exc.errors if d.positions] or list(exc.errors)
     if not details:
         return rephrased(exc, f"{headline}: {exc.text}")
-    incomplete = isinstance(exc, CueIncompleteError)
-    lines = [_describe(d, incomplete, layout or Layout(), root) for d in details]
+    lines = [describe(d) for d in details]
     return rephrased(exc, headline + ":\n  " + "\n  ".join(dict.fromkeys(lines)))
 
 
@@ -112,13 +118,8 @@ def clarify_render(
     """A copy of ``exc``, raised loading or evaluating a render's transformers, whose message names
     what each error is about (``subject`` of its path) and the user's lines. ``hide`` is a file whose
     positions are left out (the render's generated template); pseudo files' are left out anyway."""
-    if isinstance(exc, OPMError):
-        return exc
-    details = [d for d in exc.errors if d.positions] or list(exc.errors)
-    if not details:
-        return rephrased(exc, f"{headline}: {exc.text}")
-    lines = [_line(subject(d.path), d.message, [p for p in d.positions if p.file != hide], root) for d in details]
-    return rephrased(exc, headline + ":\n  " + "\n  ".join(dict.fromkeys(lines)))
+    return _clarified(exc, headline,
+                      lambda d: _line(subject(d.path), d.message, [p for p in d.positions if p.file != hide], root))
 
 
 def subject(path: Sequence[str], layout: Layout) -> str:

@@ -46,7 +46,8 @@ _HOW = (
 def at_default(value: Value) -> Value:
     """``value``'s default if it has one, as ``cue export`` takes it: a component embedding
     ``*{...} | {...}`` is a disjunction, whose fields a lookup does not see."""
-    return value.default() or value
+    default = value.default()
+    return value if default is None else default
 
 
 def _is_struct(value: Value) -> bool:
