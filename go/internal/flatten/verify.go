@@ -1,13 +1,12 @@
 package flatten
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -32,50 +31,35 @@ type ModuleError struct{ Err error }
 func (e *ModuleError) Error() string { return e.Err.Error() }
 func (e *ModuleError) Unwrap() error { return e.Err }
 
-// evaluation is a module's value, waited for by whoever needs it.
-type evaluation struct {
+// Written is the module as written, evaluated on a goroutine of its own
+// (StartWritten), so that its evaluation overlaps the rewrite and the
+// evaluation of the rewritten module.
+type Written struct {
 	done chan struct{}
-	once sync.Once
 	v    cue.Value
 	err  error
 }
 
-// finish records the value, or why there is none, and wakes the waiters;
-// only the first call counts.
-func (e *evaluation) finish(v cue.Value, err error) {
-	e.once.Do(func() {
-		e.v, e.err = v, err
-		close(e.done)
-	})
-}
-
 // wait waits for the evaluation and returns its value or error.
-func (e *evaluation) wait() (cue.Value, error) {
-	<-e.done
-	return e.v, e.err
+func (w *Written) wait() (cue.Value, error) {
+	<-w.done
+	return w.v, w.err
 }
-
-// Written is the module as written, evaluated on a goroutine of its own
-// (StartWritten), so that its evaluation overlaps the rewrite and the
-// evaluation of the rewritten module.
-type Written struct{ evaluation }
 
 // StartWritten starts evaluating the module as written (an error anywhere in
 // it is the user's: a ModuleError).
 func StartWritten(load Loader) *Written {
-	w := &Written{evaluation{done: make(chan struct{})}}
+	w := &Written{done: make(chan struct{})}
 	caller := stop.Thread()
 	go func() {
-		var v cue.Value
-		var err error
-		defer func() { w.finish(v, err) }()
+		defer close(w.done)
 		defer stop.Adopt(caller)() // stopped when the caller's evaluations are
 		defer func() {             // a panic here would not reach the export's recover
 			if r := recover(); r != nil {
-				err = recovered(r, "evaluating the module as written")
+				w.err = recovered(r, "evaluating the module as written")
 			}
 		}()
-		v, err = evaluateWritten(load)
+		w.v, w.err = evaluateWritten(load)
 	}()
 	return w
 }
@@ -86,7 +70,8 @@ func recovered(r any, what string) error {
 	if s, ok := r.(cue.CuepyStop); ok {
 		return stop.Error(s)
 	}
-	return cueerr.WithCategory(cueerr.Internal, fmt.Errorf("internal error %s: %v", what, r))
+	// (the stack, as the exports' guard gives it: a panic in CUE is reported upstream with it)
+	return cueerr.WithCategory(cueerr.Internal, fmt.Errorf("internal error %s: %v\n%s", what, r, debug.Stack()))
 }
 
 // Verify compares the package as written (w, from StartWritten) and as
@@ -95,11 +80,13 @@ func recovered(r any, what string) error {
 //
 // The rewritten module is evaluated in a context of its own (it is handed
 // out and must not keep the evaluation of the module as written alive), so
-// the values are never compared directly, only their summaries. The
-// summaries are the work left once both modules are evaluated, and two
-// goroutines share it: each summarises one module's structs, then takes
-// what is left of the other's (a cue.Value is safe for concurrent use: CUE
-// finishes its vertices when it makes it).
+// the values are never compared directly, only their summaries. A goroutine
+// summarises the module as written while the caller evaluates and
+// summarises the rewritten one; each module is walked by one goroutine only.
+// A summary finishes the vertices it reaches, and CUE v0.17's evaluator
+// races when two goroutines finish the same vertex (the race detector shows
+// it in Iterator.Next; it panicked once in CI), so a cue.Value is not shared
+// between goroutines here.
 func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string, error) {
 	var paths []string
 	for _, c := range res.Components {
@@ -107,28 +94,27 @@ func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string,
 			paths = append(paths, c.Path)
 		}
 	}
-	before := newSummaries(&w.evaluation, paths)
-	after := newSummaries(&evaluation{done: make(chan struct{})}, paths)
-	defer after.module.finish(cue.Value{}, errUntrusted) // (a stop below must not leave the goroutine waiting)
+	var before summary
 	var theirs error
-	var wg sync.WaitGroup
-	wg.Add(1)
+	done := make(chan struct{})
 	caller := stop.Thread()
 	go func() {
-		defer wg.Done()
+		defer close(done)
 		defer stop.Adopt(caller)()
-		theirs = summariseBoth(before, after)
+		v, err := w.wait()
+		if theirs = err; err == nil {
+			before, theirs = summarise(v, paths)
+		}
 	}()
 	flat, why := evaluateRewritten(load, res, paths)
-	if why != "" {
-		after.module.finish(cue.Value{}, errUntrusted)
-	} else {
-		after.module.finish(flat, nil)
+	var after summary
+	var ours error
+	if why == "" {
+		after, ours = summarise(flat, paths)
 	}
-	ours := summariseBoth(after, before)
-	wg.Wait()
+	<-done
 	for _, err := range []error{theirs, ours} { // (the module as written's error, if it failed, comes first)
-		if err != nil && !errors.Is(err, errUntrusted) {
+		if err != nil {
 			return cue.Value{}, nil, err
 		}
 	}
@@ -140,9 +126,9 @@ func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string,
 		return cue.Value{}, differ, nil
 	}
 	for _, p := range paths {
-		if where := before.of[p].difference(after.of[p]); where != "" {
+		if where := before[p].difference(after[p]); where != "" {
 			if os.Getenv("CUEPY_FLATTEN_DEBUG") != "" {
-				fmt.Fprintf(os.Stderr, "flatten: values differ at %s\n  %q\n  %q\n", where, before.of[p][where], after.of[p][where])
+				fmt.Fprintf(os.Stderr, "flatten: values differ at %s\n  %q\n  %q\n", where, before[p][where], after[p][where])
 			}
 			differ[p] = "its value differs once written out"
 		}
@@ -150,56 +136,19 @@ func Verify(load Loader, w *Written, res *Result) (cue.Value, map[string]string,
 	return flat, differ, nil
 }
 
-// errUntrusted stands for a rewritten module that cannot be compared (its
-// reason is Verify's): nothing of it is summarised.
-var errUntrusted = errors.New("the rewritten module cannot be compared")
-
-// summaries summarises one module at the flattened structs' paths, each path
-// by whichever goroutine takes it first, once the module is evaluated.
-type summaries struct {
-	module *evaluation
-	queue  chan string
-	mu     sync.Mutex
-	of     summary
-}
-
-func newSummaries(module *evaluation, paths []string) *summaries {
-	queue := make(chan string, len(paths))
-	for _, p := range paths {
-		queue <- p
-	}
-	close(queue)
-	return &summaries{module: module, queue: queue, of: make(summary, len(paths))}
-}
-
-// take summarises the paths left, once the module is evaluated; the
-// evaluation's error, if it failed.
-func (s *summaries) take() error {
-	v, err := s.module.wait()
-	if err != nil {
-		return err
-	}
-	for p := range s.queue {
-		l := summariseAt(v, p)
-		s.mu.Lock()
-		s.of[p] = l
-		s.mu.Unlock()
-	}
-	return nil
-}
-
-// summariseBoth summarises what is left of first, then of second: the first
-// error of their evaluations, or of a summary (a stop, a panic).
-func summariseBoth(first, second *summaries) (err error) {
+// summarise summarises module v at the paths; the error of a stop or a
+// panic.
+func summarise(v cue.Value, paths []string) (of summary, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = recovered(r, "comparing the module as written and as rewritten")
 		}
 	}()
-	if err := first.take(); err != nil {
-		return err
+	of = make(summary, len(paths))
+	for _, p := range paths {
+		of[p] = summariseAt(v, p)
 	}
-	return second.take()
+	return of, nil
 }
 
 // evaluateWritten evaluates the module as written; an error anywhere in it
