@@ -132,6 +132,15 @@ def test_a_module_file_cue_load_refuses_is_named_with_its_line(
     assert (position.file, position.line, position.column) == (str(directory / "cue.mod" / "module.cue"), line, column)
 
 
+def test_a_missing_file_called_module_cue_is_not_placed_in_cue_mod(make_module: MakeModule) -> None:
+    # OPM calls a module's own file module.cue: its absence is not cue.mod/module.cue's fault
+    # (the error said "stat .../module.cue: no such file" at cue.mod/module.cue:2:20).
+    directory = make_module({"a.cue": "package app\nx: 1\n"})
+    with pytest.raises(cuepy.CueLoadError, match="no such file") as info:
+        cuepy.load(directory, files=["module.cue"])
+    assert all("cue.mod" not in p.file for e in info.value.errors for p in e.positions)
+
+
 @pytest.mark.parametrize("call", [cuepy.load, cuepy.flatten, cuepy.opm.load, cuepy.opm.read])
 def test_a_missing_directory_or_a_file_is_named_with_what_is_wrong(tmp_path: Path, call: Any) -> None:
     # Before: cue/load's ". is a file and not a package directory" for both, naming neither the

@@ -2,7 +2,7 @@ package loader
 
 import (
 	"path/filepath"
-	"strings"
+	"regexp"
 
 	"cuelang.org/go/cue/ast"
 	cueerrors "cuelang.org/go/cue/errors"
@@ -14,10 +14,12 @@ import (
 
 // inModuleFile gives err, a load error about the module's cue.mod/module.cue
 // that names no position (cue/load says "no language version declared in
-// module.cue", "... declared in module.cue is too new ..."), the position of
-// that file's language version, or of its start: which module.cue, and where.
+// module.cue", "... declared in module.cue is too new ...", "... is too
+// early for module.cue"), the position of that file's language version, or
+// of its start: which module.cue, and where. (Not an error naming a file of
+// the module that is called module.cue, as OPM's are.)
 func inModuleFile(err error, root string, guard *confine.FS) error {
-	if len(cueerrors.Positions(err)) > 0 || !strings.Contains(err.Error(), "module.cue") {
+	if len(cueerrors.Positions(err)) > 0 || !aboutModuleFile.MatchString(err.Error()) {
 		return err
 	}
 	name := filepath.Join(root, "cue.mod", "module.cue")
@@ -27,6 +29,8 @@ func inModuleFile(err error, root string, guard *confine.FS) error {
 	}
 	return cueerrors.Newf(languageVersionPos(name, src), "%v", err)
 }
+
+var aboutModuleFile = regexp.MustCompile(`\b(in|for) module\.cue\b`)
 
 // languageVersionPos is where module.cue's `language: version:` is written,
 // else the start of the file.
