@@ -23,6 +23,7 @@ _lock = threading.Lock()
 _lib: Any = None
 _ffi: Any = None
 _forked = False
+_pid = 0  # the process that loaded libcuepy
 
 
 def _mark_forked() -> None:
@@ -31,7 +32,7 @@ def _mark_forked() -> None:
 
 
 def _load() -> tuple[Any, Any]:
-    global _lib, _ffi
+    global _lib, _ffi, _pid
     with _lock:
         if _lib is None:
             try:
@@ -40,7 +41,7 @@ def _load() -> tuple[Any, Any]:
                 raise ImportError(_missing_extension(str(exc))) from exc
             _verify_abi(lib)
             os.register_at_fork(after_in_child=_mark_forked)
-            _ffi, _lib = ffi, lib
+            _ffi, _lib, _pid = ffi, lib, os.getpid()
     return _lib, _ffi
 
 
@@ -143,6 +144,10 @@ def take_handles(out: Any) -> list[int]:
 
 
 def free_handle(handle: int) -> None:
+    # A fork frees the other threads' locals (their compile() context) before the after-fork
+    # hook runs: their finalizers get here first.
+    if _pid and os.getpid() != _pid:
+        _mark_forked()
     lib, _ = native()
     check(lib.cue_handle_free(handle))
 

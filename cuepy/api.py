@@ -152,27 +152,28 @@ class Context:
 
 
 class _SharedContext:
-    """The context behind compile(), renewed every COMPILES_PER_CONTEXT compiles and when an
-    evaluation in it was stopped (cuepy.stop: its values may be partly evaluated). Inside a
-    time limit or cancel scope compile() uses a context of its own, so that a stop there taints
-    nothing else."""
+    """The context behind compile(), one per thread, renewed every COMPILES_PER_CONTEXT compiles
+    and when an evaluation in it was stopped (cuepy.stop: its values may be partly evaluated).
+    Per thread because libcuepy evaluates one context at a time (CUE races when two threads
+    finish the same value): threads that compile and unify their own data run in parallel.
+    Inside a time limit or cancel scope compile() uses a context of its own, so that a stop
+    there taints nothing else."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._context: Context | None = None
-        self._stops = 0  # _native.stopped_evaluations when the context was last known usable
+        self._local = threading.local()
 
     def get(self) -> Context:
         if stoppable():  # a stop taints the context it hits: keep the shared one out of reach
             return Context()
-        with self._lock:
-            if self._stops != _native.stopped_evaluations:
-                self._stops = _native.stopped_evaluations
-                if self._context is not None and not self._context.usable():
-                    self._context = None
-            if self._context is None or self._context.compiles >= COMPILES_PER_CONTEXT:
-                self._context = Context()
-            return self._context
+        local = self._local
+        context: Context | None = getattr(local, "context", None)
+        if getattr(local, "stops", None) != _native.stopped_evaluations:
+            local.stops = _native.stopped_evaluations
+            if context is not None and not context.usable():
+                context = None
+        if context is None or context.compiles >= COMPILES_PER_CONTEXT:
+            context = local.context = Context()
+        return context
 
 
 _shared = _SharedContext()

@@ -149,9 +149,9 @@ def in_parallel(calls: Sequence[Callable[[], T]]) -> list[T]:
     Waits for every call, then raises the first exception in order, a stop first
     (``CueLimitError``: the calls share what the stop refused, so the others' errors may only
     follow from it). A KeyboardInterrupt (any BaseException) in the first call stops the
-    others' evaluations too, then is raised once they ended. For independent evaluations
-    (a ``cue.Value`` is safe for concurrent use): on N cores, N of them take about the time
-    of the slowest. Called from one of the pool's own calls, it runs them one after another
+    others' evaluations too, then is raised once they ended. For independent evaluations, each
+    in its own CUE context (libcuepy evaluates one context at a time): on N cores, N of them
+    take about the time of the slowest. Called from one of the pool's own calls, it runs them one after another
     (waiting there on the pool could wait for ever).
     """
     if len(calls) <= 1 or getattr(_local, "pooled", False):

@@ -5,7 +5,10 @@ package main
 // at once. (Run with -race if you like; cgo does not prevent it.)
 
 import (
+	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -93,4 +96,90 @@ m: *7 | int
 	if n := testLiveHandles(); n != start {
 		t.Fatalf("live handles %d after the goroutines, want %d", n, start)
 	}
+}
+
+// Walks of one module's fields, definitions included, from several
+// goroutines at once see the same fields and leave no handle behind. (A walk
+// finishes the vertices it reaches, and CUE v0.17 races when two goroutines
+// finish the same one: the exports hold the value's context, internal/serial.)
+func TestConcurrentWalksOfOneModule(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kit := filepath.Join(root, "tests/catalogs/embedstyle")
+	cfg, err := json.Marshal(map[string]any{
+		"dir":  filepath.Join(kit, "large"),
+		"args": []string{"module.cue"},
+		"modules": map[string]any{
+			"cuepy.dev/opm@v0":   map[string]string{"version": "v0.1.0", "dir": filepath.Join(root, "cuepy/catalog")},
+			"example.org/kit@v0": map[string]string{"version": "v0.1.0", "dir": filepath.Join(kit, "catalog")},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := newCtx(t)
+	loaded, e := testLoad(ctx, string(cfg))
+	if e != "" {
+		t.Fatal(e)
+	}
+	track(t, loaded)
+	// (a load walks the module for errors: a unification is not walked yet)
+	module, e := testUnify([]uint64{loaded, mustCompile(t, ctx, "{}")})
+	if e != "" {
+		t.Fatal(e)
+	}
+	track(t, module)
+	start := testLiveHandles()
+	const goroutines = 4
+	walks := make([][]string, goroutines)
+	errs := make([]error, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[g] = walkFields(module, "", 0, &walks[g])
+		}()
+	}
+	wg.Wait()
+	for g := range goroutines {
+		if errs[g] != nil {
+			t.Fatal(errs[g])
+		}
+		if !slices.Equal(walks[g], walks[0]) || len(walks[g]) < 100 {
+			t.Fatalf("walk %d saw %d fields, walk 0 %d", g, len(walks[g]), len(walks[0]))
+		}
+	}
+	if n := testLiveHandles(); n != start {
+		t.Fatalf("live handles %d after the walks, want %d", n, start)
+	}
+}
+
+// walkFields appends the path and labels of every struct below v (at path),
+// definitions and optional fields included, to 12 levels.
+func walkFields(v uint64, path string, depth int, seen *[]string) error {
+	if depth > 12 {
+		return nil
+	}
+	labels, hs, e := testFields(v, testOptDefinitions|testOptOptional)
+	if e != "" {
+		return nil // (not a struct)
+	}
+	*seen = append(*seen, path+" "+labels)
+	var names []string
+	if err := json.Unmarshal([]byte(labels), &names); err != nil {
+		return err
+	}
+	var err error
+	for i, h := range hs {
+		if err == nil {
+			err = walkFields(h, path+"."+names[i], depth+1, seen)
+		}
+		if e := testFree(h); e != "" && err == nil {
+			err = fmt.Errorf("free: %s", e)
+		}
+	}
+	return err
 }

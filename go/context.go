@@ -54,40 +54,42 @@ func cue_context_check(h C.cue_handle) (errh C.cue_handle) {
 //export cue_value_context
 func cue_value_context(vh C.cue_handle, out *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, err := valueObjOf(vh)
 	if err != nil {
 		return fail(err)
 	}
-	*out = newHandle(&contextObj{ctx: v.Context()})
+	*out = newHandle(&contextObj{ctx: obj.v.Context()})
 	return 0
 }
 
 //export cue_compile
 func cue_compile(ctxh C.cue_handle, src *C.char, n C.size_t, filename *C.char, out *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
-	ctx, err := contextOf(ctxh)
+	ctx, release, err := heldContext(ctxh)
 	if err != nil {
 		return fail(err)
 	}
+	defer release()
 	v, err := loader.Compile(ctx, goString(src, n), C.GoString(filename))
 	if err != nil {
 		return fail(err)
 	}
-	*out = newValue(v)
+	*out = newValue(v, nil)
 	return 0
 }
 
 //export cue_evaluate
 func cue_evaluate(vh C.cue_handle, expr *C.char, n C.size_t, filename *C.char, out *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, release, err := heldValue(vh)
 	if err != nil {
 		return fail(err)
 	}
-	r, err := loader.Evaluate(v, goString(expr, n), C.GoString(filename))
+	defer release()
+	r, err := loader.Evaluate(obj.v, goString(expr, n), C.GoString(filename))
 	if err != nil {
 		return fail(err)
 	}
-	*out = newValue(r)
+	*out = newValue(r, obj.locks)
 	return 0
 }

@@ -15,6 +15,10 @@
  *    C malloc; the caller releases each with cue_free exactly once.
  *  - No Go panic crosses this boundary: every export recovers and reports
  *    an error of category "internal".
+ *  - Any thread may call any function. A call that evaluates holds the
+ *    contexts its values come from, so calls on values of one context run
+ *    one at a time (CUE v0.17 races otherwise); a call waiting for one
+ *    still stops at its thread's deadline or interrupt.
  */
 #ifndef CUEPY_H
 #define CUEPY_H

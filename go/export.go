@@ -36,11 +36,12 @@ var decodedFlags = map[extract.Form]C.uint32_t{
 //export cue_decode
 func cue_decode(vh C.cue_handle, out *C.cue_bytes) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, release, err := heldValue(vh)
 	if err != nil {
 		return fail(err)
 	}
-	data, form, err := extract.Decode(v)
+	defer release()
+	data, form, err := extract.Decode(obj.v)
 	if err != nil {
 		return fail(err)
 	}
@@ -51,10 +52,11 @@ func cue_decode(vh C.cue_handle, out *C.cue_bytes) (errh C.cue_handle) {
 //export cue_export
 func cue_export(vh C.cue_handle, formatID C.int32_t, opts C.uint32_t, out *C.cue_bytes) (errh C.cue_handle) {
 	defer guard(&errh)
-	obj, err := valueObjOf(vh)
+	obj, release, err := heldValue(vh)
 	if err != nil {
 		return fail(err)
 	}
+	defer release()
 	var data []byte
 	switch formatID {
 	case C.CUE_FORMAT_JSON:
@@ -76,9 +78,10 @@ func cue_export(vh C.cue_handle, formatID C.int32_t, opts C.uint32_t, out *C.cue
 //export cue_validate
 func cue_validate(vh C.cue_handle, opts C.uint32_t) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, release, err := heldValue(vh)
 	if err != nil {
 		return fail(err)
 	}
-	return fail(extract.Validate(v, options(opts)))
+	defer release()
+	return fail(extract.Validate(obj.v, options(opts)))
 }

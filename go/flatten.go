@@ -28,7 +28,7 @@ func cue_flatten(cfgJSON *C.char, n C.size_t, out *C.cue_bytes, value *C.cue_han
 	}
 	putBytes(out, data, 0)
 	if res.Verified {
-		*value = newValue(res.Value())
+		*value = newValue(res.Value(), nil)
 	}
 	return 0
 }

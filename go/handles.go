@@ -13,6 +13,7 @@ import (
 	"cuepy.dev/libcue/internal/cueerr"
 	"cuepy.dev/libcue/internal/extract"
 	"cuepy.dev/libcue/internal/registry"
+	"cuepy.dev/libcue/internal/serial"
 	"cuepy.dev/libcue/internal/stop"
 )
 
@@ -27,6 +28,9 @@ type (
 		// data is shared by the handles on this same value (cue_lookup of
 		// the empty path): its export check, taken once.
 		data *extract.DataCheck
+		// locks are the evaluation locks of the contexts v comes from,
+		// held while it is evaluated.
+		locks serial.Set
 	}
 )
 
@@ -82,14 +86,6 @@ func kindName(obj any) string {
 	}
 }
 
-func value(h C.cue_handle) (cue.Value, error) {
-	obj, err := valueObjOf(h)
-	if err != nil {
-		return cue.Value{}, err
-	}
-	return obj.v, nil
-}
-
 // valueObjOf is the value behind h, refused when its context is tainted.
 func valueObjOf(h C.cue_handle) (*valueObj, error) {
 	obj, err := resolve[*valueObj](h, "value")
@@ -116,8 +112,60 @@ func contextOf(h C.cue_handle) (*cue.Context, error) {
 var errTainted = cueerr.Usagef("an evaluation in this value's context was stopped (time limit, " +
 	"interrupt or depth bound), so its values may be partly evaluated: build them again in a new context")
 
-func newValue(v cue.Value) C.cue_handle {
-	return newHandle(&valueObj{v: v, data: new(extract.DataCheck)})
+// newValue is a handle on v, made in its context from values holding locks
+// (nil: from none).
+func newValue(v cue.Value, from serial.Set) C.cue_handle {
+	return derivedValue(v, from.Union(serial.SetOf(serial.Of(v.Context()))))
+}
+
+// derivedValue is a handle on v, a part of a value holding locks (in the
+// same context: a field, an element, a default).
+func derivedValue(v cue.Value, locks serial.Set) C.cue_handle {
+	return newHandle(&valueObj{v: v, data: new(extract.DataCheck), locks: locks})
+}
+
+// heldValues resolves value handles and holds their evaluation locks until
+// release; a stop while it waits is an error.
+func heldValues(hs ...C.cue_handle) (objs []*valueObj, release func(), err error) {
+	objs = make([]*valueObj, len(hs))
+	sets := make([]serial.Set, len(hs))
+	for i, h := range hs {
+		if objs[i], err = valueObjOf(h); err != nil {
+			return nil, nil, err
+		}
+		sets[i] = objs[i].locks
+	}
+	release, err = hold(serial.Set(nil).Union(sets...))
+	return objs, release, err
+}
+
+// heldValue is heldValues of one handle.
+func heldValue(h C.cue_handle) (*valueObj, func(), error) {
+	obj, err := valueObjOf(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	release, err := hold(obj.locks)
+	return obj, release, err
+}
+
+// heldContext resolves a context handle and holds its evaluation lock until
+// release.
+func heldContext(h C.cue_handle) (*cue.Context, func(), error) {
+	ctx, err := contextOf(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	release, err := hold(serial.SetOf(serial.Of(ctx)))
+	return ctx, release, err
+}
+
+func hold(locks serial.Set) (release func(), err error) {
+	release, reason := locks.Hold(stop.Stopped)
+	if reason != "" {
+		return nil, stop.WaitError(reason)
+	}
+	return release, nil
 }
 
 // freeHandle deletes h once; a second free is an error, not a crash.

@@ -13,19 +13,20 @@ import (
 //export cue_load
 func cue_load(ctxh C.cue_handle, cfgJSON *C.char, n C.size_t, out *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
-	ctx, err := contextOf(ctxh)
-	if err != nil {
-		return fail(err)
-	}
 	var cfg loader.Config
 	if err := readConfig(cfgJSON, n, &cfg); err != nil {
 		return fail(cueerr.Usagef("invalid load configuration: %v", err))
 	}
+	ctx, release, err := heldContext(ctxh)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
 	v, err := loader.Load(ctx, &cfg)
 	if err != nil {
 		return fail(err)
 	}
-	*out = newValue(v)
+	*out = newValue(v, nil)
 	return 0
 }
 
@@ -51,14 +52,15 @@ func cue_load_inputs(cfgJSON *C.char, n C.size_t, out *C.cue_bytes) (errh C.cue_
 //export cue_vet
 func cue_vet(ctxh C.cue_handle, cfgJSON *C.char, n C.size_t, concrete C.int32_t) (errh C.cue_handle) {
 	defer guard(&errh)
-	ctx, err := contextOf(ctxh)
-	if err != nil {
-		return fail(err)
-	}
 	var cfg loader.Config
 	if err := readConfig(cfgJSON, n, &cfg); err != nil {
 		return fail(cueerr.Usagef("invalid load configuration: %v", err))
 	}
+	ctx, release, err := heldContext(ctxh)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
 	var c *bool
 	if concrete >= 0 {
 		on := concrete > 0

@@ -11,6 +11,7 @@ import (
 
 	"cuepy.dev/libcue/internal/cueerr"
 	"cuepy.dev/libcue/internal/extract"
+	"cuepy.dev/libcue/internal/serial"
 )
 
 //export cue_unify
@@ -19,60 +20,55 @@ func cue_unify(hs *C.cue_handle, n C.size_t, out *C.cue_handle) (errh C.cue_hand
 	if n == 0 || hs == nil {
 		return fail(cueerr.Usagef("unify needs at least one value"))
 	}
-	var result cue.Value
-	for i, h := range unsafe.Slice(hs, int(n)) {
-		v, err := value(h)
-		if err != nil {
-			return fail(err)
-		}
-		if i == 0 {
-			result = v
-		} else {
-			result = result.Unify(v)
-		}
+	objs, release, err := heldValues(unsafe.Slice(hs, int(n))...)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
+	result := objs[0].v
+	for _, obj := range objs[1:] {
+		result = result.Unify(obj.v)
 	}
 	if err := cueerr.OfValue(result); err != nil {
 		return fail(err)
 	}
-	*out = newValue(result)
+	*out = newValue(result, lockSets(objs))
 	return 0
 }
 
 //export cue_fill
 func cue_fill(vh C.cue_handle, path *C.char, xh C.cue_handle, out *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
-	if err != nil {
-		return fail(err)
-	}
-	x, err := value(xh)
-	if err != nil {
-		return fail(err)
-	}
 	p, err := extract.ParsePath(C.GoString(path))
 	if err != nil {
 		return fail(err)
 	}
-	result := v.FillPath(p, x)
+	objs, release, err := heldValues(vh, xh)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
+	result := objs[0].v.FillPath(p, objs[1].v)
 	if err := cueerr.OfValue(result); err != nil {
 		return fail(err)
 	}
-	*out = newValue(result)
+	*out = newValue(result, lockSets(objs))
 	return 0
 }
 
 //export cue_lookup
 func cue_lookup(vh C.cue_handle, path *C.char, out *C.cue_handle) (errh C.cue_handle) {
 	defer guard(&errh)
-	obj, err := valueObjOf(vh)
+	obj, release, err := heldValue(vh)
 	if err != nil {
 		return fail(err)
 	}
+	defer release()
 	*out = 0
 	p := C.GoString(path)
 	if p == "" { // another handle on the same value, sharing what is known of it
 		if obj.v.Exists() {
-			*out = newHandle(&valueObj{v: obj.v, data: obj.data})
+			*out = newHandle(&valueObj{v: obj.v, data: obj.data, locks: obj.locks})
 		}
 		return 0
 	}
@@ -81,7 +77,7 @@ func cue_lookup(vh C.cue_handle, path *C.char, out *C.cue_handle) (errh C.cue_ha
 		return fail(err)
 	}
 	if found.Exists() {
-		*out = newValue(found)
+		*out = derivedValue(found, obj.locks)
 	}
 	return 0
 }
@@ -89,11 +85,12 @@ func cue_lookup(vh C.cue_handle, path *C.char, out *C.cue_handle) (errh C.cue_ha
 //export cue_fields
 func cue_fields(vh C.cue_handle, opts C.uint32_t, labelsJSON *C.cue_bytes, values *C.cue_handles) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, release, err := heldValue(vh)
 	if err != nil {
 		return fail(err)
 	}
-	labels, vals, err := extract.Fields(v, options(opts))
+	defer release()
+	labels, vals, err := extract.Fields(obj.v, options(opts))
 	if err != nil {
 		return fail(err)
 	}
@@ -103,7 +100,7 @@ func cue_fields(vh C.cue_handle, opts C.uint32_t, labelsJSON *C.cue_bytes, value
 	}
 	hs := make([]C.cue_handle, len(vals))
 	for i, fv := range vals {
-		hs[i] = newValue(fv)
+		hs[i] = derivedValue(fv, obj.locks)
 	}
 	putBytes(labelsJSON, data, 0)
 	putHandles(values, hs)
@@ -113,18 +110,19 @@ func cue_fields(vh C.cue_handle, opts C.uint32_t, labelsJSON *C.cue_bytes, value
 //export cue_elements
 func cue_elements(vh C.cue_handle, values *C.cue_handles) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, release, err := heldValue(vh)
 	if err != nil {
 		return fail(err)
 	}
+	defer release()
 	// The elements first, the handles after: a panic while iterating leaves no handle behind.
-	elems, err := extract.Elements(v)
+	elems, err := extract.Elements(obj.v)
 	if err != nil {
 		return fail(err)
 	}
 	hs := make([]C.cue_handle, len(elems))
 	for i, e := range elems {
-		hs[i] = newValue(e)
+		hs[i] = derivedValue(e, obj.locks)
 	}
 	putHandles(values, hs)
 	return 0
@@ -153,10 +151,12 @@ func kindOf(k cue.Kind) C.uint32_t {
 //export cue_kind
 func cue_kind(vh C.cue_handle, kind, incompleteKind *C.uint32_t, concrete *C.int32_t) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, release, err := heldValue(vh)
 	if err != nil {
 		return fail(err)
 	}
+	defer release()
+	v := obj.v
 	*kind, *incompleteKind = kindOf(v.Kind()), kindOf(v.IncompleteKind())
 	*concrete = 0
 	if v.IsConcrete() {
@@ -168,27 +168,29 @@ func cue_kind(vh C.cue_handle, kind, incompleteKind *C.uint32_t, concrete *C.int
 //export cue_default
 func cue_default(vh C.cue_handle, out *C.cue_handle, hasDefault *C.int32_t) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, release, err := heldValue(vh)
 	if err != nil {
 		return fail(err)
 	}
-	d, ok := v.Default()
+	defer release()
+	d, ok := obj.v.Default()
 	*hasDefault = 0
 	if ok {
 		*hasDefault = 1
 	}
-	*out = newValue(d)
+	*out = derivedValue(d, obj.locks)
 	return 0
 }
 
 //export cue_source
 func cue_source(vh C.cue_handle, out *C.cue_bytes) (errh C.cue_handle) {
 	defer guard(&errh)
-	v, err := value(vh)
+	obj, release, err := heldValue(vh)
 	if err != nil {
 		return fail(err)
 	}
-	info, err := extract.Source(v)
+	defer release()
+	info, err := extract.Source(obj.v)
 	if err != nil {
 		return fail(err)
 	}
@@ -208,16 +210,13 @@ func cue_equal(ah, bh C.cue_handle, equal *C.int32_t) (errh C.cue_handle) {
 
 // comparePair resolves two value handles and stores whether same(a, b) in *out.
 func comparePair(ah, bh C.cue_handle, out *C.int32_t, same func(a, b cue.Value) bool) C.cue_handle {
-	a, err := value(ah)
+	objs, release, err := heldValues(ah, bh)
 	if err != nil {
 		return fail(err)
 	}
-	b, err := value(bh)
-	if err != nil {
-		return fail(err)
-	}
+	defer release()
 	*out = 0
-	if same(a, b) {
+	if same(objs[0].v, objs[1].v) {
 		*out = 1
 	}
 	return 0
@@ -247,4 +246,13 @@ func cue_context_id(h C.cue_handle, id *C.uint64_t) (errh C.cue_handle) {
 	}
 	*id = C.uint64_t(uintptr(unsafe.Pointer(ctx)))
 	return 0
+}
+
+// lockSets is the locks of the values objs come from.
+func lockSets(objs []*valueObj) serial.Set {
+	var locks serial.Set
+	for _, obj := range objs {
+		locks = locks.Union(obj.locks)
+	}
+	return locks
 }

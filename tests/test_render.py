@@ -21,6 +21,7 @@ import cuepy.opm
 from cuepy.cache import Cache
 from cuepy.examples import path
 from cuepy.opm import OPMConflictError, OPMRenderError, OPMUnmatchedError, _render
+from cuepy.stop import cores as usable_cores
 
 EXAMPLES = ("simple", "moderate", "large", "nested")
 DEF = "module_definition.cue"
@@ -387,23 +388,21 @@ def test_a_render_split_across_cores_is_the_same_render(
         assert again.matches == renders["large"].matches
 
 
-def test_a_bounded_render_fills_a_copy_of_the_template_lent_to_it_alone(
+def test_renders_fill_the_template_or_a_copy_of_it_lent_to_them_alone(
     renders: dict[str, cuepy.opm.Render],
 ) -> None:
-    # A stopped evaluation refuses its context: inside a time limit or cancel scope a render
-    # fills a copy of the kept template, so a stop never refuses the one other renders share.
-    # A copy still usable serves the next bounded render; a refused one is dropped.
+    # libcuepy evaluates one context at a time: each part of a render, and each render of several
+    # threads, fills a value of its own, the kept template's or a copy in a context of its own,
+    # kept for the next render (one per core). A stopped evaluation refuses only the value it hit,
+    # which is dropped; the template is not made again.
     shared = _render.template(str(path("large")), None, cuepy.LoadOptions())
-    with _render.lent(shared) as same:
-        assert same is shared
-    with cuepy.time_limit(60), _render.lent(shared) as copy:
-        assert copy.value is not shared.value and copy.keys == shared.keys
-        first = copy.value
-    with cuepy.time_limit(60), _render.lent(shared) as again:
-        assert again.value is first  # the spare, not loaded again
-        with pytest.raises(cuepy.CueLimitError), cuepy.time_limit(1e-6):
-            again.value.lookup("requirements").to_python()
-    assert not first.usable() and shared.spares == [] and shared.value.usable()
+    with _render.spare(shared) as one, _render.spare(shared) as other:
+        assert one.context is not other.context
+    assert len(shared.spares) == min(2, usable_cores()) and all(v in (one, other) for v in shared.spares)
+    with _render.spare(shared) as hit, pytest.raises(cuepy.CueLimitError), cuepy.time_limit(1e-6):
+        hit.lookup("requirements").to_python()
+    assert not hit.usable() and all(v is not hit and v.usable() for v in shared.spares)
+    assert _render.template(str(path("large")), None, cuepy.LoadOptions()) is shared
     with cuepy.time_limit(60):
         bounded = cuepy.opm.render(path("large"), _values("large"), namespace=NS, file=DEF, cache=False)
     assert bounded.to_yaml() == renders["large"].to_yaml()

@@ -39,6 +39,25 @@ def test_runaway_recursion_is_a_limit_error_not_a_dead_process(source: str) -> N
     assert cuepy.compile("a: 1, b: a + 1").to_python() == {"a": 1, "b": 2}  # the process goes on
 
 
+def test_a_thread_waiting_for_a_busy_context_stops_at_its_time_limit(tmp_path: Path) -> None:
+    # libcuepy evaluates one context at a time: a value of a context another thread is loading
+    # into waits for it, and that wait ends at the waiting thread's own time limit.
+    module = slow_module(tmp_path)
+    context = cuepy.Context()
+    kept = context.compile("k: 1")
+    loaded: list[Any] = []
+    loading = threading.Thread(target=lambda: loaded.append(cuepy.load(module, context=context, timeout=30)))
+    loading.start()
+    time.sleep(0.5)  # (the load holds the context by now: it takes seconds)
+    start = time.monotonic()
+    with pytest.raises(cuepy.CueLimitError, match="time limit ran out") as info, cuepy.time_limit(0.2):
+        kept.to_python()
+    waited = time.monotonic() - start
+    assert info.value.limit == "time" and waited < 2 and loading.is_alive()
+    loading.join()
+    assert loaded[0].lookup("a0").to_python() == 1  # the wait tainted nothing
+
+
 def test_the_depth_bound_is_settable() -> None:
     deep = "".join(f"a{i}: [a{i + 1}]\n" for i in range(300)) + "a300: 1\n"
     assert cuepy.compile(deep).lookup("a299").to_python() == [1]

@@ -319,8 +319,7 @@ def render_manifests(
         context = Context()
         module, key = _module_keyed(request, store, context)
         data = _render.release_data(module, values, namespace, name, context, _release_layout(key, module))
-        with _render.lent(template()) as tpl:
-            return _render.render_release(data, tpl, match=match)  # type: ignore[arg-type]
+        return _render.render_release(data, template(), match=match)  # type: ignore[arg-type]
 
     if store is None:
         return compute()

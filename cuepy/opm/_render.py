@@ -26,7 +26,6 @@ catalog) that exists.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 import os
@@ -39,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cuepy.api import Context, LoadInputs, LoadOptions, RegistryLike, load_inputs, merge_options, registry_name
 from cuepy.errors import CueError, CueLoadError, CueUsageError, ErrorDetail
 from cuepy.opm._errors import OPMError, clarify_render, join_path
-from cuepy.stop import cores, in_parallel, stoppable
+from cuepy.stop import cores, in_parallel
 from cuepy.value import Value
 
 if TYPE_CHECKING:
@@ -253,7 +252,7 @@ class Template:
     packages: tuple[str, ...]
     """The packages the transformers come from (``t0``, ``t1``, ... in the source)."""
     spares: list[Value] = field(default_factory=list)
-    """Copies of ``value`` lent to renders inside a time limit or cancel scope (``lent``)."""
+    """The values lent to renders (``spare``): ``value`` and copies of it, each in its own context."""
 
 
 _templates: dict[tuple[Any, ...], Template] = {}
@@ -296,11 +295,11 @@ def transformer_packages(directory: StrPath) -> list[str]:
 
 def template(directory: str, packages: Sequence[str] | None, options: LoadOptions) -> Template:
     """The render template for modules in ``directory``, kept in the process while its sources are
-    unchanged (and made again once refused: ``lent``)."""
+    unchanged."""
     key = (directory, tuple(packages) if packages is not None else None, registry_name(options.registry),
            tuple(sorted((k, os.path.abspath(v)) for k, v in (options.modules or {}).items())))  # fmt: skip
     kept = _templates.get(key)
-    if kept is not None and _stamp(kept.inputs) == kept.stamp and kept.value.usable():
+    if kept is not None and _stamp(kept.inputs) == kept.stamp:
         return kept
     made = _make_template(directory, packages, options)
     with _templates_lock:
@@ -347,30 +346,28 @@ def _make_template(directory: str, packages: Sequence[str] | None, options: Load
     requirements = value.lookup("requirements").to_python()
     inputs = load_inputs(directory, files=[RENDER_FILE], overlay={RENDER_FILE: source}, options=options)
     return Template(value, {k: requirements[k]["fqn"] for k in keys}, requirements, inputs, _stamp(inputs),
-                    source, directory, options, tuple(found))  # fmt: skip
+                    source, directory, options, tuple(found), [value])  # fmt: skip
 
 
 @contextlib.contextmanager
-def lent(shared: Template) -> Iterator[Template]:
-    """``shared``, for one render. Inside a time limit or cancel scope, a copy of it lent to this
-    render alone, and kept for the next such render if still usable: a render fills the template
-    in its context, and a stopped evaluation refuses that context to every holder."""
-    if not stoppable():
-        yield shared
-        return
+def spare(shared: Template) -> Iterator[Value]:
+    """The template's value, or a copy of it in a context of its own, lent to one caller and kept
+    for the next while usable (up to one per core). libcuepy evaluates one context at a time, so
+    the parts of a render, and renders in several threads, each on a value of its own, run in
+    parallel; a stopped evaluation refuses the context it hits, to this value's holders alone."""
     with _templates_lock:
         value: Value | None = shared.spares.pop() if shared.spares else None
     if value is None:
         value = _load_source(shared.directory, shared.source, shared.options, shared.packages)
     try:
-        yield dataclasses.replace(shared, value=value, spares=[])
+        yield value
     finally:
         if value.usable():
             with _templates_lock:
                 if len(shared.spares) < cores():
                     shared.spares.append(value)
                     value = None
-        if value is not None:
+        if value is not None and value is not shared.value:  # (a refused one is remade: template)
             value.close()
 
 
@@ -470,12 +467,16 @@ def _evaluated_in_parts(
     n = max(1, min(_CORES, len(ids)))
 
     def evaluate(part: set[str]) -> Any:
+        with spare(tpl) as value:
+            return evaluate_on(value, part)
+
+    def evaluate_on(template: Value, part: set[str]) -> Any:
         ours = {cid: c for cid, c in components.items() if cid in part}
         given = [p for p in pairs if p["component"] in part]
         data = {"context": context, "components": ours, "has": {cid: h for cid, h in has.items() if cid in part},
                 "pairs": given}  # fmt: skip
         try:
-            filled = tpl.value.fill("#in", data)
+            filled = template.fill("#in", data)
             try:
                 return filled.lookup(name).to_python()
             finally:
@@ -640,5 +641,4 @@ def render(
     else:
         raise TypeError(f"module must be a path, a Value or a CompiledModule, not {type(module).__name__}")
     data = release_data(value, values, namespace, name, None)
-    with lent(template(where, transformers, resolved)) as tpl:
-        return render_release(data, tpl, match=match)
+    return render_release(data, template(where, transformers, resolved), match=match)

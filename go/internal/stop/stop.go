@@ -166,17 +166,29 @@ func Adopt(parent int) (release func()) {
 // evaluation's Context.
 func Error(s cue.CuepyStop) error {
 	taint(cue.CuepyStoppedContext(s))
-	switch s.Reason {
+	return reasonError(s.Reason, s.Depth)
+}
+
+// Stopped is the reason the calling thread's evaluations are to stop, if
+// they are (what the evaluator's hook would stop them with).
+func Stopped() (string, bool) { return cue.CuepyStopped(Thread()) }
+
+// WaitError is the error of a call stopped for reason before it evaluated
+// anything (while it waited): nothing is tainted.
+func WaitError(reason string) error { return reasonError(reason, 0) }
+
+func reasonError(reason string, depth int64) error {
+	switch reason {
 	case Depth:
 		return cueerr.Limited("depth", fmt.Errorf(
 			"evaluation recursed deeper than %d levels, the bound cuepy sets to stop CUE's evaluator "+
-				"before Go's stack overflows and ends the process (cuepy.set_max_depth changes it)", s.Depth-1))
+				"before Go's stack overflows and ends the process (cuepy.set_max_depth changes it)", depth-1))
 	case Timeout:
 		return cueerr.Limited("time", fmt.Errorf("evaluation stopped: its time limit ran out"))
 	case Interrupted:
 		return cueerr.Limited("interrupt", fmt.Errorf("evaluation interrupted (Ctrl-C, or a cancelled cuepy.CancelScope)"))
 	default:
-		return cueerr.Limited(s.Reason, fmt.Errorf("evaluation stopped: %s", s.Reason))
+		return cueerr.Limited(reason, fmt.Errorf("evaluation stopped: %s", reason))
 	}
 }
 
