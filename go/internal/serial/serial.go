@@ -75,6 +75,11 @@ func (s Set) Union(others ...Set) Set {
 	return SetOf(all...)
 }
 
+// spins is how often a call tries for a busy lock before it sleeps: calls
+// are often short (a lookup, a decode), and waking a sleeping thread costs
+// more than one of them.
+const spins = 100
+
 // pollStop is how often a waiting thread checks whether it was stopped.
 const pollStop = time.Millisecond
 
@@ -100,10 +105,13 @@ func (s Set) release() {
 
 // take takes l, or gives up with stopped's reason.
 func (l *Lock) take(stopped func() (string, bool)) (string, bool) {
-	select {
-	case l.slot <- struct{}{}:
-		return "", true
-	default:
+	for range spins {
+		select {
+		case l.slot <- struct{}{}:
+			return "", true
+		default:
+			runtime.Gosched()
+		}
 	}
 	tick := time.NewTicker(pollStop)
 	defer tick.Stop()
