@@ -352,10 +352,10 @@ def _make_template(directory: str, packages: Sequence[str] | None, options: Load
 @contextlib.contextmanager
 def spare(shared: Template) -> Iterator[Value]:
     """The template's value, or a copy of it in a context of its own, lent to one caller and kept
-    for the next while usable (up to two per core: 6 MiB each for the large example, and fewer
-    made renders of 4 threads 10% slower). libcuepy evaluates one context at a time, so
-    the parts of a render, and renders in several threads, each on a value of its own, run in
-    parallel; a stopped evaluation refuses the context it hits, to this value's holders alone."""
+    for the next while usable (up to two per core, 6 MiB each for the large example: with one,
+    renders on 4 threads were 10% slower). libcuepy evaluates one context at a time, so the parts
+    of a render, and renders in several threads, each on a value of its own, run in parallel; a
+    stopped evaluation refuses the context it hits, to this value's holders alone."""
     with _templates_lock:
         value: Value | None = shared.spares.pop() if shared.spares else None
     if value is None:
@@ -368,7 +368,7 @@ def spare(shared: Template) -> Iterator[Value]:
                 if len(shared.spares) < 2 * cores():
                     shared.spares.append(value)
                     value = None
-        if value is not None and value is not shared.value:  # (a refused one is remade: template)
+        if value is not None and value is not shared.value:  # (the template's own stays with it)
             value.close()
 
 

@@ -23,8 +23,8 @@ import (
 	"cuelang.org/go/cue"
 )
 
-// Lock is the evaluation lock of one context: a channel, so that waiters
-// queue in order and a waiter can give up when it is stopped.
+// Lock is the evaluation lock of one context: a channel, so that a waiter
+// can give up when it is stopped.
 type Lock struct {
 	id   uint64 // (the order in which a Set takes its locks)
 	slot chan struct{}
