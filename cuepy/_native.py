@@ -23,7 +23,6 @@ _lock = threading.Lock()
 _lib: Any = None
 _ffi: Any = None
 _forked = False
-_pid = 0  # the process that loaded libcuepy
 
 
 def _mark_forked() -> None:
@@ -31,8 +30,13 @@ def _mark_forked() -> None:
     _forked = True
 
 
+def _not_forked() -> None:
+    global _forked
+    _forked = False
+
+
 def _load() -> tuple[Any, Any]:
-    global _lib, _ffi, _pid
+    global _lib, _ffi
     with _lock:
         if _lib is None:
             try:
@@ -40,8 +44,11 @@ def _load() -> tuple[Any, Any]:
             except ImportError as exc:
                 raise ImportError(_missing_extension(str(exc))) from exc
             _verify_abi(lib)
-            os.register_at_fork(after_in_child=_mark_forked)
-            _ffi, _lib, _pid = ffi, lib, os.getpid()
+            # Marked before the fork, not after it in the child: the child frees the other
+            # threads' locals (their compile() context) before its after-fork hooks run, and
+            # those finalizers must not call into the Go runtime the fork left behind.
+            os.register_at_fork(before=_mark_forked, after_in_parent=_not_forked)
+            _ffi, _lib = ffi, lib
     return _lib, _ffi
 
 
@@ -144,10 +151,6 @@ def take_handles(out: Any) -> list[int]:
 
 
 def free_handle(handle: int) -> None:
-    # A fork frees the other threads' locals (their compile() context) before the after-fork
-    # hook runs: their finalizers get here first.
-    if _pid and os.getpid() != _pid:
-        _mark_forked()
     lib, _ = native()
     check(lib.cue_handle_free(handle))
 

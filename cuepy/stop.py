@@ -151,8 +151,8 @@ def in_parallel(calls: Sequence[Callable[[], T]]) -> list[T]:
     follow from it). A KeyboardInterrupt (any BaseException) in the first call stops the
     others' evaluations too, then is raised once they ended. For independent evaluations, each
     in its own CUE context (libcuepy evaluates one context at a time): on N cores, N of them
-    take about the time of the slowest. Called from one of the pool's own calls, it runs them one after another
-    (waiting there on the pool could wait for ever).
+    take about the time of the slowest. Called from one of the pool's own calls, it runs them
+    one after another (waiting there on the pool could wait for ever).
     """
     if len(calls) <= 1 or getattr(_local, "pooled", False):
         return [call() for call in calls]

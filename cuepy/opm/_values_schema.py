@@ -159,7 +159,7 @@ def _list(value: Value, is_open: bool, tail: str) -> dict[str, Any]:
     if not is_open:
         out["maxItems"] = len(elements)
         return out
-    if _SIMPLE.get(tail):
+    if tail in _SIMPLE:
         out["items"] = {"type": _SIMPLE[tail]}
     try:  # what the list is when left out (CUE exports [...int] as [])
         out["default"] = _json(value.to_python())
